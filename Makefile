@@ -1,0 +1,36 @@
+# The README's commands: `make run` starts the server, `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test check lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Flightlog with its dev tools
+
+run: $(STAMP) ## start the server on the embedded SQLite store
+	$(BIN)/flightlog serve
+
+test: $(STAMP) ## run the whole suite (SQLite and, when reachable, PostgreSQL)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test ## ruff + mypy strict + tests
+
+bench: $(STAMP) ## run the benchmarks; figures go to bench/RESULTS.md
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

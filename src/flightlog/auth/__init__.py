@@ -1,0 +1,1 @@
+"""API tokens: scoped bearer secrets, stored only as SHA-256 digests."""

@@ -1,0 +1,254 @@
+"""Scoped API tokens over the ``tokens`` table.
+
+A token is ``fl_`` followed by 32 random bytes in URL-safe base64. Only its SHA-256
+digest is stored, so a database dump discloses no usable secret; the secret is shown
+once, when it is created. Scopes are ``ingest``, ``read`` and ``admin``; ``admin``
+implies every other scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from flightlog.errors import AuthError, ForbiddenError, InputError, NotFound
+from flightlog.store.schema import tokens
+
+TOKEN_PREFIX = "fl_"  # noqa: S105 - a public marker that makes leaked tokens greppable
+SECRET_BYTES = 32
+SCOPES: tuple[str, ...] = ("ingest", "read", "admin")
+ADMIN_SCOPE = "admin"
+FIRST_ADMIN_NAME = "admin"
+MAX_NAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What is known about a token, never its secret."""
+
+    name: str
+    scopes: tuple[str, ...]
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the token was revoked."""
+        return self.revoked_at is not None
+
+    def allows(self, scope: str) -> bool:
+        """Whether this token grants ``scope`` (``admin`` grants every scope)."""
+        return ADMIN_SCOPE in self.scopes or scope in self.scopes
+
+
+def token_digest(secret: str) -> str:
+    """Hex SHA-256 of a token secret, the only form in which tokens are stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalise_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Validate scopes and return them deduplicated in canonical order."""
+    wanted = {s.strip().lower() for s in scopes}
+    unknown = sorted(wanted - set(SCOPES))
+    if unknown:
+        raise InputError(
+            f"unknown scope {', '.join(map(repr, unknown))}; expected one of {', '.join(SCOPES)}"
+        )
+    if not wanted:
+        raise InputError(f"a token needs at least one scope ({', '.join(SCOPES)})")
+    return tuple(s for s in SCOPES if s in wanted)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise InputError(f"token name must be 1 to {MAX_NAME_LENGTH} printable characters")
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _info(row: Any) -> TokenInfo:  # a Row with name, scopes, created_at, revoked_at
+    return TokenInfo(
+        name=str(row.name),
+        scopes=tuple(str(row.scopes).split()),
+        created_at=str(row.created_at),
+        revoked_at=None if row.revoked_at is None else str(row.revoked_at),
+    )
+
+
+def create_token(engine: sa.Engine, name: str, scopes: Iterable[str]) -> str:
+    """Create a token named ``name`` with ``scopes`` and return its secret (shown once)."""
+    name = _check_name(name)
+    canonical = normalise_scopes(scopes)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+    row = {
+        "name": name,
+        "token_sha256": token_digest(secret),
+        "scopes": " ".join(canonical),
+        "created_at": _now(),
+        "revoked_at": None,
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(tokens.insert().values(**row))
+    except sa.exc.IntegrityError as exc:
+        raise InputError(f"a token named {name!r} already exists") from exc
+    return secret
+
+
+def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
+    """Every token ever created (revoked ones included), in creation order."""
+    query = sa.select(
+        tokens.c.name, tokens.c.scopes, tokens.c.created_at, tokens.c.revoked_at
+    ).order_by(tokens.c.id)
+    with engine.connect() as conn:
+        return [_info(row) for row in conn.execute(query)]
+
+
+def revoke_token(engine: sa.Engine, name: str) -> TokenInfo:
+    """Revoke the token named ``name`` and return it; NotFound when there is none."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(
+                tokens.c.name, tokens.c.scopes, tokens.c.created_at, tokens.c.revoked_at
+            ).where(tokens.c.name == name)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no token named {name!r}")
+        info = _info(row)
+        if info.revoked_at is not None:
+            return info
+        revoked_at = _now()
+        conn.execute(tokens.update().where(tokens.c.name == name).values(revoked_at=revoked_at))
+    return TokenInfo(info.name, info.scopes, info.created_at, revoked_at)
+
+
+def authenticate(engine: sa.Engine, secret: str | None) -> TokenInfo:
+    """The token behind ``secret``; AuthError when it is missing, unknown or revoked."""
+    if not secret:
+        raise AuthError("missing bearer token")
+    if not secret.startswith(TOKEN_PREFIX):
+        raise AuthError("invalid bearer token")
+    digest = token_digest(secret)
+    query = sa.select(
+        tokens.c.token_sha256,
+        tokens.c.name,
+        tokens.c.scopes,
+        tokens.c.created_at,
+        tokens.c.revoked_at,
+    ).where(tokens.c.token_sha256 == digest)
+    with engine.connect() as conn:
+        row = conn.execute(query).one_or_none()
+    # Compare in constant time as well, so the answer never depends on how the
+    # database matched the digest.
+    if row is None or not hmac.compare_digest(str(row.token_sha256), digest):
+        raise AuthError("invalid bearer token")
+    info = _info(row)
+    if info.revoked:
+        raise AuthError("bearer token was revoked")
+    return info
+
+
+def require_scope(info: TokenInfo, scope: str) -> None:
+    """Raise ForbiddenError unless ``info`` grants ``scope``."""
+    if not info.allows(scope):
+        raise ForbiddenError(f"token {info.name!r} lacks the {scope!r} scope")
+
+
+def has_tokens(engine: sa.Engine) -> bool:
+    """Whether any token (even a revoked one) exists."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(tokens.c.id).limit(1)).first() is not None
+
+
+def ensure_first_admin(engine: sa.Engine, path: Path) -> bool:
+    """On a store without tokens, create ``admin`` and write its secret to ``path`` (0600).
+
+    Returns whether a token was created. When several processes start at once, the
+    unique token name lets exactly one of them win; the others leave the file alone.
+    """
+    if has_tokens(engine):
+        return False
+    try:
+        secret = create_token(engine, FIRST_ADMIN_NAME, [ADMIN_SCOPE])
+    except InputError:
+        return False
+    try:
+        _write_secret_file(path, secret)
+    except OSError:
+        with engine.begin() as conn:
+            conn.execute(tokens.delete().where(tokens.c.name == FIRST_ADMIN_NAME))
+        raise
+    return True
+
+
+def _write_secret_file(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # A file left from an earlier store cannot hold a valid token (that store's
+    # tokens table is gone), so it is replaced rather than kept.
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+
+
+class TokenCache:
+    """A small time-bounded LRU of successful authentications, keyed by token digest.
+
+    Ingest then costs one SELECT per token every ``ttl`` seconds instead of one per
+    request; a revocation made by another process takes effect within ``ttl``.
+    """
+
+    def __init__(
+        self,
+        lookup: Callable[[str], TokenInfo],
+        *,
+        ttl: float = 5.0,
+        maxsize: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._ttl = ttl
+        self._maxsize = maxsize
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, TokenInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def authenticate(self, secret: str | None) -> TokenInfo:
+        """Like :func:`authenticate`, answered from the cache while the entry is fresh."""
+        if not secret:
+            raise AuthError("missing bearer token")
+        key = token_digest(secret)
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > now:
+                self._entries.move_to_end(key)
+                return hit[1]
+        info = self._lookup(secret)
+        with self._lock:
+            self._entries[key] = (now + self._ttl, info)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+        return info
+
+    def forget(self) -> None:
+        """Drop every cached entry (after a revocation in this process)."""
+        with self._lock:
+            self._entries.clear()

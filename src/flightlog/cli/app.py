@@ -1,0 +1,53 @@
+"""The ``flightlog`` command: the root Typer app and its global options."""
+
+from __future__ import annotations
+
+import typer
+
+from flightlog import __version__
+from flightlog.cli import ledger_commands, trust_commands
+from flightlog.cli.context import CliState
+
+app = typer.Typer(
+    name="flightlog",
+    help="The tamper-evident audit trail for continuous deployment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"flightlog {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    server: str | None = typer.Option(
+        None, "--server", envvar="FLIGHTLOG_SERVER", help="Talk to this Flightlog server instead of the local store."
+    ),
+    token: str | None = typer.Option(
+        None, "--token", envvar="FLIGHTLOG_TOKEN", help="API token for --server.", show_default=False
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Record, query and prove the history of your deployments."""
+    ctx.obj = CliState(server=server, token=token)
+
+
+ledger_commands.register(app)
+trust_commands.register(app)
+try:
+    from flightlog.cli import server_commands
+except ImportError:  # pragma: no cover - the server extra is part of the default install
+    server_commands = None  # type: ignore[assignment]
+if server_commands is not None:
+    server_commands.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``flightlog`` console script."""
+    app()

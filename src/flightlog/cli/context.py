@@ -1,0 +1,101 @@
+"""What every CLI command shares: where the ledger is, and how to report errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+
+from flightlog.config import Settings
+from flightlog.errors import FlightlogError
+
+if TYPE_CHECKING:
+    from flightlog.cli.remote import RemoteFlightlog
+    from flightlog.service import Flightlog
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    """Global options: a server to talk to, or (by default) the local store."""
+
+    server: str | None = None
+    token: str | None = None
+
+    def settings(self) -> Settings:
+        """Settings of the local store, from the environment."""
+        return Settings.from_env()
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """The :class:`CliState` the root callback stored."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, CliState) else CliState()
+
+
+@contextmanager
+def open_backend(ctx: typer.Context) -> Iterator[Flightlog | RemoteFlightlog]:
+    """The local ledger, or a remote server when ``--server`` / ``FLIGHTLOG_SERVER`` is set."""
+    st = state_of(ctx)
+    if st.server:
+        from flightlog.cli.remote import RemoteFlightlog
+
+        remote = RemoteFlightlog(st.server, st.token)
+        try:
+            yield remote
+        finally:
+            remote.close()
+        return
+    from flightlog.service import Flightlog
+
+    local = Flightlog.open(st.settings())
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+@contextmanager
+def open_local(ctx: typer.Context) -> Iterator[Flightlog]:
+    """The local ledger only (commands that need the store itself)."""
+    from flightlog.service import Flightlog
+
+    local = Flightlog.open(state_of(ctx).settings())
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line naming the problem to stderr and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn domain errors into one clear line on stderr and exit status 1."""
+    try:
+        yield
+    except FlightlogError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: compact, stable key order, one document."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def current_actor() -> str:
+    """Who runs this command, for records such as erasures."""
+    return os.environ.get("FLIGHTLOG_ACTOR") or os.environ.get("USER") or "unknown"

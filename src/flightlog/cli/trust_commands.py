@@ -1,0 +1,184 @@
+"""Commands that prove: checkpoint, proof, key, verify."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from flightlog.cli.context import (
+    console,
+    fail,
+    open_backend,
+    open_local,
+    print_json,
+    reported_errors,
+    state_of,
+)
+from flightlog.service import b64
+
+proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
+key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
+
+
+def checkpoint(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {note, tree_size, root}."),
+) -> None:
+    """Cut and print a signed checkpoint (C2SP tlog-checkpoint)."""
+    with reported_errors(), open_backend(ctx) as backend:
+        doc = backend.checkpoint()
+    if as_json:
+        print_json(doc)
+        return
+    typer.echo(doc["note"], nl=False)
+
+
+@proof_app.command("inclusion")
+def proof_inclusion(
+    ctx: typer.Context,
+    index: int = typer.Argument(..., help="Ledger index."),
+    size: int | None = typer.Option(None, "--size", help="Tree size (default: the latest checkpoint)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prove that an entry is in the log."""
+    with reported_errors(), open_backend(ctx) as backend:
+        doc = backend.inclusion_proof(index, size)
+    if as_json:
+        print_json(doc)
+        return
+    table = Table(show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}")
+    table.add_row("leaf_hash", doc["leaf_hash"])
+    table.add_row("root", doc["root"])
+    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
+    console.print(table)
+    if doc.get("checkpoint"):
+        typer.echo(doc["checkpoint"], nl=False)
+
+
+@proof_app.command("consistency")
+def proof_consistency(
+    ctx: typer.Context,
+    first: int = typer.Argument(..., help="Smaller tree size."),
+    second: int = typer.Argument(..., help="Larger tree size."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Prove that a larger tree extends a smaller one (nothing rewritten)."""
+    with reported_errors(), open_backend(ctx) as backend:
+        doc = backend.consistency_proof(first, second)
+    if as_json:
+        print_json(doc)
+        return
+    table = Table(show_header=False, title=f"consistency {first} → {second}")
+    table.add_row("first_root", doc["first_root"])
+    table.add_row("second_root", doc["second_root"])
+    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
+    console.print(table)
+
+
+@key_app.command("show")
+def key_show(ctx: typer.Context) -> None:
+    """Print the verifier key (note format) that checks this log's checkpoints."""
+    with reported_errors(), open_backend(ctx) as backend:
+        typer.echo(backend.verifier_key())
+
+
+def verify(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    key: str | None = typer.Option(
+        None, "--key", envvar="FLIGHTLOG_VERIFIER_KEY", help="With --server: the verifier key to trust."
+    ),
+) -> None:
+    """Recompute and check the whole log; exit 1 naming the first problem."""
+    st = state_of(ctx)
+    if st.server:
+        _verify_remote(ctx, key, as_json)
+        return
+    with reported_errors(), open_local(ctx) as fl, _progress() as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = fl.verify(progress=step)
+    doc = {
+        "ok": report.ok,
+        "tree_size": report.tree_size,
+        "entries_checked": report.entries_checked,
+        "nodes_checked": report.nodes_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "erased": report.erased,
+        "root": b64(report.root) if report.ok else None,
+        "problem": None
+        if report.problem is None
+        else {"index": report.problem.index, "kind": report.problem.kind, "detail": report.problem.detail},
+    }
+    if as_json:
+        print_json(doc)
+    elif report.problem is None:
+        erased = f", {len(report.erased)} erased" if report.erased else ""
+        console.print(
+            f"[green]ok[/]: {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
+            f"{report.checkpoints_checked} checkpoints verified; root {doc['root']}",
+            highlight=False,
+        )
+    if report.problem is not None:
+        where = f"index {report.problem.index}: " if report.problem.index is not None else ""
+        raise fail(f"verification failed at {where}{report.problem.kind}: {report.problem.detail}")
+
+
+def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
+    from flightlog.cli.remote import RemoteFlightlog
+    from flightlog.cli.witness import verify_remote
+
+    st = state_of(ctx)
+    assert st.server is not None
+    home = Path(os.environ.get("FLIGHTLOG_HOME", ".flightlog"))
+    with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
+        report = verify_remote(client, pinned_key=key, state_dir=home)
+    doc = {
+        "ok": True,
+        "origin": report.origin,
+        "tree_size": report.tree_size,
+        "root": b64(report.root),
+        "previous_size": report.previous_size,
+        "entries_checked": report.entries_checked,
+        "first_use": report.first_use,
+    }
+    if as_json:
+        print_json(doc)
+        return
+    since = (
+        "first use: key pinned"
+        if report.first_use
+        else f"consistent with the {report.previous_size}-entry checkpoint seen before"
+    )
+    console.print(
+        f"[green]ok[/]: {report.origin} at {report.tree_size} entries, {since}; "
+        f"{report.entries_checked} entries spot-checked",
+        highlight=False,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the root app."""
+    app.command()(checkpoint)
+    app.add_typer(proof_app, name="proof")
+    app.add_typer(key_app, name="key")
+    app.command()(verify)

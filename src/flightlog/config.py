@@ -1,0 +1,49 @@
+"""Runtime settings, read from the environment once at the edge."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ORIGIN = "flightlog.localhost/log"
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the ledger lives and how it signs.
+
+    ``FLIGHTLOG_DATABASE_URL`` selects the store (default: ``flightlog.db`` in the
+    working directory); ``FLIGHTLOG_HOME`` holds the signing key, the first admin token
+    and client-side state (default: ``.flightlog`` in the working directory);
+    ``FLIGHTLOG_ORIGIN`` is the log's checkpoint origin and key name.
+    """
+
+    database_url: str
+    home: Path
+    origin: str = DEFAULT_ORIGIN
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``FLIGHTLOG_*`` variables, with working-directory defaults."""
+        env = dict(os.environ if environ is None else environ)
+        home = Path(env.get("FLIGHTLOG_HOME", ".flightlog"))
+        url = env.get("FLIGHTLOG_DATABASE_URL") or "sqlite:///flightlog.db"
+        return cls(
+            database_url=url,
+            home=home,
+            origin=env.get("FLIGHTLOG_ORIGIN", DEFAULT_ORIGIN),
+            max_body_bytes=int(env.get("FLIGHTLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        )
+
+    @property
+    def key_path(self) -> Path:
+        """The Ed25519 signing key (created on first use, mode 0600)."""
+        return self.home / "signing.key"
+
+    @property
+    def admin_token_path(self) -> Path:
+        """Where the first admin token is written on first server start (mode 0600)."""
+        return self.home / "admin.token"

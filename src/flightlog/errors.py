@@ -1,0 +1,95 @@
+"""The one exception tree of Flightlog.
+
+Every malformed input, failed proof or refused write becomes one of these, with a
+message a user can act on. The HTTP layer maps the classes to status codes; the CLI
+prints the message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class FlightlogError(Exception):
+    """Base of every error Flightlog raises on purpose."""
+
+
+class InputError(FlightlogError):
+    """Input that cannot be accepted as it is (HTTP 4xx, CLI exit 2)."""
+
+
+class MalformedInput(InputError):
+    """Input that is not parseable at all: bad JSON, bad encoding, bad framing."""
+
+
+class InputTooLarge(InputError):
+    """A document or batch over the configured size limit."""
+
+
+class EventInvalid(InputError):
+    """An event that parses but breaks its schema or the envelope rules.
+
+    ``path`` is the JSON path of the offending value (``$.context.id``) and
+    ``position`` the event's place in its batch or file, when known.
+    """
+
+    def __init__(self, message: str, *, path: str = "$", position: str | None = None) -> None:
+        self.reason = message
+        self.path = path
+        self.position = position
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.position}: " if self.position else ""
+        return f"{where}{self.path}: {self.reason}"
+
+    def at(self, position: str) -> EventInvalid:
+        """Return a copy of this error located at ``position`` (e.g. ``events.json:3``)."""
+        located = type(self)(self.reason, path=self.path, position=position)
+        return located
+
+
+class UnknownEventType(EventInvalid):
+    """An event whose ``context.type`` is not a CDEvents or Flightlog type."""
+
+
+class ConflictError(FlightlogError):
+    """The same ``source`` + ``id`` was already recorded with different content."""
+
+    def __init__(self, message: str, *, original_index: int) -> None:
+        self.original_index = original_index
+        super().__init__(message)
+
+
+class NotFound(FlightlogError):
+    """A ledger index, checkpoint or token that does not exist."""
+
+
+class ProofError(FlightlogError):
+    """A Merkle inclusion or consistency proof that does not verify."""
+
+
+class NoteError(FlightlogError):
+    """A signed note that is malformed or whose signature does not verify."""
+
+
+class CheckpointError(NoteError):
+    """A checkpoint body that is malformed or inconsistent with the log."""
+
+
+class KeyFileError(FlightlogError):
+    """A signing key file that is missing, unreadable or malformed."""
+
+
+class StoreError(FlightlogError):
+    """The database is unreachable, not migrated, or refused an operation."""
+
+
+class AuthError(FlightlogError):
+    """A missing or invalid API token (HTTP 401)."""
+
+
+class ForbiddenError(FlightlogError):
+    """A valid token without the scope an operation needs (HTTP 403)."""
+
+
+class RemoteError(FlightlogError):
+    """A Flightlog server answered with an error or could not be reached."""

@@ -1,0 +1,242 @@
+"""Parsing of event input and its RFC 8785 (JCS) canonical bytes.
+
+The ledger commits to canonical bytes, so every document is parsed once here and its
+canonical form computed from the parsed value. ``rfc8785`` is the reference encoder;
+``json.dumps`` with sorted keys produces the same bytes, several times faster, for
+documents without floats, without integers outside the IEEE 754 safe range and without
+characters outside the Basic Multilingual Plane. The parser records whether it saw
+floats or long integers so the fast encoder is only tried where it can succeed, and its
+output is checked so that a wrong hint costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from flightlog.errors import EventInvalid, InputTooLarge, MalformedInput
+
+__all__ = ["ParsedDocument", "canonical_bytes", "parse_document", "parse_events"]
+
+# RFC 8785 §3.2.2.3: JSON numbers are IEEE 754 doubles; integers beyond this lose precision.
+_SAFE_INT = 2**53 - 1
+# Beyond 16 digits an integer literal may exceed the safe range; shorter ones never do.
+_SAFE_INT_DIGITS = 16
+# RFC 8785 §3.2.3 sorts keys by UTF-16 code units, which differs from code point order
+# only when a key holds a character above U+FFFF.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# A number token in json.dumps output that is a float (has "." or an exponent) or an
+# integer of 16+ digits (possibly beyond 2**53-1): either needs the reference encoder.
+# Matches inside strings only cost a fallback, never a wrong result.
+_UNSAFE_NUMBER = re.compile(r"(?:^|[:\[,])-?(?:[0-9]+[.eE]|[0-9]{16})")
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """One parsed JSON document, its canonical bytes and where it came from."""
+
+    value: Any
+    canonical: bytes
+    position: str
+
+
+def canonical_bytes(obj: Any, *, float_free: bool = False) -> bytes:
+    """Return the RFC 8785 canonical bytes of ``obj`` (``float_free``: try the fast encoder)."""
+    if float_free:
+        try:
+            text = json.dumps(
+                obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            )
+            if _UNSAFE_NUMBER.search(text) is None and (
+                text.isascii() or _ASTRAL.search(text) is None
+            ):
+                return text.encode("utf-8")
+        except (TypeError, ValueError, UnicodeEncodeError):
+            pass  # the reference encoder below reports the precise problem
+    try:
+        return rfc8785.dumps(obj)
+    except UnicodeEncodeError as exc:
+        # rfc8785 sorts keys by their UTF-16 form, which a lone surrogate does not have.
+        raise EventInvalid("cannot be canonicalised (RFC 8785): lone surrogate in a key") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise EventInvalid(f"cannot be canonicalised (RFC 8785): {exc}") from exc
+
+
+@dataclass
+class _Scan:
+    """What the parser saw that rules out the fast canonical encoder."""
+
+    floats: bool = False
+    big_ints: bool = False
+
+
+def _decoder(scan: _Scan, position: str) -> json.JSONDecoder:
+    """Return a JSON decoder that records floats and big integers into ``scan``."""
+
+    def parse_float(literal: str) -> float:
+        scan.floats = True
+        return float(literal)
+
+    def parse_int(literal: str) -> int:
+        digits = len(literal) - (literal[0] == "-")
+        if digits >= _SAFE_INT_DIGITS:
+            value = int(literal)
+            if abs(value) > _SAFE_INT:
+                scan.big_ints = True
+            return value
+        return int(literal)
+
+    def parse_constant(literal: str) -> Any:
+        raise MalformedInput(f"{position}: {literal} is not a JSON value (RFC 8259 §6)")
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    # RFC 8785 §3.1 requires I-JSON (RFC 7493 §2.3): names must be unique.
+                    raise MalformedInput(f"{position}: duplicate object key {key!r}")
+                seen.add(key)
+        return obj
+
+    return json.JSONDecoder(
+        parse_float=parse_float,
+        parse_int=parse_int,
+        parse_constant=parse_constant,
+        object_pairs_hook=unique_keys,
+    )
+
+
+def _text(data: bytes | str, name: str) -> str:
+    """Decode ``data`` as UTF-8 (RFC 8259 §8.1), dropping a leading byte order mark."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedInput(
+                f"{name}: invalid UTF-8 at byte {exc.start}: {exc.reason}"
+            ) from exc
+    else:
+        text = data
+    return text.removeprefix(_BOM)
+
+
+def _load(text: str, *, name: str, position: str, first_line: int = 1) -> tuple[Any, _Scan]:
+    """Parse one JSON document, naming line and column of a syntax error."""
+    scan = _Scan()
+    try:
+        value = _decoder(scan, position).decode(text)
+    except json.JSONDecodeError as exc:
+        line = exc.lineno + first_line - 1
+        raise MalformedInput(f"{name}: line {line}, column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise MalformedInput(f"{position}: nested too deeply") from exc
+    except ValueError as exc:
+        # int() refuses literals over sys.get_int_max_str_digits() digits.
+        raise EventInvalid(f"number out of range: {exc}", position=position) from exc
+    return value, scan
+
+
+def _document(value: Any, scan: _Scan, position: str) -> ParsedDocument:
+    """Build a ParsedDocument, choosing the canonical encoder from what the parser saw."""
+    try:
+        canonical = canonical_bytes(value, float_free=not (scan.floats or scan.big_ints))
+    except EventInvalid as exc:
+        raise exc.at(position) from exc
+    return ParsedDocument(value=value, canonical=canonical, position=position)
+
+
+def parse_document(data: bytes | str, *, name: str) -> ParsedDocument:
+    """Parse one JSON document and compute its canonical bytes."""
+    text = _text(data, name)
+    if not text.strip():
+        raise MalformedInput(f"{name}: empty input")
+    value, scan = _load(text, name=name, position=name)
+    return _document(value, scan, name)
+
+
+def _require_object(doc: ParsedDocument) -> ParsedDocument:
+    """Return ``doc`` if it holds a JSON object, else raise EventInvalid at its position."""
+    if not isinstance(doc.value, dict):
+        raise EventInvalid(
+            f"expected a JSON object, got {_json_kind(doc.value)}", position=doc.position
+        )
+    return doc
+
+
+def _json_kind(value: Any) -> str:
+    """Name the JSON type of a parsed value."""
+    match value:
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case dict():
+            return "an object"
+        case _:
+            return "null"
+
+
+def _check_count(count: int, max_events: int | None, name: str) -> None:
+    """Raise InputTooLarge when ``count`` events exceed ``max_events``."""
+    if max_events is not None and count > max_events:
+        raise InputTooLarge(f"{name}: {count} events exceed the limit of {max_events} per request")
+
+
+def _parse_array(text: str, name: str, max_events: int | None) -> list[ParsedDocument]:
+    """Parse a JSON array of event objects; positions are ``name[i]``."""
+    value, scan = _load(text, name=name, position=name)
+    if not isinstance(value, list):
+        raise EventInvalid(f"expected a JSON array, got {_json_kind(value)}", position=name)
+    _check_count(len(value), max_events, name)
+    fast = not (scan.floats or scan.big_ints)
+    docs = []
+    for i, item in enumerate(value):
+        position = f"{name}[{i}]"
+        if not isinstance(item, dict):
+            raise EventInvalid(f"expected a JSON object, got {_json_kind(item)}", position=position)
+        docs.append(_document(item, _Scan(floats=not fast), position))
+    return docs
+
+
+def _parse_lines(text: str, name: str, max_events: int | None) -> list[ParsedDocument]:
+    """Parse JSON Lines: one event object per non-blank line; positions are ``name:LINE``."""
+    # Split on "\n" only: U+2028 and friends may legally appear inside JSON strings.
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    _check_count(len(lines), max_events, name)
+    docs = []
+    for number, line in lines:
+        position = f"{name}:{number}"
+        value, scan = _load(line, name=name, position=position, first_line=number)
+        docs.append(_require_object(_document(value, scan, position)))
+    return docs
+
+
+def parse_events(
+    data: bytes | str, *, name: str, max_events: int | None = None
+) -> list[ParsedDocument]:
+    """Parse one event object, a JSON array of objects or JSON Lines into canonical documents."""
+    text = _text(data, name)
+    stripped = text.lstrip()
+    if not stripped:
+        raise MalformedInput(f"{name}: empty input")
+    if stripped.startswith("["):
+        return _parse_array(text, name, max_events)
+    try:
+        value, scan = _load(text, name=name, position=name)
+    except MalformedInput as exc:
+        if isinstance(exc.__cause__, json.JSONDecodeError) and exc.__cause__.msg == "Extra data":
+            return _parse_lines(text, name, max_events)
+        raise
+    _check_count(1, max_events, name)
+    return [_require_object(_document(value, scan, name))]

@@ -1,0 +1,83 @@
+"""Ledger entries: what an append takes, what it acknowledges, and the leaf it commits to.
+
+The leaf is the RFC 8785 canonical JSON of ``{id, source, type, time, received_at,
+payload_sha256}``; the payload itself is committed only by its digest, so it can be
+erased later while every proof still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flightlog.events.canonical import canonical_bytes
+from flightlog.ledger.merkle import leaf_hash
+
+LEAF_FIELDS = ("id", "source", "type", "time", "received_at", "payload_sha256")
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event that passed validation, with everything the ledger needs to append it."""
+
+    event: Mapping[str, Any]
+    canonical: bytes  # RFC 8785 bytes of the event as received
+    payload_sha256: str
+    id: str
+    source: str
+    type: str
+    time: str
+    time_utc: str
+    refs: tuple[tuple[str, str], ...]
+    position: str
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append acknowledges for one event."""
+
+    index: int
+    leaf_hash: bytes
+    duplicate: bool
+
+
+def payload_digest(canonical: bytes) -> str:
+    """Lowercase hex SHA-256 of an event's canonical bytes."""
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def leaf_object(
+    *, id: str, source: str, type: str, time: str, received_at: str, payload_sha256: str
+) -> dict[str, str]:
+    """The object whose canonical bytes are the ledger leaf."""
+    return {
+        "id": id,
+        "source": source,
+        "type": type,
+        "time": time,
+        "received_at": received_at,
+        "payload_sha256": payload_sha256,
+    }
+
+
+def leaf_bytes(leaf: Mapping[str, str]) -> bytes:
+    """RFC 8785 canonical bytes of a leaf object (all values are strings)."""
+    return canonical_bytes(leaf, float_free=True)
+
+
+def leaf_hash_of(leaf: Mapping[str, str]) -> bytes:
+    """The RFC 9162 leaf hash of a leaf object."""
+    return leaf_hash(leaf_bytes(leaf))
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T23:30:00.123456Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now() -> str:
+    """The current time as :func:`format_timestamp` renders it."""
+    return format_timestamp(datetime.now(UTC))

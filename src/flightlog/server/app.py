@@ -1,0 +1,121 @@
+"""The FastAPI application: wires the service, the group writer, tokens and routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from flightlog import __version__
+from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
+from flightlog.config import Settings
+from flightlog.server import health, ingest, metrics, query
+from flightlog.server.logging import RequestContextMiddleware, configure_logging
+from flightlog.server.metrics import LatencyMiddleware, Metrics
+from flightlog.server.problems import install_problem_handlers
+from flightlog.server.state import ServerState
+from flightlog.server.writer import GroupWriter
+from flightlog.service import Flightlog
+
+DEFAULT_CHECKPOINT_INTERVAL = 60.0
+CHECKPOINT_INTERVAL_ENV = "FLIGHTLOG_CHECKPOINT_INTERVAL"
+
+log = structlog.get_logger("flightlog.server")
+
+
+def cut_if_grown(service: Flightlog) -> dict[str, Any] | None:
+    """Cut a checkpoint when the tree grew past the latest one; return it, else None."""
+    latest = service.latest_checkpoint()
+    if latest is not None and service.tree_size() <= int(latest["tree_size"]):
+        return None
+    return service.checkpoint()
+
+
+async def _checkpoint_loop(service: Flightlog, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            cut = await run_in_threadpool(cut_if_grown, service)
+        except Exception:
+            # The next tick retries; a failing store also shows on /readyz.
+            log.exception("checkpoint_failed")
+            continue
+        if cut is not None:
+            log.info("checkpoint_cut", tree_size=cut["tree_size"])
+
+
+def create_app(
+    settings: Settings,
+    *,
+    flightlog: Flightlog | None = None,
+    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    writer_max_events: int = 2000,
+    writer_max_wait: float = 0.002,
+) -> FastAPI:
+    """Build the HTTP API over ``flightlog`` (opened from ``settings`` when not given)."""
+    configure_logging()
+    app_metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service: Flightlog = (
+            flightlog
+            if flightlog is not None
+            else await run_in_threadpool(Flightlog.open, settings)
+        )
+        try:
+            token_path = settings.admin_token_path
+            if await run_in_threadpool(ensure_first_admin, service.engine, token_path):
+                log.info("first_admin_token_created", path=str(token_path))
+            writer = GroupWriter(
+                service.record_groups, max_events=writer_max_events, max_wait=writer_max_wait
+            )
+            app.state.server = ServerState(
+                settings=settings,
+                flightlog=service,
+                writer=writer,
+                metrics=app_metrics,
+                token_cache=TokenCache(partial(authenticate, service.engine)),
+            )
+            writer.start()
+            ticker = asyncio.create_task(_checkpoint_loop(service, checkpoint_interval))
+            try:
+                yield
+            finally:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+                await writer.stop()
+                try:
+                    await run_in_threadpool(cut_if_grown, service)
+                except Exception:
+                    log.exception("final_checkpoint_failed")
+        finally:
+            if flightlog is None:
+                await run_in_threadpool(service.close)
+
+    app = FastAPI(
+        title="Flightlog",
+        version=__version__,
+        summary="The tamper-evident audit trail for continuous deployment.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(LatencyMiddleware, metrics=app_metrics)
+    app.add_middleware(RequestContextMiddleware)
+    for module in (ingest, query, health, metrics):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: each worker builds its app from the environment."""
+    interval = float(os.environ.get(CHECKPOINT_INTERVAL_ENV, DEFAULT_CHECKPOINT_INTERVAL))
+    return create_app(Settings.from_env(), checkpoint_interval=interval)

@@ -1,0 +1,152 @@
+"""The CloudEvents 1.0 HTTP binding of CDEvents (cdevents spec, cloudevents-binding.md).
+
+Structured mode carries the CloudEvent envelope with the CDEvent in ``data``; binary
+mode carries the envelope in ``ce-*`` headers and the CDEvent as the body. Either way
+the CloudEvents ``id``, ``source``, ``type``, ``time`` (and ``subject`` when present)
+MUST equal the CDEvent's context id, source, type, timestamp and subject id; an
+event where they disagree is refused rather than recorded with two identities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flightlog.errors import EventInvalid, InputError
+
+SPECVERSION = "1.0"
+BINARY_REQUIRED = ("ce-id", "ce-source", "ce-type", "ce-specversion")
+_JSON_DATA_TYPES = ("application/json", "text/json")
+_SHOWN = 120
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def _same_instant(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        left, right = datetime.fromisoformat(a), datetime.fromisoformat(b)
+    except ValueError:
+        return False
+    if (left.tzinfo is None) != (right.tzinfo is None):
+        return False
+    return left == right
+
+
+def _cdevent_attrs(event: Mapping[str, Any]) -> dict[str, object]:
+    context = event.get("context")
+    subject = event.get("subject")
+    context = context if isinstance(context, Mapping) else {}
+    subject = subject if isinstance(subject, Mapping) else {}
+    return {
+        "id": context.get("id"),
+        "source": context.get("source"),
+        "type": context.get("type"),
+        "time": context.get("timestamp"),
+        "subject": subject.get("id"),
+    }
+
+
+_CDEVENT_PATHS = {
+    "id": "$.context.id",
+    "source": "$.context.source",
+    "type": "$.context.type",
+    "time": "$.context.timestamp",
+    "subject": "$.subject.id",
+}
+
+
+def check_agreement(
+    attributes: Mapping[str, str],
+    event: Mapping[str, Any],
+    *,
+    position: str | None,
+    label: str = "attribute {}",
+) -> None:
+    """Refuse an event whose CloudEvents attributes differ from its CDEvent context."""
+    ours = _cdevent_attrs(event)
+    for name, cdevents_path in _CDEVENT_PATHS.items():
+        if name not in attributes:
+            continue
+        given, expected = attributes[name], ours[name]
+        same = (
+            isinstance(expected, str) and _same_instant(given, expected)
+            if name == "time"
+            else given == expected
+        )
+        if not same:
+            raise EventInvalid(
+                f"CloudEvents {label.format(name)} {_show(given)} does not match the CDEvent's "
+                f"{cdevents_path[2:]} {_show(expected)}",
+                path=cdevents_path,
+                position=position,
+            )
+
+
+def unwrap_structured(
+    envelope: object, *, position: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The CDEvent carried in a structured-mode CloudEvent, and the envelope's attributes."""
+    if not isinstance(envelope, dict):
+        raise EventInvalid("a structured CloudEvent must be a JSON object", position=position)
+    if envelope.get("specversion") != SPECVERSION:
+        raise EventInvalid(
+            f"specversion must be {SPECVERSION!r}", path="$.specversion", position=position
+        )
+    for name in ("id", "source", "type"):
+        value = envelope.get(name)
+        if not isinstance(value, str) or not value:
+            raise EventInvalid(
+                f"the CloudEvents attribute {name!r} is required",
+                path=f"$.{name}",
+                position=position,
+            )
+    content_type = envelope.get("datacontenttype", "application/json")
+    if not isinstance(content_type, str) or content_type.split(";")[0].strip().lower() not in (
+        _JSON_DATA_TYPES
+    ):
+        raise EventInvalid(
+            "datacontenttype must be application/json for a CDEvent",
+            path="$.datacontenttype",
+            position=position,
+        )
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        raise EventInvalid(
+            "the CDEvent must be a JSON object in 'data' (data_base64 is not accepted)",
+            path="$.data",
+            position=position,
+        )
+    attributes = {
+        n: envelope[n] for n in ("id", "source", "type", "time", "subject") if n in envelope
+    }
+    for name, value in attributes.items():
+        if not isinstance(value, str):
+            raise EventInvalid(
+                f"the CloudEvents attribute {name!r} must be a string",
+                path=f"$.{name}",
+                position=position,
+            )
+    return data, attributes
+
+
+def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The ``ce-*`` attributes of a binary-mode request, or None when it carries none."""
+    present = {k.lower(): v for k, v in headers.items() if k.lower().startswith("ce-")}
+    if not present:
+        return None
+    missing = [h for h in BINARY_REQUIRED if h not in present]
+    if missing:
+        raise InputError(f"binary-mode CloudEvent lacks header(s) {', '.join(missing)}")
+    if present["ce-specversion"] != SPECVERSION:
+        raise InputError(f"ce-specversion must be {SPECVERSION!r}")
+    return {
+        name: present[f"ce-{name}"]
+        for name in ("id", "source", "type", "time", "subject")
+        if f"ce-{name}" in present
+    }

@@ -1,0 +1,211 @@
+"""Ingest: one CDEvent (plain JSON, CloudEvents structured or binary mode) or a batch.
+
+Parsing and validation run in the thread pool; the append goes through the group
+writer, and the answer is sent only after the transaction committed (201 when
+something new was recorded, 200 when every event was already in the ledger).
+"""
+
+from __future__ import annotations
+
+from base64 import b64encode
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from flightlog.auth.tokens import TokenInfo
+from flightlog.errors import EventInvalid, InputTooLarge
+from flightlog.events.canonical import parse_document
+from flightlog.server.auth import require
+from flightlog.server.body import media_type, read_body
+from flightlog.server.cloudevents import binary_attributes, check_agreement, unwrap_structured
+from flightlog.server.models import AppendAck, BatchAck
+from flightlog.server.problems import problem_responses
+from flightlog.server.state import server_state
+from flightlog.service import AppendResult, Flightlog, PreparedEvent
+
+MAX_BATCH_EVENTS = 10_000
+JSON = "application/json"
+STRUCTURED = "application/cloudevents+json"
+STRUCTURED_BATCH = "application/cloudevents-batch+json"
+BODY = "body"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A CDEvents v0.5.1 event (context, subject, customData).",
+}
+_CLOUDEVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A CloudEvents 1.0 structured-mode event whose data is a CDEvent.",
+    "required": ["specversion", "id", "source", "type", "data"],
+}
+_ERRORS = problem_responses(400, 401, 403, 409, 413, 415, 422, 503)
+
+
+def _located(exc: EventInvalid, position: str) -> EventInvalid:
+    return exc if exc.position else exc.at(position)
+
+
+def _prepare(
+    service: Flightlog,
+    doc: object,
+    attributes: Mapping[str, str],
+    position: str,
+    label: str = "attribute {}",
+) -> PreparedEvent:
+    if not isinstance(doc, dict):
+        raise EventInvalid("an event must be a JSON object", position=position)
+    try:
+        prepared = service.prepare(doc, position=position)
+    except EventInvalid as exc:
+        raise _located(exc, position) from None
+    check_agreement(attributes, doc, position=position, label=label)
+    return prepared
+
+
+def prepare_single(
+    service: Flightlog, kind: str, data: bytes, headers: Mapping[str, str] | None
+) -> PreparedEvent:
+    """Parse and validate the body of ``POST /events`` in the given mode."""
+    doc = parse_document(data, name=BODY).value
+    if kind == STRUCTURED:
+        event, attributes = unwrap_structured(doc, position=BODY)
+        return _prepare(service, event, attributes, BODY)
+    return _prepare(service, doc, headers or {}, BODY, "header ce-{}")
+
+
+def _batch_position(exc: EventInvalid) -> EventInvalid:
+    # The parser names batch items "body[i]"; the API names them "[i]".
+    if exc.position and exc.position.startswith(BODY + "["):
+        return exc.at(exc.position[len(BODY) :])
+    return exc
+
+
+def _require_array(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise EventInvalid("a batch must be a JSON array of events", position=BODY)
+    if not value:
+        raise EventInvalid("the batch holds no events", position=BODY)
+    if len(value) > MAX_BATCH_EVENTS:
+        raise InputTooLarge(f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(value)}")
+    return value
+
+
+def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEvent]:
+    """Parse and validate a batch body; the first bad event's error names ``[i]``."""
+    if kind == STRUCTURED_BATCH:
+        envelopes = _require_array(parse_document(data, name=BODY).value)
+        prepared = []
+        for i, envelope in enumerate(envelopes):
+            event, attributes = unwrap_structured(envelope, position=f"[{i}]")
+            prepared.append(_prepare(service, event, attributes, f"[{i}]"))
+        return prepared
+    if data.removeprefix(UTF8_BOM).lstrip()[:1] == b"{":
+        # One object or JSON Lines would parse; a batch is an array by definition.
+        raise EventInvalid("a batch must be a JSON array of events", position=BODY)
+    try:
+        events = service.parse_and_validate(data, name=BODY, max_events=MAX_BATCH_EVENTS)
+    except EventInvalid as exc:
+        raise _batch_position(exc) from None
+    _require_array(events)
+    return events
+
+
+def _ack(result: AppendResult) -> AppendAck:
+    return AppendAck(
+        index=result.index,
+        leaf_hash=b64encode(result.leaf_hash).decode("ascii"),
+        duplicate=result.duplicate,
+    )
+
+
+async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
+    state = server_state(request)
+    results = await state.writer.submit(events)
+    state.metrics.count_ingested(
+        ev for ev, res in zip(events, results, strict=True) if not res.duplicate
+    )
+    return results
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    summary="Record one CDEvent (JSON, or CloudEvents structured/binary mode)",
+    responses={
+        200: {"model": AppendAck, "description": "Already recorded (idempotent)"},
+        **_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": _EVENT_SCHEMA},
+                STRUCTURED: {"schema": _CLOUDEVENT_SCHEMA},
+            },
+        }
+    },
+)
+async def post_event(
+    request: Request, response: Response, _token: TokenInfo = Depends(require("ingest"))
+) -> AppendAck:
+    """Validate one event, append it, and answer with its ledger index."""
+    state = server_state(request)
+    kind = media_type(request, (JSON, STRUCTURED))
+    attributes = binary_attributes(request.headers) if kind == JSON else None
+    data = await read_body(request, state.settings.max_body_bytes)
+    prepared = await run_in_threadpool(prepare_single, state.flightlog, kind, data, attributes)
+    [result] = await _append(request, [prepared])
+    if result.duplicate:
+        response.status_code = 200
+    else:
+        response.headers["Location"] = f"/api/v1/events/{result.index}"
+    return _ack(result)
+
+
+@router.post(
+    "/events/batch",
+    status_code=201,
+    summary="Record up to 10,000 events atomically",
+    responses={
+        200: {"model": BatchAck, "description": "Every event was already recorded"},
+        **_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "array",
+                        "items": _EVENT_SCHEMA,
+                        "maxItems": MAX_BATCH_EVENTS,
+                    }
+                },
+                STRUCTURED_BATCH: {
+                    "schema": {
+                        "type": "array",
+                        "items": _CLOUDEVENT_SCHEMA,
+                        "maxItems": MAX_BATCH_EVENTS,
+                    }
+                },
+            },
+        }
+    },
+)
+async def post_batch(
+    request: Request, response: Response, _token: TokenInfo = Depends(require("ingest"))
+) -> BatchAck:
+    """Validate every event (any bad one fails the whole batch), then append them at once."""
+    state = server_state(request)
+    kind = media_type(request, (JSON, STRUCTURED_BATCH))
+    data = await read_body(request, state.settings.max_body_bytes)
+    prepared = await run_in_threadpool(prepare_batch, state.flightlog, kind, data)
+    results = await _append(request, prepared)
+    if all(r.duplicate for r in results):
+        response.status_code = 200
+    return BatchAck(results=[_ack(r) for r in results])

@@ -1,0 +1,118 @@
+"""JSON logs with a request id on every line, one access line per request.
+
+Nothing here reads request headers other than ``X-Request-ID``, and no body, token or
+``Authorization`` value is ever bound or logged.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import uuid
+from typing import Any, TextIO
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flightlog.server.problems import problem_response
+
+REQUEST_ID_HEADER = "x-request-id"
+# Client-chosen ids are echoed into logs and headers, so only a safe alphabet passes.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+access_log = structlog.get_logger("flightlog.access")
+error_log = structlog.get_logger("flightlog.server")
+
+
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # Resolved per logger so a redirected sys.stderr (tests, daemons) is honoured.
+    file: TextIO = sys.stderr
+    return structlog.PrintLogger(file)
+
+
+def configure_logging() -> None:
+    """Send structlog output as JSON lines to stderr, with contextvars merged in."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=_stderr_logger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is safe to echo, else a fresh one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = bytes(value).decode("latin-1")
+            if _SAFE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/v1/events/{index}``), never the raw path."""
+    path: object = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+class RequestContextMiddleware:
+    """Bind a request id, echo it, log one access line, and turn escaped bugs into 500s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = int(message["status"])
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                # The catch-all: only real bugs get here; every expected failure is a
+                # domain error with its own status.
+                error_log.exception(
+                    "unhandled_error", method=scope.get("method"), route=route_template(scope)
+                )
+                if response_started:
+                    raise
+                response = problem_response(
+                    500,
+                    "an internal error occurred; it was logged with this request id",
+                    slug="internal",
+                    title="Internal error",
+                    request_id=request_id,
+                )
+                await response(scope, receive, send_with_id)
+            finally:
+                access_log.info(
+                    "request",
+                    method=scope.get("method"),
+                    route=route_template(scope),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )

@@ -1,0 +1,110 @@
+"""Prometheus metrics: ingest counts, request latency, tree size, checkpoint age.
+
+Each app owns its registry, so several apps in one process (tests) never collide.
+With several worker processes every process serves its own numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from flightlog.server.logging import route_template
+from flightlog.service import Flightlog, PreparedEvent
+
+if TYPE_CHECKING:
+    from flightlog.server.state import ServerState
+
+
+class Metrics:
+    """The server's metric families, registered in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events_ingested = Counter(
+            "flightlog_events_ingested",
+            "Events newly recorded in the ledger (duplicates excluded).",
+            ["type", "source"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "flightlog_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.tree_size = Gauge(
+            "flightlog_tree_size", "Number of leaves in the ledger.", registry=self.registry
+        )
+        self.checkpoint_age = Gauge(
+            "flightlog_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint was cut (-1 when none exists).",
+            registry=self.registry,
+        )
+
+    def count_ingested(self, events: Iterable[PreparedEvent]) -> None:
+        """Count newly recorded events by type and source."""
+        for event in events:
+            self.events_ingested.labels(type=event.type, source=event.source).inc()
+
+    def refresh(self, service: Flightlog) -> None:
+        """Read the ledger gauges from the store (called at scrape time)."""
+        self.tree_size.set(service.tree_size())
+        age = service.checkpoint_age_seconds()
+        self.checkpoint_age.set(-1 if age is None else age)
+
+
+class LatencyMiddleware:
+    """Observe each HTTP request's duration under its route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.metrics.request_seconds.labels(
+                route=route_template(scope), method=str(scope.get("method", ""))
+            ).observe(time.perf_counter() - started)
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition",
+        }
+    },
+    summary="Prometheus metrics (no authentication)",
+)
+async def metrics_endpoint(request: Request) -> Response:
+    """Serve the Prometheus text exposition format."""
+    state: ServerState = request.app.state.server
+    await run_in_threadpool(state.metrics.refresh, state.flightlog)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,160 @@
+"""RFC 9457 problem details: every error the API answers is ``application/problem+json``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flightlog.errors import (
+    AuthError,
+    ConflictError,
+    EventInvalid,
+    FlightlogError,
+    ForbiddenError,
+    InputError,
+    InputTooLarge,
+    MalformedInput,
+    NotFound,
+    StoreError,
+    UnknownEventType,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Problem type URIs are identifiers (RFC 9457 §3.1.1): stable, not meant to be fetched.
+PROBLEM_BASE = "urn:flightlog:problem:"
+
+
+class Problem(BaseModel):
+    """The wire shape of a problem document (RFC 9457 §3) with Flightlog's extensions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    path: str | None = None
+    position: str | None = None
+    original_index: int | None = None
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """A problem+json response; without ``slug`` the type is ``about:blank`` (RFC 9457 §4.2.1)."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug if slug else "about:blank",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+# Most specific class first: the first isinstance match decides (RFC 9457 §4 types).
+_DOMAIN: tuple[tuple[type[FlightlogError], int, str, str], ...] = (
+    (UnknownEventType, 422, "unknown-event-type", "Unknown event type"),
+    (EventInvalid, 422, "event-invalid", "Invalid event"),
+    (MalformedInput, 400, "malformed-input", "Malformed input"),
+    (InputTooLarge, 413, "too-large", "Input too large"),
+    (InputError, 400, "bad-input", "Bad input"),
+    (ConflictError, 409, "conflict", "Conflicting event"),
+    (NotFound, 404, "not-found", "Not found"),
+    (AuthError, 401, "unauthorized", "Unauthorized"),
+    (ForbiddenError, 403, "forbidden", "Forbidden"),
+    (StoreError, 503, "store-unavailable", "Store unavailable"),
+)
+
+
+def _challenge(exc: FlightlogError) -> dict[str, str] | None:
+    # RFC 6750 §3: a request without a token gets a bare challenge; a bad token or a
+    # missing scope names the error.
+    if isinstance(exc, ForbiddenError):
+        return {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+    if isinstance(exc, AuthError):
+        bare = str(exc).startswith("missing")
+        return {"WWW-Authenticate": "Bearer" if bare else 'Bearer error="invalid_token"'}
+    return None
+
+
+def domain_problem(exc: FlightlogError) -> JSONResponse:
+    """Map a domain error to its status code and problem document."""
+    status, slug, title = 500, "internal", "Internal error"
+    for cls, code, name, heading in _DOMAIN:
+        if isinstance(exc, cls):
+            status, slug, title = code, name, heading
+            break
+    extensions: dict[str, Any] = {}
+    if isinstance(exc, EventInvalid):
+        extensions = {"path": exc.path, "position": exc.position}
+    elif isinstance(exc, ConflictError):
+        extensions = {"original_index": exc.original_index}
+    return problem_response(
+        status, str(exc), slug=slug, title=title, headers=_challenge(exc), **extensions
+    )
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlightlogError)
+    return domain_problem(exc)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only location and message: echoing the rejected input could leak secrets.
+    errors = [
+        {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", ""))} for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": "", "msg": "invalid request"}
+    return problem_response(
+        422,
+        f"{first['loc']}: {first['msg']}",
+        slug="request-invalid",
+        title="Invalid request",
+        path=first["loc"],
+        errors=errors,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render domain errors, HTTP errors and request validation errors as problems."""
+    app.add_exception_handler(FlightlogError, _on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json answers for ``statuses``."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

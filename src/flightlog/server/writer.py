@@ -1,0 +1,144 @@
+"""Group commit: one writer task turns concurrent requests into one append transaction.
+
+Each request submits its prepared events as a group and awaits a future. The writer
+takes whatever groups are queued (up to ``max_events`` events, waiting at most
+``max_wait`` seconds for more), hands them to ``record_groups`` in a worker thread and
+resolves every future only after the transaction committed. A conflicting group fails
+only its own request. Across processes (PostgreSQL with several workers) each process
+has its own writer and the store serialises the transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from flightlog.errors import ConflictError, StoreError
+from flightlog.service import AppendResult, PreparedEvent
+
+RecordGroups = Callable[
+    [Sequence[Sequence[PreparedEvent]]], list[list[AppendResult] | ConflictError]
+]
+
+log = structlog.get_logger("flightlog.server.writer")
+
+
+@dataclass
+class _Pending:
+    group: Sequence[PreparedEvent]
+    future: asyncio.Future[list[AppendResult]] = field(repr=False)
+
+
+def _settle(pending: _Pending, outcome: list[AppendResult] | BaseException) -> None:
+    # A client that went away cancelled its future; its events are committed anyway.
+    if pending.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        pending.future.set_exception(outcome)
+    else:
+        pending.future.set_result(outcome)
+
+
+class GroupWriter:
+    """The one in-process appender; requests await :meth:`submit`."""
+
+    def __init__(
+        self, record_groups: RecordGroups, *, max_events: int = 2000, max_wait: float = 0.002
+    ) -> None:
+        self._record_groups = record_groups
+        self._max_events = max_events
+        self._max_wait = max_wait
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the writer task is alive."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the writer task on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="group-writer")
+
+    async def stop(self) -> None:
+        """Commit what is already queued, then stop the task."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def submit(self, group: Sequence[PreparedEvent]) -> list[AppendResult]:
+        """Append ``group`` atomically with whatever else is queued; return its results."""
+        if not self.running:
+            raise StoreError("the writer is not running")
+        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(group, future))
+        return await future
+
+    async def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        batch, count = [first], len(first.group)
+        deadline = asyncio.get_running_loop().time() + self._max_wait
+        while count < self._max_events:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if item is None:
+                return batch, True
+            batch.append(item)
+            count += len(item.group)
+        return batch, False
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch, stopping = await self._collect(first)
+            await self._commit(batch)
+        # Anything queued after the stop signal still gets an answer.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _settle(item, StoreError("the server is shutting down"))
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            outcomes = await asyncio.to_thread(self._record_groups, [p.group for p in batch])
+        except StoreError as exc:
+            for pending in batch:
+                _settle(pending, exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("append_failed", events=len(batch[0].group))
+                _settle(batch[0], exc)
+                return
+            # One poisoned group must not fail its neighbours: the transaction rolled
+            # back, so commit each group on its own to isolate the failure.
+            for pending in batch:
+                await self._commit([pending])
+            return
+        self.commits += 1
+        if len(outcomes) != len(batch):
+            error = StoreError("the store answered a different number of groups")
+            for pending in batch:
+                _settle(pending, error)
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            _settle(pending, outcome)

@@ -1,0 +1,339 @@
+"""The application service: the one place the CLI and the HTTP API call into.
+
+It wires the pure core (event validation, leaf building, Merkle proofs, signed notes)
+to a store and a signing key. Every method returns plain data: the dictionaries it
+returns are the documents that ``flightlog … --json`` prints and the HTTP API serves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from flightlog.config import Settings
+from flightlog.errors import ConflictError, InputError, NotFound
+from flightlog.events.canonical import ParsedDocument, canonical_bytes, parse_events
+from flightlog.events.envelope import ERASURE_TYPE
+from flightlog.events.refs import extract_refs
+from flightlog.events.validation import validate_event
+from flightlog.ledger import merkle
+from flightlog.ledger.audit import Report, verify_log
+from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
+from flightlog.ledger.entry import (
+    AppendResult,
+    PreparedEvent,
+    format_timestamp,
+    leaf_object,
+    payload_digest,
+    utc_now,
+)
+from flightlog.ledger.keys import load_or_create_signer
+from flightlog.ledger.note import Signer, Verifier
+from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
+
+__all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn"]
+
+ProgressFn = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` during long work."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Filters of ``flightlog log`` and ``GET /api/v1/events`` (all optional, ANDed)."""
+
+    type: str | None = None
+    service: str | None = None
+    environment: str | None = None
+    commit: str | None = None
+    artifact: str | None = None
+    ticket: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text, as C2SP and RFC 9162 documents show hashes."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def _type_patterns(value: str) -> tuple[str, ...]:
+    """``--type`` accepts a full type, a type without version, or ``subject.predicate``."""
+    if value.startswith("dev."):
+        return (value,)
+    return (f"dev.cdevents.{value}", f"dev.cdeventsx.{value}", f"dev.cdeventsx.flightlog-{value}")
+
+
+def _to_query(flt: EventFilter) -> Query:
+    pairs = (
+        ("service", flt.service),
+        ("environment", flt.environment),
+        ("commit", flt.commit),
+        ("artifact", flt.artifact),
+        ("ticket", flt.ticket),
+        ("actor", flt.actor),
+    )
+    return Query(
+        refs=tuple((k, v) for k, v in pairs if v),
+        types=_type_patterns(flt.type) if flt.type else (),
+        since_utc=format_timestamp(flt.since) if flt.since else None,
+        until_utc=format_timestamp(flt.until) if flt.until else None,
+    )
+
+
+def _checkpoint_document(cp: StoredCheckpoint) -> dict[str, Any]:
+    return {"note": cp.note, "tree_size": cp.tree_size, "root": b64(cp.root_hash)}
+
+
+class Flightlog:
+    """A ledger opened for use: the store plus the signing key of its origin."""
+
+    def __init__(self, settings: Settings, store: LedgerStore, signer: Signer) -> None:
+        self.settings = settings
+        self.store = store
+        self.signer = signer
+        self.verifier = Verifier.from_verifier_key(signer.verifier_key())
+        self._checkpoint_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> Flightlog:
+        """Open (and migrate) the store and load or create the signing key."""
+        store = LedgerStore.open(settings.database_url)
+        signer = load_or_create_signer(settings.key_path, settings.origin)
+        return cls(settings, store, signer)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The store's SQLAlchemy engine."""
+        return self.store.engine
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.store.close()
+
+    def __enter__(self) -> Flightlog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest -----------------------------------------------------------------------
+
+    def prepare_document(self, doc: ParsedDocument) -> PreparedEvent:
+        """Validate one parsed event and derive what the ledger stores for it."""
+        event = doc.value
+        header = validate_event(event, position=doc.position)
+        return PreparedEvent(
+            event=event,
+            canonical=doc.canonical,
+            payload_sha256=payload_digest(doc.canonical),
+            id=header.id,
+            source=header.source,
+            type=header.type,
+            time=header.timestamp,
+            time_utc=header.time_utc,
+            refs=tuple(extract_refs(event)),
+            position=doc.position,
+        )
+
+    def prepare(self, event: Mapping[str, Any], *, position: str) -> PreparedEvent:
+        """Validate one already-parsed event (its canonical form is computed here)."""
+        doc = ParsedDocument(value=event, canonical=canonical_bytes(event), position=position)
+        return self.prepare_document(doc)
+
+    def parse_and_validate(
+        self, data: bytes | str, *, name: str, max_events: int | None = None
+    ) -> list[PreparedEvent]:
+        """Parse one event, a JSON array or JSON Lines, and validate every event."""
+        return [self.prepare_document(d) for d in parse_events(data, name=name, max_events=max_events)]
+
+    def record(self, events: Sequence[PreparedEvent]) -> list[AppendResult]:
+        """Append events atomically; ConflictError when one clashes with a recorded event."""
+        (outcome,) = self.store.append_groups([events])
+        if isinstance(outcome, ConflictError):
+            raise outcome
+        return outcome
+
+    def record_groups(
+        self, groups: Sequence[Sequence[PreparedEvent]]
+    ) -> list[list[AppendResult] | ConflictError]:
+        """Group commit: append several requests' events in one transaction."""
+        return self.store.append_groups(groups)
+
+    def erase(self, index: int, *, reason: str, actor: str) -> AppendResult:
+        """Erase the payload of entry ``index``, recording who did it and why."""
+        if not reason.strip():
+            raise InputError("an erasure needs a reason")
+        row, _, _ = self.store.get(index)
+        if row.type == ERASURE_TYPE:
+            raise InputError(f"entry {index} is an erasure record; erasure records are never erased")
+        event = {
+            "context": {
+                "specversion": "0.5.1",
+                "id": str(uuid.uuid4()),
+                "source": f"/flightlog/{self.settings.origin}",
+                "type": ERASURE_TYPE,
+                "timestamp": utc_now(),
+            },
+            "subject": {
+                "id": f"ledger/{index}",
+                "source": f"/flightlog/{self.settings.origin}",
+                "content": {
+                    "index": index,
+                    "payloadSha256": row.payload_sha256,
+                    "reason": reason,
+                    "erasedBy": actor,
+                },
+            },
+        }
+        return self.store.erase(index, self.prepare(event, position="erasure"))
+
+    def erased_indices(self) -> list[int]:
+        """Indices whose payloads were erased through a recorded erasure event."""
+        out: list[int] = []
+        for row in self.store.entries_of_type(ERASURE_TYPE):
+            if row.payload is None:
+                continue
+            content = json.loads(row.payload).get("subject", {}).get("content", {})
+            if isinstance(content.get("index"), int):
+                out.append(content["index"])
+        return out
+
+    # -- reads ------------------------------------------------------------------------
+
+    def tree_size(self) -> int:
+        """The number of entries in the log."""
+        return self.store.tree_size()
+
+    def _document(self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        return {
+            "index": row.index,
+            "event": json.loads(row.payload) if row.payload is not None else None,
+            "erased": row.payload is None,
+            "refs": [[k, v] for k, v in refs],
+            "leaf": leaf_object(
+                id=row.id,
+                source=row.source,
+                type=row.type,
+                time=row.time,
+                received_at=row.received_at,
+                payload_sha256=row.payload_sha256,
+            ),
+            "leaf_hash": b64(leaf_hash) if leaf_hash is not None else None,
+        }
+
+    def show(self, index: int) -> dict[str, Any]:
+        """The full document of one entry."""
+        if index < 0:
+            raise NotFound(f"no entry at index {index}")
+        row, leaf_hash, refs = self.store.get(index)
+        return self._document(row, leaf_hash, refs)
+
+    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Entries matching ``flt`` after index ``after``, oldest first."""
+        if limit < 1:
+            raise InputError("limit must be at least 1")
+        rows = self.store.query(_to_query(flt), after=after, limit=limit)
+        indices = [r.index for r in rows]
+        refs = self.store.refs_of(indices)
+        leaves = self.store.leaf_hashes(indices)
+        return [self._document(r, leaves.get(r.index), refs[r.index]) for r in rows]
+
+    # -- checkpoints and proofs -------------------------------------------------------
+
+    def root(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` entries."""
+        plan = merkle.root_plan(size)
+        return plan.assemble(self.store.nodes(plan.ids))[0]
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Cut a signed checkpoint of the current tree (reuse the latest if nothing changed)."""
+        with self._checkpoint_lock:
+            latest = self.store.latest_checkpoint()
+            size = self.store.tree_size()
+            if latest is not None and latest.tree_size == size:
+                return _checkpoint_document(latest)
+            root = self.root(size)
+            note = sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
+            return _checkpoint_document(self.store.add_checkpoint(size, root, note))
+
+    def latest_checkpoint(self) -> dict[str, Any] | None:
+        """The latest stored checkpoint document, or None."""
+        cp = self.store.latest_checkpoint()
+        return None if cp is None else _checkpoint_document(cp)
+
+    def checkpoint_age_seconds(self) -> float | None:
+        """Seconds since the latest checkpoint was cut."""
+        cp = self.store.latest_checkpoint()
+        if cp is None:
+            return None
+        cut = datetime.strptime(cp.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return (datetime.now(UTC) - cut).total_seconds()
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
+        current = self.store.tree_size()
+        if index < 0 or index >= current:
+            raise NotFound(f"no entry at index {index} (the log holds {current} entries)")
+        note: str | None = None
+        if size is None:
+            latest = self.latest_checkpoint()
+            if latest is None or latest["tree_size"] <= index:
+                latest = self.checkpoint()
+            size, note = latest["tree_size"], latest["note"]
+        if size <= index or size > current:
+            raise InputError(f"tree size {size} must be greater than index {index} and at most {current}")
+        plan = merkle.inclusion_plan(index, size)
+        root_plan = merkle.root_plan(size)
+        nodes = self.store.nodes(plan.ids + root_plan.ids + ((0, index),))
+        proof = plan.assemble(nodes)
+        root = root_plan.assemble(nodes)[0]
+        if note is None:
+            stored = self.store.checkpoint_covering(size)
+            note = stored.note if stored is not None and stored.tree_size == size else None
+        return {
+            "index": index,
+            "tree_size": size,
+            "leaf_hash": b64(nodes[(0, index)]),
+            "proof": [b64(h) for h in proof],
+            "root": b64(root),
+            "checkpoint": note,
+        }
+
+    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        """Proof that the tree of ``second`` entries extends the tree of ``first``."""
+        current = self.store.tree_size()
+        if not 0 < first <= second <= current:
+            raise InputError(f"need 0 < first <= second <= {current} (the log size); got {first} and {second}")
+        plan = merkle.consistency_plan(first, second)
+        r1, r2 = merkle.root_plan(first), merkle.root_plan(second)
+        nodes = self.store.nodes(plan.ids + r1.ids + r2.ids)
+        return {
+            "first": first,
+            "second": second,
+            "first_root": b64(r1.assemble(nodes)[0]),
+            "second_root": b64(r2.assemble(nodes)[0]),
+            "proof": [b64(h) for h in plan.assemble(nodes)],
+        }
+
+    def verifier_key(self) -> str:
+        """The verifier key string of this log's signing key."""
+        return self.signer.verifier_key()
+
+    def verify(self, progress: ProgressFn | None = None) -> Report:
+        """Recompute and check everything stored; the report names the first problem."""
+        return verify_log(
+            self.store,  # type: ignore[arg-type]
+            self.verifier,
+            self.erased_indices(),
+            origin=self.settings.origin,
+            progress=progress,
+        )

@@ -1,0 +1,67 @@
+"""Engines for the two supported stores: an embedded SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from flightlog.errors import StoreError
+
+
+def normalise_url(url: str) -> str:
+    """Map plain ``postgresql://`` URLs to the psycopg 3 driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    """Whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """Create an engine; on SQLite: WAL, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``.
+
+    ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so two processes
+    appending to one SQLite file serialise instead of failing on lock upgrade.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"isolation_level": None, "timeout": 30, "check_same_thread": False},
+            poolclass=sa.pool.QueuePool,
+            pool_size=4,
+            max_overflow=8,
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    raise StoreError(
+        f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:///FILE "
+        "or postgresql+psycopg://USER@HOST/DB"
+    )
+
+
+def _install_sqlite_hooks(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,477 @@
+"""The ledger store: appends, reads, proofs' node fetches and checkpoints over SQLAlchemy Core.
+
+One code path serves SQLite and PostgreSQL. Appends are serialised per log: SQLite
+takes its write lock at ``BEGIN IMMEDIATE``; PostgreSQL takes a transaction-scoped
+advisory lock, so several server processes can share one log without gaps or
+duplicate indices.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from flightlog.errors import ConflictError, NotFound, StoreError
+from flightlog.ledger import merkle
+from flightlog.ledger.entry import (
+    AppendResult,
+    PreparedEvent,
+    leaf_hash_of,
+    leaf_object,
+    utc_now,
+)
+from flightlog.store.engine import create_engine, is_sqlite
+from flightlog.store.schema import checkpoints, entries, ledger_state, merkle_nodes, refs
+
+# Arbitrary constant naming "the Flightlog append lock" among advisory locks.
+_ADVISORY_LOCK_KEY = 0x466C6967
+_IN_CHUNK = 500
+PAGE_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One stored entry as read back (payload is ``None`` once erased)."""
+
+    index: int
+    id: str
+    source: str
+    type: str
+    time: str
+    time_utc: str
+    received_at: str
+    payload_sha256: str
+    payload: bytes | None
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as stored: its signed note and the tree it commits to."""
+
+    id: int
+    tree_size: int
+    root_hash: bytes
+    note: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """Entry filters translated for the store: refs to match, type patterns, time range."""
+
+    refs: tuple[tuple[str, str], ...] = ()
+    types: tuple[str, ...] = ()
+    since_utc: str | None = None
+    until_utc: str | None = None
+
+
+def _entry_from_row(row: Any) -> EntryRow:
+    payload = row.payload
+    return EntryRow(
+        index=int(row.idx),
+        id=row.event_id,
+        source=row.source,
+        type=row.type,
+        time=row.time,
+        time_utc=row.time_utc,
+        received_at=row.received_at,
+        payload_sha256=row.payload_sha256,
+        payload=bytes(payload) if payload is not None else None,
+    )
+
+
+class LedgerStore:
+    """Durable storage of the ledger; every write is one transaction."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._frontier_lock = threading.Lock()
+        self._frontier: merkle.CompactRange | None = None
+
+    @classmethod
+    def open(cls, url: str) -> LedgerStore:
+        """Connect to ``url`` and bring its schema to the latest migration."""
+        engine = create_engine(url)
+        store = cls(engine)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    # -- schema -----------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Apply pending Alembic migrations (serialised across processes)."""
+        cfg = Config()
+        cfg.set_main_option(
+            "script_location", str(resources.files("flightlog.store") / "migrations")
+        )
+        try:
+            with self.engine.begin() as conn:
+                if not is_sqlite(self.engine):
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the database: {exc.orig}") from exc
+
+    # -- appends ----------------------------------------------------------------------
+
+    def append_groups(
+        self,
+        groups: Sequence[Sequence[PreparedEvent]],
+        *,
+        pre_write: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ) -> list[list[AppendResult] | ConflictError]:
+        """Append several groups of events in ONE transaction.
+
+        Each group is all-or-nothing: a group holding an event whose ``source`` + ``id``
+        was recorded with other content is left out and its slot holds the
+        :class:`ConflictError`; the other groups commit. Re-appending identical events
+        returns their original indices with ``duplicate=True``.
+        """
+        try:
+            with self._frontier_lock, self.engine.begin() as conn:
+                try:
+                    return self._append_in(conn, groups)
+                except BaseException:
+                    self._frontier = None
+                    raise
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"database unavailable: {exc.orig}") from exc
+
+    def _lock(self, conn: sa.Connection) -> int:
+        if not is_sqlite(self.engine):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        size = conn.execute(sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)).scalar_one()
+        return int(size)
+
+    def _load_frontier(self, conn: sa.Connection, size: int) -> merkle.CompactRange:
+        cached = self._frontier
+        if cached is not None and cached.size == size:
+            return cached
+        ids = merkle.frontier_ids(size)
+        found = self._fetch_nodes(conn, ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StoreError(f"the Merkle tree is damaged: nodes {missing} are missing; run flightlog verify")
+        return merkle.CompactRange(size, [found[i] for i in ids])
+
+    def _existing(
+        self, conn: sa.Connection, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        ids = sorted({event_id for _, event_id in keys})
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            rows = conn.execute(
+                sa.select(entries.c.idx, entries.c.source, entries.c.event_id, entries.c.payload_sha256).where(
+                    entries.c.event_id.in_(chunk)
+                )
+            )
+            for row in rows:
+                key = (row.source, row.event_id)
+                if key in keys:
+                    found[key] = (int(row.idx), row.payload_sha256)
+        return found
+
+    def _append_in(
+        self, conn: sa.Connection, groups: Sequence[Sequence[PreparedEvent]]
+    ) -> list[list[AppendResult] | ConflictError]:
+        size = self._lock(conn)
+        keys = {(ev.source, ev.id) for group in groups for ev in group}
+        known = self._existing(conn, keys)
+        frontier = self._load_frontier(conn, size)
+        received_at = utc_now()
+        entry_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        ref_rows: list[dict[str, Any]] = []
+        leaf_hashes: dict[int, bytes] = {}
+        outcome: list[list[AppendResult] | ConflictError] = []
+        next_index = size
+        for group in groups:
+            assigned: dict[tuple[str, str], tuple[int, str]] = {}
+            plan: list[tuple[PreparedEvent, int, bool]] = []
+            conflict: ConflictError | None = None
+            for ev in group:
+                key = (ev.source, ev.id)
+                prior = assigned.get(key) or known.get(key)
+                if prior is not None:
+                    index, digest = prior
+                    if digest != ev.payload_sha256:
+                        conflict = ConflictError(
+                            f"{ev.position}: an event with source {ev.source!r} and id {ev.id!r} is "
+                            f"already recorded at index {index} with different content",
+                            original_index=index,
+                        )
+                        break
+                    plan.append((ev, index, True))
+                    continue
+                index = next_index + len(assigned)
+                assigned[key] = (index, ev.payload_sha256)
+                plan.append((ev, index, False))
+            if conflict is not None:
+                outcome.append(conflict)
+                continue
+            results: list[AppendResult] = []
+            for ev, index, duplicate in plan:
+                if duplicate:
+                    lh = leaf_hashes.get(index)
+                    if lh is None:
+                        lh = self._fetch_nodes(conn, [(0, index)])[(0, index)]
+                    results.append(AppendResult(index, lh, True))
+                    continue
+                leaf = leaf_object(
+                    id=ev.id,
+                    source=ev.source,
+                    type=ev.type,
+                    time=ev.time,
+                    received_at=received_at,
+                    payload_sha256=ev.payload_sha256,
+                )
+                lh = leaf_hash_of(leaf)
+                leaf_hashes[index] = lh
+                node_rows.extend(
+                    {"level": level, "idx": idx, "hash": h} for level, idx, h in frontier.append(lh)
+                )
+                entry_rows.append(
+                    {
+                        "idx": index,
+                        "event_id": ev.id,
+                        "source": ev.source,
+                        "type": ev.type,
+                        "time": ev.time,
+                        "time_utc": ev.time_utc,
+                        "received_at": received_at,
+                        "payload_sha256": ev.payload_sha256,
+                        "payload": ev.canonical,
+                    }
+                )
+                ref_rows.extend({"kind": k, "value": v, "idx": index} for k, v in ev.refs)
+                results.append(AppendResult(index, lh, False))
+            known.update(assigned)
+            next_index += len(assigned)
+            outcome.append(results)
+        if entry_rows:
+            conn.execute(entries.insert(), entry_rows)
+            conn.execute(merkle_nodes.insert(), node_rows)
+            if ref_rows:
+                conn.execute(refs.insert(), ref_rows)
+            conn.execute(
+                ledger_state.update().where(ledger_state.c.id == 1).values(tree_size=next_index)
+            )
+        self._frontier = frontier
+        return outcome
+
+    def erase(self, index: int, erasure: PreparedEvent) -> AppendResult:
+        """Drop the payload of entry ``index`` and append ``erasure`` in the same transaction."""
+        with self._frontier_lock, self.engine.begin() as conn:
+            try:
+                done = conn.execute(
+                    entries.update()
+                    .where(entries.c.idx == index, entries.c.payload.is_not(None))
+                    .values(payload=None)
+                )
+                if done.rowcount != 1:
+                    exists = conn.execute(sa.select(entries.c.idx).where(entries.c.idx == index)).first()
+                    if exists is None:
+                        raise NotFound(f"no entry at index {index}")
+                    raise ConflictError(f"the payload of entry {index} is already erased", original_index=index)
+                (result,) = self._append_in(conn, [[erasure]])
+            except BaseException:
+                self._frontier = None
+                raise
+        if isinstance(result, ConflictError):
+            raise result
+        return result[0]
+
+    # -- reads ------------------------------------------------------------------------
+
+    def tree_size(self) -> int:
+        """The number of entries in the log."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)).scalar_one()
+        return int(value)
+
+    def get(self, index: int) -> tuple[EntryRow, bytes | None, list[tuple[str, str]]]:
+        """One entry, its stored leaf hash and its refs; NotFound when absent."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(entries).where(entries.c.idx == index)).first()
+            if row is None:
+                raise NotFound(f"no entry at index {index}")
+            node = self._fetch_nodes(conn, [(0, index)]).get((0, index))
+            ref_list = [
+                (r.kind, r.value)
+                for r in conn.execute(
+                    sa.select(refs.c.kind, refs.c.value).where(refs.c.idx == index).order_by(refs.c.kind, refs.c.value)
+                )
+            ]
+        return _entry_from_row(row), node, ref_list
+
+    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """Refs of several entries at once."""
+        out: dict[int, list[tuple[str, str]]] = {i: [] for i in indices}
+        with self.engine.connect() as conn:
+            for start in range(0, len(indices), _IN_CHUNK):
+                chunk = list(indices[start : start + _IN_CHUNK])
+                for r in conn.execute(
+                    sa.select(refs.c.idx, refs.c.kind, refs.c.value)
+                    .where(refs.c.idx.in_(chunk))
+                    .order_by(refs.c.idx, refs.c.kind, refs.c.value)
+                ):
+                    out[int(r.idx)].append((r.kind, r.value))
+        return out
+
+    def leaf_hashes(self, indices: Sequence[int]) -> dict[int, bytes]:
+        """Stored level-0 hashes of several entries."""
+        with self.engine.connect() as conn:
+            found = self._fetch_nodes(conn, [(0, i) for i in indices])
+        return {idx: h for (_, idx), h in found.items()}
+
+    def query(self, q: Query, *, after: int | None, limit: int) -> list[EntryRow]:
+        """Entries matching ``q`` with index > ``after``, in ledger order."""
+        stmt = sa.select(entries).order_by(entries.c.idx).limit(limit)
+        if after is not None:
+            stmt = stmt.where(entries.c.idx > after)
+        if q.types:
+            stmt = stmt.where(
+                sa.or_(*(sa.or_(entries.c.type == t, entries.c.type.startswith(t + ".")) for t in q.types))
+            )
+        if q.since_utc is not None:
+            stmt = stmt.where(entries.c.time_utc >= q.since_utc)
+        if q.until_utc is not None:
+            stmt = stmt.where(entries.c.time_utc < q.until_utc)
+        for kind, value in q.refs:
+            stmt = stmt.where(
+                entries.c.idx.in_(sa.select(refs.c.idx).where(refs.c.kind == kind, refs.c.value == value))
+            )
+        with self.engine.connect() as conn:
+            return [_entry_from_row(r) for r in conn.execute(stmt)]
+
+    def entries_of_type(self, type_prefix: str) -> list[EntryRow]:
+        """Every entry whose type starts with ``type_prefix`` (small sets: erasures)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(entries).where(entries.c.type.startswith(type_prefix)).order_by(entries.c.idx)
+            )
+            return [_entry_from_row(r) for r in rows]
+
+    def iter_entries(self, page_size: int = PAGE_SIZE) -> Iterator[EntryRow]:
+        """Every entry in index order, read in pages (memory stays flat)."""
+        after = -(2**62)
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(entries).where(entries.c.idx > after).order_by(entries.c.idx).limit(page_size)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield _entry_from_row(r)
+            after = int(rows[-1].idx)
+
+    def iter_level(self, level: int, page_size: int = PAGE_SIZE) -> Iterator[tuple[int, bytes]]:
+        """Every stored node of one level, ``(index, hash)`` in index order, read in pages."""
+        after = -(2**62)
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(merkle_nodes.c.idx, merkle_nodes.c.hash)
+                    .where(merkle_nodes.c.level == level, merkle_nodes.c.idx > after)
+                    .order_by(merkle_nodes.c.idx)
+                    .limit(page_size)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield int(r.idx), bytes(r.hash)
+            after = int(rows[-1].idx)
+
+    def find_leaf(self, leaf_hash: bytes) -> int | None:
+        """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(merkle_nodes.c.idx).where(merkle_nodes.c.level == 0, merkle_nodes.c.hash == leaf_hash)
+            ).first()
+        return None if value is None else int(value.idx)
+
+    def max_level(self) -> int:
+        """The highest level holding a stored node (-1 when the tree is empty)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(merkle_nodes.c.level))).scalar()
+        return -1 if value is None else int(value)
+
+    def count_entries(self) -> int:
+        """How many entry rows exist (for progress; tampering may make it differ from the tree size)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(entries)).scalar_one())
+
+    def nodes(self, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
+        """Fetch complete-subtree hashes by id (one query; used by proofs)."""
+        with self.engine.connect() as conn:
+            return self._fetch_nodes(conn, ids)
+
+    def _fetch_nodes(self, conn: sa.Connection, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
+        if not ids:
+            return {}
+        out: dict[merkle.NodeID, bytes] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = list(ids[start : start + _IN_CHUNK])
+            rows = conn.execute(
+                sa.select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+                    sa.tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(chunk)
+                )
+            )
+            for r in rows:
+                out[(int(r.level), int(r.idx))] = bytes(r.hash)
+        return out
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    def add_checkpoint(self, tree_size: int, root_hash: bytes, note: str) -> StoredCheckpoint:
+        """Store a signed checkpoint."""
+        created = utc_now()
+        with self.engine.begin() as conn:
+            new_id = conn.execute(
+                checkpoints.insert()
+                .values(tree_size=tree_size, root_hash=root_hash, note=note, created_at=created)
+                .returning(checkpoints.c.id)
+            ).scalar_one()
+        return StoredCheckpoint(int(new_id), tree_size, root_hash, note, created)
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recently cut checkpoint."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint_covering(self, tree_size: int) -> StoredCheckpoint | None:
+        """The smallest stored checkpoint of at least ``tree_size`` entries."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(checkpoints)
+                .where(checkpoints.c.tree_size >= tree_size)
+                .order_by(checkpoints.c.tree_size, checkpoints.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _checkpoint(row)
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """Every checkpoint in the order it was cut."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.id)).all()
+        for r in rows:
+            yield _checkpoint(r)
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(int(row.id), int(row.tree_size), bytes(row.root_hash), row.note, row.created_at)

@@ -1,0 +1,120 @@
+"""The test harness of the HTTP API: an app handle, an async runner, problem checks."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio.from_thread
+import httpx
+from anyio.from_thread import BlockingPortal
+from fastapi import FastAPI
+
+from flightlog.auth.tokens import create_token
+from flightlog.config import Settings
+from flightlog.server.state import ServerState
+from flightlog.service import Flightlog
+
+BASE_URL = "http://flightlog.test"
+
+
+class PortalClient:
+    """A synchronous face on an async client whose app runs in a portal's event loop."""
+
+    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
+        self._portal = portal
+        self._client = client
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request and return the complete response."""
+        return self._portal.call(partial(self._client.request, method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """GET ``url``."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST to ``url``."""
+        return self.request("POST", url, **kwargs)
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[PortalClient]:
+    """Run ``app`` (lifespan included) in a background event loop; yield a sync client."""
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(running(app)) as client,
+    ):
+        yield PortalClient(portal, client)
+
+
+@dataclass
+class Api:
+    """An app serving a fresh ledger, its test client and its admin token."""
+
+    app: FastAPI
+    client: PortalClient
+    admin: str
+
+    @property
+    def state(self) -> ServerState:
+        """The live state of the app."""
+        state: ServerState = self.app.state.server
+        return state
+
+    @property
+    def flightlog(self) -> Flightlog:
+        """The service behind the app."""
+        return self.state.flightlog
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        """An Authorization header for ``token`` (default: the admin token)."""
+        return {"Authorization": f"Bearer {token or self.admin}"}
+
+    def token(self, *scopes: str, name: str | None = None) -> str:
+        """Create a token with ``scopes``."""
+        return create_token(self.flightlog.engine, name or "-".join(scopes) or "none", scopes)
+
+
+def admin_token(settings: Settings) -> str:
+    """The first admin token the app wrote on start."""
+    return settings.admin_token_path.read_text(encoding="utf-8").strip()
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and yield an async client calling it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
+            yield c
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server in a thread."""
+
+    url: str
+    admin: str
+    settings: Settings
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    """The problem document of ``response``, after checking it is one (RFC 9457)."""
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body
