@@ -33,7 +33,7 @@ def _postgres_available() -> str | None:
 
         with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3):
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", reported below
+    except Exception as exc:
         return str(exc)
 
 

@@ -43,8 +43,7 @@ class EventInvalid(InputError):
 
     def at(self, position: str) -> EventInvalid:
         """Return a copy of this error located at ``position`` (e.g. ``events.json:3``)."""
-        located = type(self)(self.reason, path=self.path, position=position)
-        return located
+        return type(self)(self.reason, path=self.path, position=position)
 
 
 class UnknownEventType(EventInvalid):

@@ -153,7 +153,9 @@ class Flightlog:
         self, data: bytes | str, *, name: str, max_events: int | None = None
     ) -> list[PreparedEvent]:
         """Parse one event, a JSON array or JSON Lines, and validate every event."""
-        return [self.prepare_document(d) for d in parse_events(data, name=name, max_events=max_events)]
+        return [
+            self.prepare_document(d) for d in parse_events(data, name=name, max_events=max_events)
+        ]
 
     def record(self, events: Sequence[PreparedEvent]) -> list[AppendResult]:
         """Append events atomically; ConflictError when one clashes with a recorded event."""
@@ -174,7 +176,9 @@ class Flightlog:
             raise InputError("an erasure needs a reason")
         row, _, _ = self.store.get(index)
         if row.type == ERASURE_TYPE:
-            raise InputError(f"entry {index} is an erasure record; erasure records are never erased")
+            raise InputError(
+                f"entry {index} is an erasure record; erasure records are never erased"
+            )
         event = {
             "context": {
                 "specversion": "0.5.1",
@@ -213,7 +217,9 @@ class Flightlog:
         """The number of entries in the log."""
         return self.store.tree_size()
 
-    def _document(self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    def _document(
+        self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
         return {
             "index": row.index,
             "event": json.loads(row.payload) if row.payload is not None else None,
@@ -237,7 +243,9 @@ class Flightlog:
         row, leaf_hash, refs = self.store.get(index)
         return self._document(row, leaf_hash, refs)
 
-    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def log(
+        self, flt: EventFilter, *, after: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Entries matching ``flt`` after index ``after``, oldest first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
@@ -290,7 +298,9 @@ class Flightlog:
                 latest = self.checkpoint()
             size, note = latest["tree_size"], latest["note"]
         if size <= index or size > current:
-            raise InputError(f"tree size {size} must be greater than index {index} and at most {current}")
+            raise InputError(
+                f"tree size {size} must be greater than index {index} and at most {current}"
+            )
         plan = merkle.inclusion_plan(index, size)
         root_plan = merkle.root_plan(size)
         nodes = self.store.nodes(plan.ids + root_plan.ids + ((0, index),))
@@ -312,7 +322,9 @@ class Flightlog:
         """Proof that the tree of ``second`` entries extends the tree of ``first``."""
         current = self.store.tree_size()
         if not 0 < first <= second <= current:
-            raise InputError(f"need 0 < first <= second <= {current} (the log size); got {first} and {second}")
+            raise InputError(
+                f"need 0 < first <= second <= {current} (the log size); got {first} and {second}"
+            )
         plan = merkle.consistency_plan(first, second)
         r1, r2 = merkle.root_plan(first), merkle.root_plan(second)
         nodes = self.store.nodes(plan.ids + r1.ids + r2.ids)

@@ -53,13 +53,26 @@ class TestRecord:
 
     def test_record_array_and_stdin(self, cli: CliRunner, tmp_path: Path) -> None:
         """A JSON array from a file and one event from stdin are both recorded."""
-        path = write(tmp_path, "a.json", json.dumps([service_deployed(0), service_deployed(1)]).encode())
+        path = write(
+            tmp_path, "a.json", json.dumps([service_deployed(0), service_deployed(1)]).encode()
+        )
         out = json.loads(run(cli, "record", "event", path, "--json"))
         assert [r["index"] for r in out] == [0, 1]
-        out = json.loads(run(cli, "record", "event", "-", "--json", input=json.dumps(service_deployed(2)).encode()))
+        out = json.loads(
+            run(
+                cli,
+                "record",
+                "event",
+                "-",
+                "--json",
+                input=json.dumps(service_deployed(2)).encode(),
+            )
+        )
         assert out[0]["index"] == 2 and out[0]["duplicate"] is False
 
-    def test_malformed_json_names_file_line_and_writes_nothing(self, cli: CliRunner, tmp_path: Path) -> None:
+    def test_malformed_json_names_file_line_and_writes_nothing(
+        self, cli: CliRunner, tmp_path: Path
+    ) -> None:
         """Malformed JSON fails with one line naming the file and line, and records nothing."""
         good = json.dumps(service_deployed(0)).encode()
         path = write(tmp_path, "bad.jsonl", good + b"\n" + b'{"context": {\n')
@@ -109,7 +122,14 @@ class TestQuery:
         shown = json.loads(run(cli, "show", "1", "--json"))
         assert set(shown) >= {"index", "event", "refs", "leaf", "leaf_hash"}
         assert shown["event"] == events[1]
-        assert set(shown["leaf"]) == {"id", "source", "type", "time", "received_at", "payload_sha256"}
+        assert set(shown["leaf"]) == {
+            "id",
+            "source",
+            "type",
+            "time",
+            "received_at",
+            "payload_sha256",
+        }
         assert "payments" not in run(cli, "log", "--service", "a")
 
     def test_show_missing_index(self, cli: CliRunner) -> None:
@@ -120,9 +140,16 @@ class TestQuery:
 
 
 class TestTrust:
-    def test_checkpoint_and_proofs_verify_independently(self, cli: CliRunner, tmp_path: Path) -> None:
+    def test_checkpoint_and_proofs_verify_independently(
+        self, cli: CliRunner, tmp_path: Path
+    ) -> None:
         """The printed checkpoint verifies with `key show`, and printed proofs verify against it."""
-        run(cli, "record", "event", write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(6)])))
+        run(
+            cli,
+            "record",
+            "event",
+            write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(6)])),
+        )
         cp = json.loads(run(cli, "checkpoint", "--json"))
         vkey = run(cli, "key", "show").strip()
         assert vkey.startswith("cli.example/log+")
@@ -131,19 +158,39 @@ class TestTrust:
         inc = json.loads(run(cli, "proof", "inclusion", "4", "--json"))
         assert set(inc) == {"index", "tree_size", "leaf_hash", "proof", "root", "checkpoint"}
         merkle.verify_inclusion(
-            4, 6, base64.b64decode(inc["leaf_hash"]), [base64.b64decode(p) for p in inc["proof"]], body.root_hash
+            4,
+            6,
+            base64.b64decode(inc["leaf_hash"]),
+            [base64.b64decode(p) for p in inc["proof"]],
+            body.root_hash,
         )
-        run(cli, "record", "event", write(tmp_path, "f.jsonl", jsonl([service_deployed(i) for i in range(6, 9)])))
+        run(
+            cli,
+            "record",
+            "event",
+            write(tmp_path, "f.jsonl", jsonl([service_deployed(i) for i in range(6, 9)])),
+        )
         con = json.loads(run(cli, "proof", "consistency", "6", "9", "--json"))
         assert set(con) == {"first", "second", "first_root", "second_root", "proof"}
         assert con["first_root"] == cp["root"]
         merkle.verify_consistency(
-            6, 9, body.root_hash, base64.b64decode(con["second_root"]), [base64.b64decode(p) for p in con["proof"]]
+            6,
+            9,
+            body.root_hash,
+            base64.b64decode(con["second_root"]),
+            [base64.b64decode(p) for p in con["proof"]],
         )
 
-    def test_verify_passes_then_names_tampering(self, cli: CliRunner, tmp_path: Path, database_url: str) -> None:
+    def test_verify_passes_then_names_tampering(
+        self, cli: CliRunner, tmp_path: Path, database_url: str
+    ) -> None:
         """`verify` exits 0 on a clean log and 1 naming the index after a payload is altered."""
-        run(cli, "record", "event", write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(5)])))
+        run(
+            cli,
+            "record",
+            "event",
+            write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(5)])),
+        )
         run(cli, "checkpoint")
         report = json.loads(run(cli, "verify", "--json"))
         assert report["ok"] is True and report["entries_checked"] == 5
@@ -153,7 +200,9 @@ class TestTrust:
 
         engine = create_engine(database_url)
         with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE entries SET payload_sha256 = :d WHERE idx = 3"), {"d": "0" * 64})
+            conn.execute(
+                sa.text("UPDATE entries SET payload_sha256 = :d WHERE idx = 3"), {"d": "0" * 64}
+            )
         engine.dispose()
         result = cli.invoke(app, ["verify"])
         assert result.exit_code == 1
@@ -161,7 +210,12 @@ class TestTrust:
 
     def test_erase_then_verify(self, cli: CliRunner, tmp_path: Path) -> None:
         """`erase` removes a payload, records who and why, and `verify` still passes."""
-        run(cli, "record", "event", write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(3)])))
+        run(
+            cli,
+            "record",
+            "event",
+            write(tmp_path, "e.jsonl", jsonl([service_deployed(i) for i in range(3)])),
+        )
         out = json.loads(run(cli, "erase", "1", "--reason", "token pasted in a message", "--json"))
         assert out == {"erased": 1, "erasure_index": 3}
         erasure = json.loads(run(cli, "show", "3", "--json"))["event"]

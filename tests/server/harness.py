@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
@@ -118,3 +124,64 @@ def problem(response: httpx.Response) -> dict[str, Any]:
     assert body["status"] == response.status_code
     assert {"type", "title", "status", "detail"} <= body.keys()
     return body
+
+
+CLI = "from flightlog.cli.app import main; main()"
+
+
+@dataclass
+class ServerProcess:
+    """``flightlog serve`` running as a child process in its own session."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        """What the process printed on stdout so far."""
+        return self.stdout.read_text(encoding="utf-8", errors="replace")
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the whole process group (uvicorn workers included)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signum)
+
+
+def start_server(env: dict[str, str], workdir: Path, *args: str) -> ServerProcess:
+    """Start ``flightlog serve`` on a free port and wait until /healthz answers."""
+    port = free_port()
+    out, err = workdir / f"serve-{port}.out", workdir / f"serve-{port}.err"
+    with out.open("wb") as o, err.open("wb") as e:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env={**os.environ, **env},
+            cwd=workdir,
+            stdout=o,
+            stderr=e,
+            start_new_session=True,
+        )
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", out, err)
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {err.read_text()[-2000:]}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.signal(signal.SIGKILL)
+            raise RuntimeError(f"server did not start: {err.read_text()[-2000:]}")
+        time.sleep(0.05)
+
+
+def stop_server(server: ServerProcess, signum: int = signal.SIGTERM) -> int:
+    """Stop the server with ``signum`` and return its exit status."""
+    server.signal(signum)
+    try:
+        return server.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.signal(signal.SIGKILL)
+        return server.proc.wait(timeout=30)

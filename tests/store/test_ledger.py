@@ -51,7 +51,9 @@ class TestAppend:
 
     def test_duplicate_inside_one_batch_is_recorded_once(self, fl: Flightlog) -> None:
         """An event repeated within a batch gets one index."""
-        prepared = fl.parse_and_validate(jsonl([service_deployed(0), service_deployed(0)]), name="b")
+        prepared = fl.parse_and_validate(
+            jsonl([service_deployed(0), service_deployed(0)]), name="b"
+        )
         results = fl.record(prepared)
         assert [(r.index, r.duplicate) for r in results] == [(0, False), (0, True)]
         assert fl.tree_size() == 1
@@ -148,7 +150,11 @@ class TestProofs:
             assert doc["tree_size"] == 13
             assert doc["checkpoint"] == cp_doc["note"]
             merkle.verify_inclusion(
-                i, 13, base64.b64decode(doc["leaf_hash"]), [base64.b64decode(p) for p in doc["proof"]], cp.root_hash
+                i,
+                13,
+                base64.b64decode(doc["leaf_hash"]),
+                [base64.b64decode(p) for p in doc["proof"]],
+                cp.root_hash,
             )
 
     def test_consistency_proofs_verify(self, fl: Flightlog) -> None:
@@ -228,24 +234,35 @@ class TestVerify:
         assert report.root == fl.root(40)
 
 
-def _append_worker(url: str, home: str, start: int, count: int, out: "multiprocessing.Queue[list[int]]") -> None:
-    settings = Settings(database_url=url, home=__import__("pathlib").Path(home), origin="test.example/log")
+def _append_worker(
+    url: str, home: str, start: int, count: int, out: multiprocessing.Queue[list[int]]
+) -> None:
+    settings = Settings(
+        database_url=url, home=__import__("pathlib").Path(home), origin="test.example/log"
+    )
     with Flightlog.open(settings) as fl:
         got: list[int] = []
         for i in range(start, start + count, 5):
-            prepared = fl.parse_and_validate(jsonl([service_deployed(j) for j in range(i, i + 5)]), name="w")
+            prepared = fl.parse_and_validate(
+                jsonl([service_deployed(j) for j in range(i, i + 5)]), name="w"
+            )
             got.extend(r.index for r in fl.record(prepared))
         out.put(got)
 
 
 class TestConcurrentProcesses:
-    def test_processes_appending_at_once_leave_no_gap_or_duplicate(self, settings: Settings) -> None:
+    def test_processes_appending_at_once_leave_no_gap_or_duplicate(
+        self, settings: Settings
+    ) -> None:
         """Four processes appending to one log produce indices 0..n-1 exactly once, and verify passes."""
         Flightlog.open(settings).close()
         ctx = multiprocessing.get_context("spawn")
         queue: multiprocessing.Queue[list[int]] = ctx.Queue()
         procs = [
-            ctx.Process(target=_append_worker, args=(settings.database_url, str(settings.home), k * 1000, 60, queue))
+            ctx.Process(
+                target=_append_worker,
+                args=(settings.database_url, str(settings.home), k * 1000, 60, queue),
+            )
             for k in range(4)
         ]
         for p in procs:

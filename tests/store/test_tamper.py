@@ -20,9 +20,13 @@ SIZE = 12
 def fl(settings: Settings) -> Iterator[Flightlog]:
     """A verified 12-entry log with a checkpoint at 8 and at 12."""
     ledger = Flightlog.open(settings)
-    ledger.record(ledger.parse_and_validate(jsonl([service_deployed(i) for i in range(8)]), name="a"))
+    ledger.record(
+        ledger.parse_and_validate(jsonl([service_deployed(i) for i in range(8)]), name="a")
+    )
     ledger.checkpoint()
-    ledger.record(ledger.parse_and_validate(jsonl([service_deployed(i) for i in range(8, SIZE)]), name="b"))
+    ledger.record(
+        ledger.parse_and_validate(jsonl([service_deployed(i) for i in range(8, SIZE)]), name="b")
+    )
     ledger.checkpoint()
     assert ledger.verify().ok
     yield ledger
@@ -46,8 +50,14 @@ class TestTamper:
     def test_changed_payload_byte(self, fl: Flightlog) -> None:
         """One changed payload byte is reported as an altered payload at its index."""
         with fl.engine.connect() as conn:
-            payload = bytes(conn.execute(sa.text("SELECT payload FROM entries WHERE idx = 5")).scalar_one())
-        sql(fl, "UPDATE entries SET payload = :p WHERE idx = 5", p=payload.replace(b"prod", b"prud", 1))
+            payload = bytes(
+                conn.execute(sa.text("SELECT payload FROM entries WHERE idx = 5")).scalar_one()
+            )
+        sql(
+            fl,
+            "UPDATE entries SET payload = :p WHERE idx = 5",
+            p=payload.replace(b"prod", b"prud", 1),
+        )
         assert problem(fl)[:2] == (5, "payload_altered")
 
     def test_deleted_row(self, fl: Flightlog) -> None:
@@ -108,7 +118,12 @@ class TestTamper:
         """A correctly signed checkpoint whose root is not the log's is reported as inconsistent."""
         bogus = b"\x42" * 32
         note = sign_checkpoint(Checkpoint(fl.settings.origin, 8, bogus), fl.signer)
-        sql(fl, "UPDATE checkpoints SET note = :n, root_hash = :r WHERE tree_size = 8", n=note, r=bogus)
+        sql(
+            fl,
+            "UPDATE checkpoints SET note = :n, root_hash = :r WHERE tree_size = 8",
+            n=note,
+            r=bogus,
+        )
         _, kind, detail = problem(fl)
         assert kind == "checkpoint_inconsistent"
         assert "size 8" in detail

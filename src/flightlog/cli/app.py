@@ -27,12 +27,21 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     server: str | None = typer.Option(
-        None, "--server", envvar="FLIGHTLOG_SERVER", help="Talk to this Flightlog server instead of the local store."
+        None,
+        "--server",
+        envvar="FLIGHTLOG_SERVER",
+        help="Talk to this Flightlog server instead of the local store.",
     ),
     token: str | None = typer.Option(
-        None, "--token", envvar="FLIGHTLOG_TOKEN", help="API token for --server.", show_default=False
+        None,
+        "--token",
+        envvar="FLIGHTLOG_TOKEN",
+        help="API token for --server.",
+        show_default=False,
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(  # noqa: ARG001 - handled eagerly by its callback
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Record, query and prove the history of your deployments."""
     ctx.obj = CliState(server=server, token=token)

@@ -50,7 +50,9 @@ def _read_input(path: str) -> tuple[bytes, str]:
 @record_app.command("event")
 def record_event(
     ctx: typer.Context,
-    file: str = typer.Argument(..., metavar="FILE|-", help="One JSON event, a JSON array, or JSON Lines."),
+    file: str = typer.Argument(
+        ..., metavar="FILE|-", help="One JSON event, a JSON array, or JSON Lines."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Record CDEvents; prints the ledger index of each. All or nothing."""
@@ -94,7 +96,10 @@ def validate(
             bad += 1
             console.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
             continue
-        console.print(f"[green]✓[/] {path}: {len(docs)} valid event{'s' if len(docs) != 1 else ''}", highlight=False)
+        console.print(
+            f"[green]✓[/] {path}: {len(docs)} valid event{'s' if len(docs) != 1 else ''}",
+            highlight=False,
+        )
     if bad:
         raise fail(f"{bad} of {len(files)} file{'s' if len(files) != 1 else ''} invalid")
 
@@ -146,8 +151,14 @@ def log(
     table = Table("index", "time", "type", "subject", "refs", title=f"{len(docs)} events")
     for d in docs:
         leaf = d["leaf"]
-        subject = (d["event"] or {}).get("subject", {}).get("id", "(erased)") if d["event"] else "(erased)"
-        refs = ", ".join(f"{k}={v}" for k, v in d["refs"][:4]) + (" …" if len(d["refs"]) > 4 else "")
+        subject = (
+            (d["event"] or {}).get("subject", {}).get("id", "(erased)")
+            if d["event"]
+            else "(erased)"
+        )
+        refs = ", ".join(f"{k}={v}" for k, v in d["refs"][:4]) + (
+            " …" if len(d["refs"]) > 4 else ""
+        )
         table.add_row(str(d["index"]), leaf["time"], leaf["type"], str(subject), refs)
     console.print(table)
 
@@ -182,7 +193,9 @@ def erase(
     ctx: typer.Context,
     index: int = typer.Argument(..., help="Ledger index whose payload to erase."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the erasure event)."),
-    actor: str | None = typer.Option(None, "--actor", help="Who erases (default: $FLIGHTLOG_ACTOR or $USER)."),
+    actor: str | None = typer.Option(
+        None, "--actor", help="Who erases (default: $FLIGHTLOG_ACTOR or $USER)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Erase a stored payload; an erasure event records who, what and why. Proofs still verify."""
@@ -191,7 +204,10 @@ def erase(
     if as_json:
         print_json({"erased": index, "erasure_index": result.index})
         return
-    console.print(f"erased the payload of entry {index}; erasure recorded at index {result.index}", highlight=False)
+    console.print(
+        f"erased the payload of entry {index}; erasure recorded at index {result.index}",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -41,7 +41,9 @@ def checkpoint(
 def proof_inclusion(
     ctx: typer.Context,
     index: int = typer.Argument(..., help="Ledger index."),
-    size: int | None = typer.Option(None, "--size", help="Tree size (default: the latest checkpoint)."),
+    size: int | None = typer.Option(
+        None, "--size", help="Tree size (default: the latest checkpoint)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Prove that an entry is in the log."""
@@ -50,7 +52,9 @@ def proof_inclusion(
     if as_json:
         print_json(doc)
         return
-    table = Table(show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}")
+    table = Table(
+        show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}"
+    )
     table.add_row("leaf_hash", doc["leaf_hash"])
     table.add_row("root", doc["root"])
     table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
@@ -90,7 +94,10 @@ def verify(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     key: str | None = typer.Option(
-        None, "--key", envvar="FLIGHTLOG_VERIFIER_KEY", help="With --server: the verifier key to trust."
+        None,
+        "--key",
+        envvar="FLIGHTLOG_VERIFIER_KEY",
+        help="With --server: the verifier key to trust.",
     ),
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
@@ -115,7 +122,11 @@ def verify(
         "root": b64(report.root) if report.ok else None,
         "problem": None
         if report.problem is None
-        else {"index": report.problem.index, "kind": report.problem.kind, "detail": report.problem.detail},
+        else {
+            "index": report.problem.index,
+            "kind": report.problem.kind,
+            "detail": report.problem.detail,
+        },
     }
     if as_json:
         print_json(doc)

@@ -45,19 +45,28 @@ class ParsedDocument:
     position: str
 
 
-def canonical_bytes(obj: Any, *, float_free: bool = False) -> bytes:
-    """Return the RFC 8785 canonical bytes of ``obj`` (``float_free``: try the fast encoder)."""
-    if float_free:
-        try:
-            text = json.dumps(
-                obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
-            if _UNSAFE_NUMBER.search(text) is None and (
-                text.isascii() or _ASTRAL.search(text) is None
-            ):
-                return text.encode("utf-8")
-        except (TypeError, ValueError, UnicodeEncodeError):
-            pass  # the reference encoder below reports the precise problem
+def _fast_bytes(obj: Any, *, check_numbers: bool) -> bytes | None:
+    """Return ``json.dumps`` bytes of ``obj`` if they are its JCS bytes, else None."""
+    # ``obj`` is a JSON value as json.loads returns it: string keys only (json.dumps would
+    # quietly stringify other keys where rfc8785 refuses them).
+    try:
+        text = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError):
+        return None
+    if check_numbers and _UNSAFE_NUMBER.search(text) is not None:
+        return None
+    if not text.isascii() and _ASTRAL.search(text) is not None:
+        return None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate; the reference encoder says so
+        return None
+
+
+def _reference_bytes(obj: Any) -> bytes:
+    """Return the JCS bytes of ``obj`` from the reference encoder, as domain errors."""
     try:
         return rfc8785.dumps(obj)
     except UnicodeEncodeError as exc:
@@ -65,6 +74,15 @@ def canonical_bytes(obj: Any, *, float_free: bool = False) -> bytes:
         raise EventInvalid("cannot be canonicalised (RFC 8785): lone surrogate in a key") from exc
     except (ValueError, TypeError, RecursionError) as exc:
         raise EventInvalid(f"cannot be canonicalised (RFC 8785): {exc}") from exc
+
+
+def canonical_bytes(obj: Any, *, float_free: bool = False) -> bytes:
+    """Return the RFC 8785 canonical bytes of ``obj`` (``float_free``: try the fast encoder)."""
+    if float_free:
+        fast = _fast_bytes(obj, check_numbers=True)
+        if fast is not None:
+            return fast
+    return _reference_bytes(obj)
 
 
 @dataclass
@@ -145,10 +163,13 @@ def _load(text: str, *, name: str, position: str, first_line: int = 1) -> tuple[
 
 def _document(value: Any, scan: _Scan, position: str) -> ParsedDocument:
     """Build a ParsedDocument, choosing the canonical encoder from what the parser saw."""
-    try:
-        canonical = canonical_bytes(value, float_free=not (scan.floats or scan.big_ints))
-    except EventInvalid as exc:
-        raise exc.at(position) from exc
+    # The parser saw every number, so the fast encoder need not look for them again.
+    canonical = None if scan.floats or scan.big_ints else _fast_bytes(value, check_numbers=False)
+    if canonical is None:
+        try:
+            canonical = _reference_bytes(value)
+        except EventInvalid as exc:
+            raise exc.at(position) from exc
     return ParsedDocument(value=value, canonical=canonical, position=position)
 
 

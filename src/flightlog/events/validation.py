@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -174,7 +174,7 @@ def _fast_verdict(event: Mapping[str, Any], schema_id: str) -> bool | None:
         return None  # a value that is not JSON (e.g. a tuple key); the slow path judges it
 
 
-def _json_path(parts: Iterator[str | int] | Any) -> str:
+def _json_path(parts: Iterable[str | int]) -> str:
     """Render path elements as a JSON path such as ``$.context.links[0]``."""
     out = ["$"]
     for part in parts:
@@ -201,7 +201,7 @@ class _Problem:
         return _json_path(part for _, part in self.where)
 
 
-def _where(parts: Iterator[str | int] | Any) -> tuple[tuple[int, int | str], ...]:
+def _where(parts: Iterable[str | int]) -> tuple[tuple[int, int | str], ...]:
     """Return sortable path elements (indexes and keys do not compare, so tag them)."""
     return tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
 

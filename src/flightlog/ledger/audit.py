@@ -126,7 +126,7 @@ def verify_log(
     return report
 
 
-def _verify(
+def _verify(  # noqa: PLR0912, PLR0915 - one streaming pass over the log, kept in one loop for speed
     source: AuditSource,
     verifier: Verifier,
     erased: set[int],
@@ -136,7 +136,7 @@ def _verify(
 ) -> None:
     size = report.tree_size
     total = max(size, source.count_entries())
-    cps = _checked_checkpoints(source, verifier, origin, size, report)
+    cps = _checked_checkpoints(source, verifier, origin, size)
     levels: dict[int, _LevelReader] = {}
     top = source.max_level()
 
@@ -157,11 +157,17 @@ def _verify(
         i = entry.index
         if i != expected:
             if i > expected:
-                raise _Stop(Problem(expected, "entry_missing", f"entry {expected} is missing from the log"))
+                raise _Stop(
+                    Problem(expected, "entry_missing", f"entry {expected} is missing from the log")
+                )
             raise _Stop(Problem(i, "entry_inserted", f"unexpected entry at index {i}"))
         if i >= size:
             raise _Stop(
-                Problem(i, "entry_inserted", f"entry {i} is not in the Merkle tree (the log holds {size} entries)")
+                Problem(
+                    i,
+                    "entry_inserted",
+                    f"entry {i} is not in the Merkle tree (the log holds {size} entries)",
+                )
             )
         _check_payload(entry, erased)
         recomputed = leaf_hash_of(
@@ -178,7 +184,11 @@ def _verify(
             stored = level(lvl).take(idx)
             report.nodes_checked += 1
             if stored is None:
-                raise _Stop(Problem(i, "node_missing", f"the Merkle node at level {lvl}, index {idx} is missing"))
+                raise _Stop(
+                    Problem(
+                        i, "node_missing", f"the Merkle node at level {lvl}, index {idx} is missing"
+                    )
+                )
             if hmac.compare_digest(stored, h):
                 if pending_leaf is not None and lvl == 1 and idx == pending_leaf >> 1:
                     raise _Stop(
@@ -205,7 +215,11 @@ def _verify(
             if pending_leaf is not None and lvl == 1 and idx == pending_leaf >> 1:
                 raise _Stop(_leaf_altered(pending_leaf))
             raise _Stop(
-                Problem(idx << lvl, "node_altered", f"the stored Merkle node at level {lvl}, index {idx} was altered")
+                Problem(
+                    idx << lvl,
+                    "node_altered",
+                    f"the stored Merkle node at level {lvl}, index {idx} was altered",
+                )
             )
         expected = i + 1
         report.entries_checked += 1
@@ -247,7 +261,9 @@ def _verify(
 
 def _leaf_altered(index: int) -> Problem:
     return Problem(
-        index, "leaf_altered", f"entry {index} was altered: its fields no longer match the leaf the log committed to"
+        index,
+        "leaf_altered",
+        f"entry {index} was altered: its fields no longer match the leaf the log committed to",
     )
 
 
@@ -256,16 +272,24 @@ def _check_payload(entry: AuditedEntry, erased: set[int]) -> None:
         if entry.index in erased:
             return
         raise _Stop(
-            Problem(entry.index, "payload_altered", f"the payload of entry {entry.index} is missing without an erasure record")
+            Problem(
+                entry.index,
+                "payload_altered",
+                f"the payload of entry {entry.index} is missing without an erasure record",
+            )
         )
     if hashlib.sha256(entry.payload).hexdigest() != entry.payload_sha256:
         raise _Stop(
-            Problem(entry.index, "payload_altered", f"the payload of entry {entry.index} was altered (digest mismatch)")
+            Problem(
+                entry.index,
+                "payload_altered",
+                f"the payload of entry {entry.index} was altered (digest mismatch)",
+            )
         )
 
 
 def _checked_checkpoints(
-    source: AuditSource, verifier: Verifier, origin: str | None, size: int, report: Report
+    source: AuditSource, verifier: Verifier, origin: str | None, size: int
 ) -> list[AuditedCheckpoint]:
     """Check every checkpoint's signature and order; return them sorted by tree size."""
     ordered: list[AuditedCheckpoint] = []
@@ -274,10 +298,16 @@ def _checked_checkpoints(
         try:
             body = open_checkpoint(cp.note, verifier, origin=origin)
         except NoteError as exc:
-            raise _Stop(Problem(None, "checkpoint_forged", f"checkpoint #{cp.id} does not verify: {exc}")) from exc
+            raise _Stop(
+                Problem(None, "checkpoint_forged", f"checkpoint #{cp.id} does not verify: {exc}")
+            ) from exc
         if body.tree_size != cp.tree_size or not hmac.compare_digest(body.root_hash, cp.root_hash):
             raise _Stop(
-                Problem(None, "checkpoint_forged", f"checkpoint #{cp.id}: its stored size or root differs from its signed note")
+                Problem(
+                    None,
+                    "checkpoint_forged",
+                    f"checkpoint #{cp.id}: its stored size or root differs from its signed note",
+                )
             )
         if previous is not None and cp.tree_size < previous.tree_size:
             raise _Stop(

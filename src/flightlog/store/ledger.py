@@ -9,7 +9,7 @@ duplicate indices.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -118,7 +118,9 @@ class LedgerStore:
         try:
             with self.engine.begin() as conn:
                 if not is_sqlite(self.engine):
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1})
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1}
+                    )
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.OperationalError as exc:
@@ -129,8 +131,6 @@ class LedgerStore:
     def append_groups(
         self,
         groups: Sequence[Sequence[PreparedEvent]],
-        *,
-        pre_write: Iterable[tuple[str, Mapping[str, Any]]] = (),
     ) -> list[list[AppendResult] | ConflictError]:
         """Append several groups of events in ONE transaction.
 
@@ -152,7 +152,9 @@ class LedgerStore:
     def _lock(self, conn: sa.Connection) -> int:
         if not is_sqlite(self.engine):
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-        size = conn.execute(sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)).scalar_one()
+        size = conn.execute(
+            sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)
+        ).scalar_one()
         return int(size)
 
     def _load_frontier(self, conn: sa.Connection, size: int) -> merkle.CompactRange:
@@ -163,7 +165,9 @@ class LedgerStore:
         found = self._fetch_nodes(conn, ids)
         missing = [i for i in ids if i not in found]
         if missing:
-            raise StoreError(f"the Merkle tree is damaged: nodes {missing} are missing; run flightlog verify")
+            raise StoreError(
+                f"the Merkle tree is damaged: nodes {missing} are missing; run flightlog verify"
+            )
         return merkle.CompactRange(size, [found[i] for i in ids])
 
     def _existing(
@@ -174,9 +178,9 @@ class LedgerStore:
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
             rows = conn.execute(
-                sa.select(entries.c.idx, entries.c.source, entries.c.event_id, entries.c.payload_sha256).where(
-                    entries.c.event_id.in_(chunk)
-                )
+                sa.select(
+                    entries.c.idx, entries.c.source, entries.c.event_id, entries.c.payload_sha256
+                ).where(entries.c.event_id.in_(chunk))
             )
             for row in rows:
                 key = (row.source, row.event_id)
@@ -184,7 +188,7 @@ class LedgerStore:
                     found[key] = (int(row.idx), row.payload_sha256)
         return found
 
-    def _append_in(
+    def _append_in(  # noqa: PLR0915 - the append hot path, one pass over the batch
         self, conn: sa.Connection, groups: Sequence[Sequence[PreparedEvent]]
     ) -> list[list[AppendResult] | ConflictError]:
         size = self._lock(conn)
@@ -282,10 +286,14 @@ class LedgerStore:
                     .values(payload=None)
                 )
                 if done.rowcount != 1:
-                    exists = conn.execute(sa.select(entries.c.idx).where(entries.c.idx == index)).first()
+                    exists = conn.execute(
+                        sa.select(entries.c.idx).where(entries.c.idx == index)
+                    ).first()
                     if exists is None:
                         raise NotFound(f"no entry at index {index}")
-                    raise ConflictError(f"the payload of entry {index} is already erased", original_index=index)
+                    raise ConflictError(
+                        f"the payload of entry {index} is already erased", original_index=index
+                    )
                 (result,) = self._append_in(conn, [[erasure]])
             except BaseException:
                 self._frontier = None
@@ -299,7 +307,9 @@ class LedgerStore:
     def tree_size(self) -> int:
         """The number of entries in the log."""
         with self.engine.connect() as conn:
-            value = conn.execute(sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)).scalar_one()
+            value = conn.execute(
+                sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)
+            ).scalar_one()
         return int(value)
 
     def get(self, index: int) -> tuple[EntryRow, bytes | None, list[tuple[str, str]]]:
@@ -312,7 +322,9 @@ class LedgerStore:
             ref_list = [
                 (r.kind, r.value)
                 for r in conn.execute(
-                    sa.select(refs.c.kind, refs.c.value).where(refs.c.idx == index).order_by(refs.c.kind, refs.c.value)
+                    sa.select(refs.c.kind, refs.c.value)
+                    .where(refs.c.idx == index)
+                    .order_by(refs.c.kind, refs.c.value)
                 )
             ]
         return _entry_from_row(row), node, ref_list
@@ -344,7 +356,12 @@ class LedgerStore:
             stmt = stmt.where(entries.c.idx > after)
         if q.types:
             stmt = stmt.where(
-                sa.or_(*(sa.or_(entries.c.type == t, entries.c.type.startswith(t + ".")) for t in q.types))
+                sa.or_(
+                    *(
+                        sa.or_(entries.c.type == t, entries.c.type.startswith(t + "."))
+                        for t in q.types
+                    )
+                )
             )
         if q.since_utc is not None:
             stmt = stmt.where(entries.c.time_utc >= q.since_utc)
@@ -352,7 +369,9 @@ class LedgerStore:
             stmt = stmt.where(entries.c.time_utc < q.until_utc)
         for kind, value in q.refs:
             stmt = stmt.where(
-                entries.c.idx.in_(sa.select(refs.c.idx).where(refs.c.kind == kind, refs.c.value == value))
+                entries.c.idx.in_(
+                    sa.select(refs.c.idx).where(refs.c.kind == kind, refs.c.value == value)
+                )
             )
         with self.engine.connect() as conn:
             return [_entry_from_row(r) for r in conn.execute(stmt)]
@@ -361,7 +380,9 @@ class LedgerStore:
         """Every entry whose type starts with ``type_prefix`` (small sets: erasures)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(entries).where(entries.c.type.startswith(type_prefix)).order_by(entries.c.idx)
+                sa.select(entries)
+                .where(entries.c.type.startswith(type_prefix))
+                .order_by(entries.c.idx)
             )
             return [_entry_from_row(r) for r in rows]
 
@@ -371,7 +392,10 @@ class LedgerStore:
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(entries).where(entries.c.idx > after).order_by(entries.c.idx).limit(page_size)
+                    sa.select(entries)
+                    .where(entries.c.idx > after)
+                    .order_by(entries.c.idx)
+                    .limit(page_size)
                 ).all()
             if not rows:
                 return
@@ -400,7 +424,9 @@ class LedgerStore:
         """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
         with self.engine.connect() as conn:
             value = conn.execute(
-                sa.select(merkle_nodes.c.idx).where(merkle_nodes.c.level == 0, merkle_nodes.c.hash == leaf_hash)
+                sa.select(merkle_nodes.c.idx).where(
+                    merkle_nodes.c.level == 0, merkle_nodes.c.hash == leaf_hash
+                )
             ).first()
         return None if value is None else int(value.idx)
 
@@ -420,7 +446,9 @@ class LedgerStore:
         with self.engine.connect() as conn:
             return self._fetch_nodes(conn, ids)
 
-    def _fetch_nodes(self, conn: sa.Connection, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
+    def _fetch_nodes(
+        self, conn: sa.Connection, ids: Sequence[merkle.NodeID]
+    ) -> dict[merkle.NodeID, bytes]:
         if not ids:
             return {}
         out: dict[merkle.NodeID, bytes] = {}
@@ -451,7 +479,9 @@ class LedgerStore:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently cut checkpoint."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)).first()
+            row = conn.execute(
+                sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)
+            ).first()
         return None if row is None else _checkpoint(row)
 
     def checkpoint_covering(self, tree_size: int) -> StoredCheckpoint | None:
@@ -474,4 +504,6 @@ class LedgerStore:
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:
-    return StoredCheckpoint(int(row.id), int(row.tree_size), bytes(row.root_hash), row.note, row.created_at)
+    return StoredCheckpoint(
+        int(row.id), int(row.tree_size), bytes(row.root_hash), row.note, row.created_at
+    )
