@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from flightlog.config import Settings
-from flightlog.errors import ConflictError, InputError, NotFound
-from flightlog.events.canonical import ParsedDocument, canonical_bytes, parse_events
+from flightlog.errors import ConflictError, EventInvalid, InputError, NotFound
+from flightlog.events.canonical import ParsedDocument, parse_document, parse_events
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
@@ -146,7 +146,14 @@ class Flightlog:
 
     def prepare(self, event: Mapping[str, Any], *, position: str) -> PreparedEvent:
         """Validate one already-parsed event (its canonical form is computed here)."""
-        doc = ParsedDocument(value=event, canonical=canonical_bytes(event), position=position)
+        try:
+            text = json.dumps(event, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise EventInvalid(f"not a JSON document: {exc}", position=position) from exc
+        # Re-parsing lets the parser pick the exact canonical encoder for this document.
+        doc = parse_document(text, name=position)
+        if not isinstance(doc.value, dict):
+            raise EventInvalid("expected a JSON object", position=position)
         return self.prepare_document(doc)
 
     def parse_and_validate(
@@ -199,17 +206,6 @@ class Flightlog:
             },
         }
         return self.store.erase(index, self.prepare(event, position="erasure"))
-
-    def erased_indices(self) -> list[int]:
-        """Indices whose payloads were erased through a recorded erasure event."""
-        out: list[int] = []
-        for row in self.store.entries_of_type(ERASURE_TYPE):
-            if row.payload is None:
-                continue
-            content = json.loads(row.payload).get("subject", {}).get("content", {})
-            if isinstance(content.get("index"), int):
-                out.append(content["index"])
-        return out
 
     # -- reads ------------------------------------------------------------------------
 
@@ -342,10 +338,21 @@ class Flightlog:
 
     def verify(self, progress: ProgressFn | None = None) -> Report:
         """Recompute and check everything stored; the report names the first problem."""
-        return verify_log(
-            self.store,  # type: ignore[arg-type]
-            self.verifier,
-            self.erased_indices(),
-            origin=self.settings.origin,
-            progress=progress,
-        )
+        with self.store.snapshot() as snap:
+            erased = [
+                i
+                for _, payload in snap.payloads_of_type(ERASURE_TYPE)
+                if (i := _erased_index(payload)) is not None
+            ]
+            return verify_log(
+                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+            )
+
+
+def _erased_index(payload: bytes | None) -> int | None:
+    """The index an erasure event's payload names (None if it is itself unreadable)."""
+    if payload is None:
+        return None
+    content = json.loads(payload).get("subject", {}).get("content", {})
+    index = content.get("index") if isinstance(content, dict) else None
+    return index if isinstance(index, int) else None

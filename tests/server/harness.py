@@ -153,7 +153,7 @@ def start_server(env: dict[str, str], workdir: Path, *args: str) -> ServerProces
     port = free_port()
     out, err = workdir / f"serve-{port}.out", workdir / f"serve-{port}.err"
     with out.open("wb") as o, err.open("wb") as e:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             [sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, **env},
             cwd=workdir,

@@ -67,12 +67,13 @@ def serve(
             created = ensure_first_admin(service.engine, settings.admin_token_path)
         finally:
             service.close()
-    console.print(f"Flightlog serving on {server_url(host, port)}", highlight=False)
+    # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
+    typer.echo(f"Flightlog serving on {server_url(host, port)}")
     token_path = settings.admin_token_path
     if created:
-        console.print(f"First admin token written to {token_path} (mode 0600)", highlight=False)
+        typer.echo(f"First admin token written to {token_path} (mode 0600)")
     elif token_path.exists():
-        console.print(f"Admin token file: {token_path}", highlight=False)
+        typer.echo(f"Admin token file: {token_path}")
     if workers == 1:
         uvicorn.run(
             create_app(settings, checkpoint_interval=checkpoint_interval),
@@ -150,7 +151,7 @@ def token_revoke(
     """Revoke a token; servers stop accepting it within a few seconds."""
     with reported_errors(), open_local(ctx) as service:
         info = revoke_token(service.engine, name)
-    console.print(f"Token {info.name!r} revoked at {info.revoked_at}", highlight=False)
+    typer.echo(f"Token {info.name!r} revoked at {info.revoked_at}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,56 +1,57 @@
 """Full verification of a stored log: digests, leaves, nodes, order and checkpoints.
 
 Everything is recomputed from what is stored and compared with what the log committed
-to. Reading is streamed (a page at a time per table and per tree level) so memory stays
-flat however long the log is. Verification stops at the first problem and names it.
+to. The log is read in aligned chunks of ``2**CHUNK_LEVEL`` entries: for each chunk the
+leaf hashes and every complete subtree inside it are recomputed level by level and
+compared with the stored nodes a whole level at a time; the chunk roots are then folded
+into the nodes above. Memory holds one chunk, however long the log is. Verification
+stops at the first problem and names it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from flightlog.errors import NoteError
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
-from flightlog.ledger.entry import leaf_hash_of, leaf_object
+from flightlog.ledger.entry import leaf_bytes_of
 from flightlog.ledger.note import Verifier
 
+CHUNK_LEVEL = 12
+CHUNK = 1 << CHUNK_LEVEL
 
-class AuditedEntry(Protocol):
-    """The stored fields of an entry that verification reads."""
-
-    index: int
-    id: str
-    source: str
-    type: str
-    time: str
-    received_at: str
-    payload_sha256: str
-    payload: bytes | None
+AuditRow = tuple[int, str, str, str, str, str, str, bytes | None]
+"""An entry as stored: idx, id, source, type, time, received_at, payload_sha256, payload."""
 
 
 class AuditedCheckpoint(Protocol):
     """The stored fields of a checkpoint that verification reads."""
 
-    id: int
-    tree_size: int
-    root_hash: bytes
-    note: str
+    @property
+    def id(self) -> int: ...
+    @property
+    def tree_size(self) -> int: ...
+    @property
+    def root_hash(self) -> bytes: ...
+    @property
+    def note(self) -> str: ...
 
 
 class AuditSource(Protocol):
-    """Read access to a stored log, as verification needs it."""
+    """Read access to one consistent snapshot of a stored log."""
 
     def tree_size(self) -> int: ...
-    def count_entries(self) -> int: ...
-    def iter_entries(self) -> Iterator[AuditedEntry]: ...
-    def iter_level(self, level: int) -> Iterator[tuple[int, bytes]]: ...
-    def max_level(self) -> int: ...
+    def entries_between(self, start: int, end: int) -> list[AuditRow]: ...
+    def level_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
+    def first_entry_outside(self, size: int) -> int | None: ...
+    def level_counts(self) -> Mapping[int, int]: ...
     def find_leaf(self, leaf_hash: bytes) -> int | None: ...
+    def nodes(self, ids: Sequence[merkle.NodeID]) -> Mapping[merkle.NodeID, bytes]: ...
     def iter_checkpoints(self) -> Iterator[AuditedCheckpoint]: ...
 
 
@@ -59,9 +60,21 @@ class Problem:
     """The first thing found wrong: where, what kind, and a sentence for a person."""
 
     index: int | None
-    kind: str  # payload_altered, leaf_altered, entry_missing, entries_reordered, entry_inserted,
-    # node_altered, node_missing, checkpoint_forged, checkpoint_inconsistent
+    kind: str  # one of PROBLEM_KINDS
     detail: str
+
+
+PROBLEM_KINDS = (
+    "payload_altered",
+    "leaf_altered",
+    "entry_missing",
+    "entries_reordered",
+    "entry_inserted",
+    "node_altered",
+    "node_missing",
+    "checkpoint_forged",
+    "checkpoint_inconsistent",
+)
 
 
 @dataclass
@@ -87,28 +100,6 @@ class _Stop(Exception):
         self.problem = problem
 
 
-class _LevelReader:
-    """Walks one level's stored nodes in index order, in step with the recomputation."""
-
-    def __init__(self, it: Iterator[tuple[int, bytes]]) -> None:
-        self._it = it
-        self._peek: tuple[int, bytes] | None = next(it, None)
-
-    def take(self, index: int) -> bytes | None:
-        """The stored hash at ``index`` or None; skipping is itself reported by the caller."""
-        while self._peek is not None and self._peek[0] < index:
-            self._peek = next(self._it, None)
-        if self._peek is not None and self._peek[0] == index:
-            value = self._peek[1]
-            self._peek = next(self._it, None)
-            return value
-        return None
-
-    def leftover(self) -> int | None:
-        """The index of a stored node beyond what was recomputed, if one exists."""
-        return None if self._peek is None else self._peek[0]
-
-
 def verify_log(
     source: AuditSource,
     verifier: Verifier,
@@ -120,178 +111,215 @@ def verify_log(
     """Recompute and check the whole log; return a report naming the first problem."""
     report = Report(tree_size=source.tree_size(), erased=sorted(erased))
     try:
-        _verify(source, verifier, set(erased), origin, progress, report)
+        checkpoints = _signed_checkpoints(source, verifier, origin, report.tree_size)
+        report.root = _verify_tree(source, set(erased), report, progress)
+        _verify_checkpoints(source, checkpoints, report)
     except _Stop as stop:
         report.problem = stop.problem
     return report
 
 
-def _verify(  # noqa: PLR0912, PLR0915 - one streaming pass over the log, kept in one loop for speed
+def _verify_tree(
     source: AuditSource,
-    verifier: Verifier,
     erased: set[int],
-    origin: str | None,
-    progress: Callable[[int, int], None] | None,
     report: Report,
-) -> None:
+    progress: Callable[[int, int], None] | None,
+) -> bytes:
+    """Check every entry and stored node; return the recomputed root."""
     size = report.tree_size
-    total = max(size, source.count_entries())
-    cps = _checked_checkpoints(source, verifier, origin, size)
-    levels: dict[int, _LevelReader] = {}
-    top = source.max_level()
+    upper = merkle.CompactRange()  # over chunk roots: its level l is tree level l + CHUNK_LEVEL
+    upper_levels: dict[int, list[tuple[int, bytes]]] = {}
+    for start in range(0, size, CHUNK):
+        end = min(start + CHUNK, size)
+        top = _verify_chunk(source, start, end, erased, report)
+        if end - start == CHUNK:
+            for level, idx, h in upper.append(top):
+                if level:
+                    _check_upper(source, upper_levels, level + CHUNK_LEVEL, idx, h)
+                    report.nodes_checked += 1
+        if progress is not None:
+            progress(end, size)
+    extra = source.first_entry_outside(size)
+    if extra is not None:
+        raise _Stop(
+            Problem(
+                extra,
+                "entry_inserted",
+                f"entry {extra} is not in the Merkle tree (the log holds {size} entries)",
+            )
+        )
+    _check_node_counts(source, size)
+    return _root_of(source, size)
 
-    def level(n: int) -> _LevelReader:
-        reader = levels.get(n)
-        if reader is None:
-            reader = levels[n] = _LevelReader(source.iter_level(n))
-        return reader
 
-    tree = merkle.CompactRange()
-    pending_leaf: int | None = None  # index whose leaf disagreed with its stored level-0 node
-    cp_pos = 0
-    while cp_pos < len(cps) and cps[cp_pos].tree_size == 0:
-        _check_root(cps[cp_pos], tree)
-        cp_pos += 1
-    expected = 0
-    for entry in source.iter_entries():
-        i = entry.index
-        if i != expected:
-            if i > expected:
+def _verify_chunk(
+    source: AuditSource, start: int, end: int, erased: set[int], report: Report
+) -> bytes:
+    """Check one aligned chunk of entries and its subtrees; return its highest node."""
+    rows = source.entries_between(start, end)
+    indices = [r[0] for r in rows]
+    if indices != list(range(start, start + len(rows))) or len(rows) != end - start:
+        missing = next(
+            (start + k for k, i in enumerate(indices) if i != start + k), start + len(rows)
+        )
+        raise _Stop(Problem(missing, "entry_missing", f"entry {missing} is missing from the log"))
+    sha256 = hashlib.sha256
+    for i, _, _, _, _, _, digest, payload in rows:
+        if payload is None:
+            if i not in erased:
                 raise _Stop(
-                    Problem(expected, "entry_missing", f"entry {expected} is missing from the log")
+                    Problem(
+                        i,
+                        "payload_altered",
+                        f"the payload of entry {i} is missing without an erasure record",
+                    )
                 )
-            raise _Stop(Problem(i, "entry_inserted", f"unexpected entry at index {i}"))
-        if i >= size:
+        elif sha256(payload).hexdigest() != digest:
+            raise _Stop(
+                Problem(
+                    i, "payload_altered", f"the payload of entry {i} was altered (digest mismatch)"
+                )
+            )
+    leaf_hash = merkle.leaf_hash
+    level = [leaf_hash(leaf_bytes_of(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+    report.entries_checked += len(rows)
+    stored = [h for _, h in source.level_between(0, start, end)]
+    if stored != level:
+        _leaf_problem(source, start, level, stored)
+    report.nodes_checked += len(level)
+    node_hash = merkle.node_hash
+    for lvl in range(1, CHUNK_LEVEL + 1):
+        level = [node_hash(level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
+        if not level:
+            break
+        first = start >> lvl
+        stored_nodes = source.level_between(lvl, first, first + len(level))
+        if [h for _, h in stored_nodes] != level:
+            _node_problem(lvl, first, level, stored_nodes)
+        report.nodes_checked += len(level)
+    return level[0] if level else merkle.EMPTY_ROOT
+
+
+def _leaf_problem(
+    source: AuditSource, start: int, computed: list[bytes], stored: list[bytes]
+) -> None:
+    """Name what is wrong at the first leaf where recomputed and stored hashes differ."""
+    k = next(
+        (k for k, (a, b) in enumerate(zip(computed, stored, strict=False)) if a != b), len(stored)
+    )
+    i = start + k
+    if k >= len(stored):
+        raise _Stop(Problem(i, "node_missing", f"the stored leaf hash of entry {i} is missing"))
+    moved = source.find_leaf(computed[k])
+    if moved is not None and moved != i:
+        raise _Stop(
+            Problem(
+                i,
+                "entries_reordered",
+                f"entries reordered: the entry at index {i} was recorded at index {moved}",
+            )
+        )
+    sibling = k ^ 1
+    if sibling < len(computed):
+        left, right = (
+            (computed[k], computed[sibling]) if k < sibling else (computed[sibling], computed[k])
+        )
+        parent = source.nodes([(1, i >> 1)]).get((1, i >> 1))
+        if parent is not None and hmac.compare_digest(parent, merkle.node_hash(left, right)):
             raise _Stop(
                 Problem(
                     i,
-                    "entry_inserted",
-                    f"entry {i} is not in the Merkle tree (the log holds {size} entries)",
-                )
-            )
-        _check_payload(entry, erased)
-        recomputed = leaf_hash_of(
-            leaf_object(
-                id=entry.id,
-                source=entry.source,
-                type=entry.type,
-                time=entry.time,
-                received_at=entry.received_at,
-                payload_sha256=entry.payload_sha256,
-            )
-        )
-        for lvl, idx, h in tree.append(recomputed):
-            stored = level(lvl).take(idx)
-            report.nodes_checked += 1
-            if stored is None:
-                raise _Stop(
-                    Problem(
-                        i, "node_missing", f"the Merkle node at level {lvl}, index {idx} is missing"
-                    )
-                )
-            if hmac.compare_digest(stored, h):
-                if pending_leaf is not None and lvl == 1 and idx == pending_leaf >> 1:
-                    raise _Stop(
-                        Problem(
-                            pending_leaf,
-                            "node_altered",
-                            f"the stored leaf hash of entry {pending_leaf} was altered "
-                            "(the entry still matches its parent node)",
-                        )
-                    )
-                continue
-            if lvl == 0:
-                moved = source.find_leaf(recomputed)
-                if moved is not None and moved != i:
-                    raise _Stop(
-                        Problem(
-                            i,
-                            "entries_reordered",
-                            f"entries reordered: the entry at index {i} was recorded at index {moved}",
-                        )
-                    )
-                pending_leaf = i
-                continue
-            if pending_leaf is not None and lvl == 1 and idx == pending_leaf >> 1:
-                raise _Stop(_leaf_altered(pending_leaf))
-            raise _Stop(
-                Problem(
-                    idx << lvl,
                     "node_altered",
-                    f"the stored Merkle node at level {lvl}, index {idx} was altered",
+                    f"the stored leaf hash of entry {i} was altered (the entry still matches its parent node)",
                 )
             )
-        expected = i + 1
-        report.entries_checked += 1
-        while cp_pos < len(cps) and cps[cp_pos].tree_size == tree.size:
-            if pending_leaf is not None:
-                raise _Stop(_leaf_altered(pending_leaf))
-            _check_root(cps[cp_pos], tree)
-            report.checkpoints_checked += 1
-            cp_pos += 1
-        if progress is not None and (expected & 0x3FFF) == 0:
-            progress(expected, total)
-    if pending_leaf is not None:
-        raise _Stop(_leaf_altered(pending_leaf))
-    if expected < size:
-        raise _Stop(Problem(expected, "entry_missing", f"entry {expected} is missing from the log"))
-    for lvl in range(top + 1):
-        extra = level(lvl).leftover()
-        if extra is not None:
-            raise _Stop(
-                Problem(
-                    extra << lvl,
-                    "node_altered",
-                    f"a Merkle node at level {lvl}, index {extra} exists for entries that are not in the log",
-                )
-            )
-    if cp_pos < len(cps):
-        cp = cps[cp_pos]
-        raise _Stop(
-            Problem(
-                None,
-                "checkpoint_inconsistent",
-                f"checkpoint #{cp.id} claims {cp.tree_size} entries but the log holds {size}",
-            )
+    raise _Stop(
+        Problem(
+            i,
+            "leaf_altered",
+            f"entry {i} was altered: its fields no longer match the leaf the log committed to",
         )
-    report.root = tree.root()
-    if progress is not None:
-        progress(expected, total)
-
-
-def _leaf_altered(index: int) -> Problem:
-    return Problem(
-        index,
-        "leaf_altered",
-        f"entry {index} was altered: its fields no longer match the leaf the log committed to",
     )
 
 
-def _check_payload(entry: AuditedEntry, erased: set[int]) -> None:
-    if entry.payload is None:
-        if entry.index in erased:
-            return
+def _node_problem(
+    level: int, first: int, computed: list[bytes], stored: list[tuple[int, bytes]]
+) -> None:
+    """Name the first stored node at ``level`` that is missing or differs."""
+    for k, h in enumerate(computed):
+        idx = first + k
+        if k >= len(stored) or stored[k][0] != idx:
+            raise _Stop(
+                Problem(
+                    idx << level,
+                    "node_missing",
+                    f"the Merkle node at level {level}, index {idx} is missing",
+                )
+            )
+        if stored[k][1] != h:
+            raise _Stop(
+                Problem(
+                    idx << level,
+                    "node_altered",
+                    f"the stored Merkle node at level {level}, index {idx} was altered",
+                )
+            )
+
+
+def _check_upper(
+    source: AuditSource,
+    cache: dict[int, list[tuple[int, bytes]]],
+    level: int,
+    idx: int,
+    computed: bytes,
+) -> None:
+    """Compare a node above the chunk level with the stored one (read a page per level)."""
+    page = cache.get(level)
+    if not page or page[-1][0] < idx:
+        page = cache[level] = source.level_between(level, idx, idx + 256)
+    stored = next((h for i, h in page if i == idx), None)
+    if stored is None:
         raise _Stop(
             Problem(
-                entry.index,
-                "payload_altered",
-                f"the payload of entry {entry.index} is missing without an erasure record",
+                idx << level,
+                "node_missing",
+                f"the Merkle node at level {level}, index {idx} is missing",
             )
         )
-    if hashlib.sha256(entry.payload).hexdigest() != entry.payload_sha256:
+    if not hmac.compare_digest(stored, computed):
         raise _Stop(
             Problem(
-                entry.index,
-                "payload_altered",
-                f"the payload of entry {entry.index} was altered (digest mismatch)",
+                idx << level,
+                "node_altered",
+                f"the stored Merkle node at level {level}, index {idx} was altered",
             )
         )
 
 
-def _checked_checkpoints(
+def _check_node_counts(source: AuditSource, size: int) -> None:
+    """Every level holds exactly the complete subtrees of ``size`` leaves, no more."""
+    for level, count in sorted(source.level_counts().items()):
+        expected = size >> level
+        if count > expected:
+            raise _Stop(
+                Problem(
+                    expected << level,
+                    "node_altered",
+                    f"{count - expected} Merkle node(s) at level {level} exist for entries that are not in the log",
+                )
+            )
+
+
+def _root_of(source: AuditSource, size: int) -> bytes:
+    """The root of the first ``size`` entries from stored nodes (all verified by now)."""
+    plan = merkle.root_plan(size)
+    return plan.assemble(source.nodes(plan.ids))[0]
+
+
+def _signed_checkpoints(
     source: AuditSource, verifier: Verifier, origin: str | None, size: int
 ) -> list[AuditedCheckpoint]:
-    """Check every checkpoint's signature and order; return them sorted by tree size."""
+    """Check every checkpoint's signature and order; return them in the order cut."""
     ordered: list[AuditedCheckpoint] = []
     previous: AuditedCheckpoint | None = None
     for cp in source.iter_checkpoints():
@@ -330,12 +358,21 @@ def _checked_checkpoints(
     return ordered
 
 
-def _check_root(cp: AuditedCheckpoint, tree: merkle.CompactRange) -> None:
-    if not hmac.compare_digest(cp.root_hash, tree.root()):
-        raise _Stop(
-            Problem(
-                None,
-                "checkpoint_inconsistent",
-                f"checkpoint #{cp.id} (size {cp.tree_size}) has a root that does not match the log",
+def _verify_checkpoints(
+    source: AuditSource, checkpoints: list[AuditedCheckpoint], report: Report
+) -> None:
+    """Each checkpoint's root must be the root of the (verified) tree at its size."""
+    roots: dict[int, bytes] = {}
+    for cp in checkpoints:
+        root = roots.get(cp.tree_size)
+        if root is None:
+            root = roots[cp.tree_size] = _root_of(source, cp.tree_size)
+        if not hmac.compare_digest(root, cp.root_hash):
+            raise _Stop(
+                Problem(
+                    None,
+                    "checkpoint_inconsistent",
+                    f"checkpoint #{cp.id} (size {cp.tree_size}) has a root that does not match the log",
+                )
             )
-        )
+        report.checkpoints_checked += 1

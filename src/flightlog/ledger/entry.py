@@ -8,15 +8,18 @@ erased later while every proof still verifies.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from flightlog.events.canonical import canonical_bytes
 from flightlog.ledger.merkle import leaf_hash
 
 LEAF_FIELDS = ("id", "source", "type", "time", "received_at", "payload_sha256")
+_LEAF_TEMPLATE = '{"id":%s,"payload_sha256":%s,"received_at":%s,"source":%s,"time":%s,"type":%s}'
+_quote: Callable[[str], str] = encode_basestring
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,45 @@ def leaf_object(
     }
 
 
+def leaf_bytes_of(
+    id: str, source: str, type: str, time: str, received_at: str, payload_sha256: str
+) -> bytes:
+    """RFC 8785 canonical bytes of the leaf object made of these fields."""
+    # Keys in RFC 8785 order. For pure-ASCII text, json's string quoting is exactly the
+    # JCS one (RFC 8785 §3.2.2.2: same short escapes, lowercase \u00xx for other controls),
+    # and code-point key order equals UTF-16 order; anything else takes the reference encoder.
+    text = _LEAF_TEMPLATE % (
+        _quote(id),
+        _quote(payload_sha256),
+        _quote(received_at),
+        _quote(source),
+        _quote(time),
+        _quote(type),
+    )
+    if text.isascii():
+        return text.encode("ascii")
+    return canonical_bytes(
+        leaf_object(
+            id=id,
+            source=source,
+            type=type,
+            time=time,
+            received_at=received_at,
+            payload_sha256=payload_sha256,
+        )
+    )
+
+
 def leaf_bytes(leaf: Mapping[str, str]) -> bytes:
     """RFC 8785 canonical bytes of a leaf object (all values are strings)."""
-    return canonical_bytes(leaf, float_free=True)
+    return leaf_bytes_of(
+        leaf["id"],
+        leaf["source"],
+        leaf["type"],
+        leaf["time"],
+        leaf["received_at"],
+        leaf["payload_sha256"],
+    )
 
 
 def leaf_hash_of(leaf: Mapping[str, str]) -> bytes:

@@ -60,7 +60,16 @@ def request_id_from(scope: Scope) -> str:
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/api/v1/events/{index}``), never the raw path."""
     path: object = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else "<unmatched>"
+    if isinstance(path, str):
+        return path
+    # Plain Starlette routes (the OpenAPI document, the docs) leave only their endpoint.
+    endpoint = scope.get("endpoint")
+    app = scope.get("app")
+    if endpoint is not None and app is not None:
+        for route in getattr(app, "routes", ()):
+            if getattr(route, "endpoint", None) is endpoint:
+                return str(route.path)
+    return "<unmatched>"
 
 
 class RequestContextMiddleware:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,6 +21,7 @@ from alembic.config import Config
 
 from flightlog.errors import ConflictError, NotFound, StoreError
 from flightlog.ledger import merkle
+from flightlog.ledger.audit import AuditRow
 from flightlog.ledger.entry import (
     AppendResult,
     PreparedEvent,
@@ -196,9 +198,9 @@ class LedgerStore:
         known = self._existing(conn, keys)
         frontier = self._load_frontier(conn, size)
         received_at = utc_now()
-        entry_rows: list[dict[str, Any]] = []
-        node_rows: list[dict[str, Any]] = []
-        ref_rows: list[dict[str, Any]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        ref_rows: list[tuple[str, str, int]] = []
         leaf_hashes: dict[int, bytes] = {}
         outcome: list[list[AppendResult] | ConflictError] = []
         next_index = size
@@ -244,32 +246,29 @@ class LedgerStore:
                 )
                 lh = leaf_hash_of(leaf)
                 leaf_hashes[index] = lh
-                node_rows.extend(
-                    {"level": level, "idx": idx, "hash": h} for level, idx, h in frontier.append(lh)
-                )
+                node_rows.extend(frontier.append(lh))
                 entry_rows.append(
-                    {
-                        "idx": index,
-                        "event_id": ev.id,
-                        "source": ev.source,
-                        "type": ev.type,
-                        "time": ev.time,
-                        "time_utc": ev.time_utc,
-                        "received_at": received_at,
-                        "payload_sha256": ev.payload_sha256,
-                        "payload": ev.canonical,
-                    }
+                    (
+                        index,
+                        ev.id,
+                        ev.source,
+                        ev.type,
+                        ev.time,
+                        ev.time_utc,
+                        received_at,
+                        ev.payload_sha256,
+                        ev.canonical,
+                    )
                 )
-                ref_rows.extend({"kind": k, "value": v, "idx": index} for k, v in ev.refs)
+                ref_rows.extend((k, v, index) for k, v in ev.refs)
                 results.append(AppendResult(index, lh, False))
             known.update(assigned)
             next_index += len(assigned)
             outcome.append(results)
         if entry_rows:
-            conn.execute(entries.insert(), entry_rows)
-            conn.execute(merkle_nodes.insert(), node_rows)
-            if ref_rows:
-                conn.execute(refs.insert(), ref_rows)
+            _insert_many(conn, entries, entry_rows)
+            _insert_many(conn, merkle_nodes, node_rows)
+            _insert_many(conn, refs, ref_rows)
             conn.execute(
                 ledger_state.update().where(ledger_state.c.id == 1).values(tree_size=next_index)
             )
@@ -386,60 +385,41 @@ class LedgerStore:
             )
             return [_entry_from_row(r) for r in rows]
 
+    @contextmanager
+    def snapshot(self) -> Iterator[LedgerSnapshot]:
+        """A read-only, consistent view of the whole log for verification.
+
+        One transaction on one connection (SQLite: a deferred read transaction in WAL,
+        which never blocks appends; PostgreSQL: REPEATABLE READ, READ ONLY), so entries
+        appended while a long verification runs are simply not part of what it checks.
+        """
+        raw = self.engine.raw_connection()
+        try:
+            dbapi = raw.dbapi_connection
+            assert dbapi is not None
+            sqlite = is_sqlite(self.engine)
+            if sqlite:
+                dbapi.execute("BEGIN")
+            else:
+                dbapi.rollback()
+                dbapi.autocommit = True
+                dbapi.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield LedgerSnapshot(dbapi, "?" if sqlite else "%s")
+            finally:
+                dbapi.execute("ROLLBACK")
+                if not sqlite:
+                    dbapi.autocommit = False
+        finally:
+            raw.close()
+
     def iter_entries(self, page_size: int = PAGE_SIZE) -> Iterator[EntryRow]:
-        """Every entry in index order, read in pages (memory stays flat)."""
-        after = -(2**62)
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(entries)
-                    .where(entries.c.idx > after)
-                    .order_by(entries.c.idx)
-                    .limit(page_size)
-                ).all()
-            if not rows:
-                return
-            for r in rows:
-                yield _entry_from_row(r)
-            after = int(rows[-1].idx)
-
-    def iter_level(self, level: int, page_size: int = PAGE_SIZE) -> Iterator[tuple[int, bytes]]:
-        """Every stored node of one level, ``(index, hash)`` in index order, read in pages."""
-        after = -(2**62)
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(merkle_nodes.c.idx, merkle_nodes.c.hash)
-                    .where(merkle_nodes.c.level == level, merkle_nodes.c.idx > after)
-                    .order_by(merkle_nodes.c.idx)
-                    .limit(page_size)
-                ).all()
-            if not rows:
-                return
-            for r in rows:
-                yield int(r.idx), bytes(r.hash)
-            after = int(rows[-1].idx)
-
-    def find_leaf(self, leaf_hash: bytes) -> int | None:
-        """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(merkle_nodes.c.idx).where(
-                    merkle_nodes.c.level == 0, merkle_nodes.c.hash == leaf_hash
-                )
-            ).first()
-        return None if value is None else int(value.idx)
-
-    def max_level(self) -> int:
-        """The highest level holding a stored node (-1 when the tree is empty)."""
-        with self.engine.connect() as conn:
-            value = conn.execute(sa.select(sa.func.max(merkle_nodes.c.level))).scalar()
-        return -1 if value is None else int(value)
-
-    def count_entries(self) -> int:
-        """How many entry rows exist (for progress; tampering may make it differ from the tree size)."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(entries)).scalar_one())
+        """Every entry in index order, read in pages from one snapshot (memory stays flat)."""
+        with self.snapshot() as snap:
+            size = snap.tree_size()
+            for start in range(0, size, page_size):
+                for t in snap.entries_between(start, start + page_size):
+                    yield EntryRow(t[0], t[1], t[2], t[3], t[4], "", t[5], t[6], t[7])
 
     def nodes(self, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
         """Fetch complete-subtree hashes by id (one query; used by proofs)."""
@@ -495,12 +475,101 @@ class LedgerStore:
             ).first()
         return None if row is None else _checkpoint(row)
 
+
+class LedgerSnapshot:
+    """Reads over one open read-only transaction, with plain driver tuples for speed."""
+
+    def __init__(self, dbapi: Any, marker: str) -> None:
+        self._db = dbapi
+        self._m = marker
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        cur = self._db.cursor()
+        try:
+            cur.execute(sql.format(m=self._m), params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def tree_size(self) -> int:
+        """The log's tree size as recorded by appends."""
+        return int(self._all("SELECT tree_size FROM ledger_state WHERE id = 1")[0][0])
+
+    def first_entry_outside(self, size: int) -> int | None:
+        """The smallest index of a row outside ``[0, size)``, if any exists."""
+        rows = self._all("SELECT min(idx) FROM entries WHERE idx >= {m} OR idx < 0", (size,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    def level_counts(self) -> dict[int, int]:
+        """How many nodes each level stores."""
+        rows = self._all("SELECT level, count(*) FROM merkle_nodes GROUP BY level")
+        return {int(level): int(count) for level, count in rows}
+
+    def nodes(self, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
+        """Stored nodes by id, read in this snapshot."""
+        out: dict[merkle.NodeID, bytes] = {}
+        for level, idx in ids:
+            rows = self._all(
+                "SELECT hash FROM merkle_nodes WHERE level = {m} AND idx = {m}", (level, idx)
+            )
+            if rows:
+                out[(level, idx)] = bytes(rows[0][0])
+        return out
+
+    def find_leaf(self, leaf_hash: bytes) -> int | None:
+        """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
+        rows = self._all(
+            "SELECT idx FROM merkle_nodes WHERE level = 0 AND hash = {m}", (leaf_hash,)
+        )
+        return None if not rows else int(rows[0][0])
+
+    def payloads_of_type(self, type_prefix: str) -> list[tuple[int, bytes | None]]:
+        """``(idx, payload)`` of every entry whose type starts with ``type_prefix``."""
+        rows = self._all(
+            "SELECT idx, payload FROM entries WHERE type LIKE {m} ORDER BY idx",
+            (type_prefix + "%",),
+        )
+        return [(int(i), None if p is None else bytes(p)) for i, p in rows]
+
     def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
         """Every checkpoint in the order it was cut."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(checkpoints).order_by(checkpoints.c.id)).all()
+        rows = self._all(
+            "SELECT id, tree_size, root_hash, note, created_at FROM checkpoints ORDER BY id"
+        )
         for r in rows:
-            yield _checkpoint(r)
+            yield StoredCheckpoint(int(r[0]), int(r[1]), bytes(r[2]), r[3], r[4])
+
+    def entries_between(self, start: int, end: int) -> list[AuditRow]:
+        """Entries with ``start <= idx < end`` in index order, as :data:`AuditRow` tuples."""
+        return self._all(
+            "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload "
+            "FROM entries WHERE idx >= {m} AND idx < {m} ORDER BY idx",
+            (start, end),
+        )
+
+    def level_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        """Stored ``(idx, hash)`` of one level with ``start <= idx < end``, in index order."""
+        rows = self._all(
+            "SELECT idx, hash FROM merkle_nodes WHERE level = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
+            (level, start, end),
+        )
+        return [(int(i), bytes(h)) for i, h in rows]
+
+
+def _insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples in the table's column order, in one driver executemany.
+
+    The append hot path skips SQLAlchemy's per-row parameter processing; the statement
+    is still built from the table definition, in the driver's own parameter style.
+    """
+    if not rows:
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(c.name for c in table.columns)
+    placeholders = ", ".join(marker for _ in table.columns)
+    # Names come from the table definition, values are bound: nothing user-given is spliced.
+    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:

@@ -1,0 +1,107 @@
+"""The large log that verify and proof measure: built once, then reused from bench/data.
+
+A log of N entries lives in ``bench/data/log-N.db`` with its signing key in
+``bench/data/log-N.home``; ``log-N.json`` is written only after the build completed,
+so an interrupted build is started again rather than measured.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench import events as gen
+from flightlog.config import Settings
+from flightlog.service import Flightlog
+
+BUILD_BATCH = 10_000
+FORMAT = 1  # bump when the generated events change, so stale caches are rebuilt
+
+
+@dataclass(frozen=True)
+class CachedLog:
+    """A built log: where its database and signing key are, and its size."""
+
+    path: Path
+    home: Path
+    entries: int
+    build_seconds: float | None  # None when reused from an earlier run
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the database."""
+        return f"sqlite:///{self.path}"
+
+    def settings(self) -> Settings:
+        """Settings that open this log with the key it was signed with."""
+        return Settings(database_url=self.url, home=self.home)
+
+
+def _marker(data_dir: Path, entries: int) -> Path:
+    return data_dir / f"log-{entries}.json"
+
+
+def ensure_log(entries: int, data_dir: Path, console: Console) -> CachedLog:
+    """The cached log of ``entries`` entries, building it first if needed."""
+    path = data_dir / f"log-{entries}.db"
+    home = data_dir / f"log-{entries}.home"
+    marker = _marker(data_dir, entries)
+    if marker.exists() and path.exists():
+        meta = json.loads(marker.read_text(encoding="utf-8"))
+        if meta.get("format") == FORMAT and meta.get("entries") == entries:
+            return CachedLog(path, home, entries, None)
+    marker.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(home, ignore_errors=True)
+    started = time.perf_counter()
+    _build(CachedLog(path, home, entries, None), console)
+    seconds = time.perf_counter() - started
+    marker.write_text(
+        json.dumps({"format": FORMAT, "entries": entries, "build_seconds": round(seconds, 1)}),
+        encoding="utf-8",
+    )
+    return CachedLog(path, home, entries, seconds)
+
+
+def _build(log: CachedLog, console: Console) -> None:
+    checkpoint_every = max(log.entries // 10, BUILD_BATCH)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Flightlog.open(log.settings()) as service, Progress(*columns, console=console) as bar:
+        gen.check_prepared(service, gen.events(0, 50, run="log"))
+        task = bar.add_task(f"building a {log.entries:,}-entry log", total=log.entries)
+        done = 0
+        while done < log.entries:
+            count = min(BUILD_BATCH, log.entries - done)
+            batch = gen.prepare_known_valid(gen.events(done, count, run="log"), name="build")
+            service.record(batch)
+            done += count
+            if done % checkpoint_every < count or done == log.entries:
+                service.checkpoint()
+            bar.update(task, completed=done)
+    # Fold the WAL into the main file so every later run reads the same layout.
+    conn = sqlite3.connect(log.path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()

@@ -1,0 +1,493 @@
+"""HTTP ingest under load: ``flightlog serve`` against an HTTP ceiling and a storage ceiling.
+
+A real server process (``flightlog serve`` on 127.0.0.1, a free port, a fresh store)
+receives, for a bounded time, one event per request from 64 concurrent async clients,
+then 1,000-event batches from a few clients. Acknowledged events per second and request
+latencies are measured by the clients. In the same run and with the same clients:
+
+- the HTTP ceiling: a FastAPI app whose POST endpoints only read the body, under uvicorn;
+- the storage ceiling: a bare loop of single-row insert transactions on the same store.
+
+Everything runs on 127.0.0.1 and stops by itself. Targets (product requirements):
+single events >= 3,000 ev/s with p99 < 100 ms; batches >= 20,000 ev/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from fastapi import FastAPI, Request, Response
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import events as gen
+from bench.append import fresh_file, libpq_dsn, pg_schema, postgres_reachable
+from bench.config import BenchConfig
+from bench.results import (
+    REPO_ROOT,
+    Row,
+    Section,
+    Target,
+    machine,
+    median,
+    millis,
+    percentile,
+    print_section,
+    python_command,
+    rate,
+)
+from bench.results import update_results as write_section
+
+SINGLE_CLIENTS = 64
+BATCH_CLIENTS = 4
+BATCH_EVENTS = 1000
+WARMUP_SECONDS = 1.0
+STARTUP_TIMEOUT = 60.0
+TARGET_SINGLE_RATE = 3000
+TARGET_SINGLE_P99 = 0.100
+TARGET_BATCH_RATE = 20_000
+FLIGHTLOG = str(Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "flightlog")
+
+
+# -- the HTTP ceiling ------------------------------------------------------------------------
+
+
+def noop_app() -> FastAPI:
+    """A FastAPI app with the ingest routes' paths that only read the body and answer 201."""
+    app = FastAPI()
+
+    @app.post("/api/v1/events", status_code=201)
+    async def one(request: Request) -> dict[str, int]:
+        await request.body()
+        return {"index": 0}
+
+    @app.post("/api/v1/events/batch", status_code=201)
+    async def batch(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"results":[]}', status_code=201, media_type="application/json")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running(cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
+    """Start ``cmd``, wait until ``/healthz`` answers, yield the base URL, then stop it."""
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{cmd[0]} exited with {proc.returncode}: "
+                        f"{log_path.read_text(encoding='utf-8', errors='replace')[-2000:]}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{cmd[0]} did not answer on {base} in time")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def create_token(env: dict[str, str]) -> str:
+    """An ingest token created with ``flightlog token create`` on the server's store."""
+    done = subprocess.run(
+        [FLIGHTLOG, "token", "create", "--name", "bench", "--scope", "ingest", "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flightlog token create failed: {done.stderr.strip()}")
+    token: str = json.loads(done.stdout)["token"]
+    return token
+
+
+# -- load --------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What the clients saw during one load phase."""
+
+    seconds: float = 0.0
+    requests: int = 0
+    events: int = 0  # acknowledged events
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        """Acknowledged events per second."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def _drive(
+    base: str,
+    token: str,
+    *,
+    path: str,
+    clients: int,
+    seconds: float,
+    body: Callable[[], tuple[bytes, int]],
+    progress: Progress | None,
+    label: str,
+) -> Load:
+    load = Load()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    timeout = httpx.Timeout(60.0)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=timeout) as c:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                data, count = body()
+                t0 = time.perf_counter()
+                try:
+                    resp = await c.post(path, content=data)
+                except httpx.HTTPError as exc:
+                    load.errors += 1
+                    load.first_error = load.first_error or repr(exc)
+                    continue
+                load.latencies.append(time.perf_counter() - t0)
+                load.requests += 1
+                if resp.status_code in (200, 201):
+                    load.events += count
+                else:
+                    load.errors += 1
+                    load.first_error = load.first_error or f"{resp.status_code} {resp.text[:200]}"
+
+        async def ticker() -> None:
+            if progress is None:
+                return
+            task = progress.add_task(label, total=seconds)
+            while (now := time.perf_counter()) < deadline:
+                progress.update(task, completed=now - started)
+                await asyncio.sleep(0.25)
+            progress.update(task, completed=seconds)
+
+        await asyncio.gather(ticker(), *(client() for _ in range(clients)))
+        load.seconds = time.perf_counter() - started
+    return load
+
+
+def single_bodies(tag: str) -> Callable[[], tuple[bytes, int]]:
+    """A generator of distinct one-event bodies."""
+    counter = itertools.count()
+
+    def next_body() -> tuple[bytes, int]:
+        return json.dumps(gen.service_deployed(next(counter), run=tag)).encode(), 1
+
+    return next_body
+
+
+def batch_bodies(tag: str) -> Callable[[], tuple[bytes, int]]:
+    """A generator of distinct 1,000-event JSON array bodies."""
+    counter = itertools.count()
+
+    def next_body() -> tuple[bytes, int]:
+        start = next(counter) * BATCH_EVENTS
+        return gen.json_array(gen.events(start, BATCH_EVENTS, run=tag)), BATCH_EVENTS
+
+    return next_body
+
+
+@dataclass(frozen=True)
+class Phases:
+    """The two load phases against one server."""
+
+    single: Load
+    batch: Load
+
+
+def load_server(base: str, token: str, seconds: float, tag: str, console: Console) -> Phases:
+    """Warm up, then run the single-event phase and the batch phase against ``base``."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        asyncio.run(
+            _drive(
+                base,
+                token,
+                path="/api/v1/events",
+                clients=SINGLE_CLIENTS,
+                seconds=WARMUP_SECONDS,
+                body=single_bodies(f"{tag}-warm"),
+                progress=None,
+                label="",
+            )
+        )
+        single = asyncio.run(
+            _drive(
+                base,
+                token,
+                path="/api/v1/events",
+                clients=SINGLE_CLIENTS,
+                seconds=seconds,
+                body=single_bodies(f"{tag}-one"),
+                progress=progress,
+                label=f"{tag}: single events x{SINGLE_CLIENTS}",
+            )
+        )
+        batch = asyncio.run(
+            _drive(
+                base,
+                token,
+                path="/api/v1/events/batch",
+                clients=BATCH_CLIENTS,
+                seconds=seconds,
+                body=batch_bodies(f"{tag}-batch"),
+                progress=progress,
+                label=f"{tag}: batches x{BATCH_CLIENTS}",
+            )
+        )
+    return Phases(single, batch)
+
+
+# -- storage ceilings ------------------------------------------------------------------------
+
+_ROW_SQL = (
+    "CREATE TABLE entries (idx BIGINT NOT NULL PRIMARY KEY, event_id TEXT NOT NULL, "
+    "source TEXT NOT NULL, payload_sha256 VARCHAR(64) NOT NULL, payload {blob}, "
+    "UNIQUE (event_id, source))"
+)
+
+
+def _rows(seconds: float, insert: Callable[[int, bytes], None]) -> float:
+    body = json.dumps(gen.service_deployed(0)).encode()
+    started = time.perf_counter()
+    deadline, n = started + seconds, 0
+    while time.perf_counter() < deadline:
+        insert(n, body)
+        n += 1
+    return n / (time.perf_counter() - started)
+
+
+def sqlite_ceiling(path: Path, seconds: float) -> float:
+    """Single-row insert transactions per second on SQLite (WAL, synchronous=FULL)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(_ROW_SQL.format(blob="BLOB"))
+
+        def insert(n: int, body: bytes) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?)", (n, f"e-{n}", "/b", "0" * 64, body)
+            )
+            conn.execute("COMMIT")
+
+        return _rows(seconds, insert)
+    finally:
+        conn.close()
+
+
+def postgres_ceiling(dsn: str, seconds: float) -> float:
+    """Single-row insert transactions per second on PostgreSQL (autocommit)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(_ROW_SQL.format(blob="BYTEA"))
+
+        def insert(n: int, body: bytes) -> None:
+            conn.execute(
+                "INSERT INTO entries VALUES (%s, %s, %s, %s, %s)",
+                (n, f"e-{n}", "/b", "0" * 64, body),
+            )
+
+        return _rows(seconds, insert)
+
+
+# -- the benchmark ------------------------------------------------------------------------
+
+
+def _phase_rows(section: Section, name: str, phases: Phases) -> None:
+    for kind, load in (("single events", phases.single), ("1,000-event batches", phases.batch)):
+        lat = load.latencies or [0.0]
+        note = (
+            f"{load.requests:,} requests in {load.seconds:.1f} s; "
+            f"p50 {millis(median(lat))}, p99 {millis(percentile(lat, 99))}"
+        )
+        if load.errors:
+            note += f"; {load.errors:,} errors, first: {load.first_error}"
+        section.rows.append(Row(f"{name}: {kind}", rate(load.rate), note))
+
+
+def _server_env(database_url: str, home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"FLIGHTLOG_DATABASE_URL": database_url, "FLIGHTLOG_HOME": str(home)})
+    return env
+
+
+def _flightlog_phases(
+    database_url: str, scratch: Path, name: str, seconds: float, workers: int, console: Console
+) -> Phases:
+    home = scratch / f"{name}.home"
+    shutil.rmtree(home, ignore_errors=True)
+    env = _server_env(database_url, home)
+    token = create_token(env)
+    port = free_port()
+    cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
+    with running(cmd, env, scratch / f"{name}.log", port) as base:
+        return load_server(base, token, seconds, name, console)
+
+
+def _judge(section: Section, name: str, phases: Phases) -> None:
+    single, batch = phases.single, phases.batch
+    p99 = percentile(single.latencies or [float("inf")], 99)
+    section.targets += [
+        Target(
+            f"{name}: single events >= {TARGET_SINGLE_RATE:,} ev/s, p99 < 100 ms",
+            f"{rate(single.rate)}, p99 {millis(p99)}",
+            single.errors == 0 and single.rate >= TARGET_SINGLE_RATE and p99 < TARGET_SINGLE_P99,
+        ),
+        Target(
+            f"{name}: batches >= {TARGET_BATCH_RATE:,} ev/s",
+            rate(batch.rate),
+            batch.errors == 0 and batch.rate >= TARGET_BATCH_RATE,
+        ),
+    ]
+
+
+def run(config: BenchConfig, console: Console) -> Section:
+    """Measure HTTP ingest on SQLite and PostgreSQL with both ceilings."""
+    seconds = config.server_seconds
+    scratch = config.data_dir / "server"
+    scratch.mkdir(parents=True, exist_ok=True)
+    section = Section(
+        "server",
+        "HTTP ingest (flightlog serve on 127.0.0.1)",
+        {
+            "seconds per phase": f"{seconds:g}",
+            "single-event clients": str(SINGLE_CLIENTS),
+            "batch clients": str(BATCH_CLIENTS),
+            "events per batch": f"{BATCH_EVENTS:,}",
+        },
+    )
+    storage_seconds = min(seconds, 5.0)
+
+    port = free_port()
+    noop_cmd = python_command("server", "--serve-noop", str(port))
+    with running(noop_cmd, dict(os.environ), scratch / "noop.log", port) as base:
+        ceiling = load_server(base, "unused", seconds, "HTTP ceiling", console)
+    _phase_rows(section, "HTTP ceiling (no-op FastAPI + uvicorn)", ceiling)
+    sqlite_rows = sqlite_ceiling(fresh_file(scratch, "ceiling.db"), storage_seconds)
+    section.rows.append(
+        Row("storage ceiling: sqlite3 single-row transactions", rate(sqlite_rows), "WAL, FULL")
+    )
+
+    db = fresh_file(scratch, "sqlite.db")
+    try:
+        sqlite_phases = _flightlog_phases(f"sqlite:///{db}", scratch, "SQLite", seconds, 1, console)
+    except RuntimeError as exc:
+        section.notes.append(f"flightlog serve on SQLite could not run: {exc}")
+    else:
+        _phase_rows(section, "flightlog serve, SQLite", sqlite_phases)
+        _ratios(section, "SQLite", sqlite_phases, ceiling, sqlite_rows)
+        _judge(section, "SQLite", sqlite_phases)
+
+    url = config.postgres_url
+    problem = postgres_reachable(url) if url is not None else "skipped"
+    if url is None or problem is not None:
+        section.notes.append(f"PostgreSQL not measured: {problem}.")
+        return section
+    with pg_schema(url, "ceiling") as scoped:
+        pg_rows = postgres_ceiling(libpq_dsn(scoped), storage_seconds)
+    section.rows.append(
+        Row("storage ceiling: psycopg single-row transactions", rate(pg_rows), "autocommit")
+    )
+    for workers in (1, 2):
+        name = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+        with pg_schema(url, f"server{workers}") as scoped:
+            try:
+                phases = _flightlog_phases(scoped, scratch, f"pg{workers}", seconds, workers, console)
+            except RuntimeError as exc:
+                section.notes.append(f"flightlog serve on {name} could not run: {exc}")
+                continue
+        _phase_rows(section, f"flightlog serve, {name}", phases)
+        _ratios(section, name, phases, ceiling, pg_rows)
+        _judge(section, name, phases)
+    section.notes.append(
+        "The load generator (one Python process, httpx) shares the 2 CPUs with the server; "
+        "the HTTP ceiling is measured with the same generator, so it bounds both."
+    )
+    return section
+
+
+def _ratios(section: Section, name: str, phases: Phases, ceiling: Phases, rows: float) -> None:
+    section.rows.append(
+        Row(
+            f"{name}: ratios",
+            f"{phases.single.rate / max(ceiling.single.rate, 1e-9):.2f} x HTTP (single), "
+            f"{phases.batch.rate / max(ceiling.batch.rate, 1e-9):.2f} x HTTP (batch)",
+            f"single events / storage ceiling: {phases.single.rate / max(rows, 1e-9):.2f} x",
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run only this benchmark (``python -m bench.server``), or serve the no-op app."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=BenchConfig.server_seconds)
+    parser.add_argument("--serve-noop", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_noop is not None:
+        import uvicorn
+
+        uvicorn.run(noop_app(), host="127.0.0.1", port=args.serve_noop, access_log=False)
+        return
+    config = BenchConfig(server_seconds=args.seconds)
+    console = Console()
+    section = run(config, console)
+    where = machine()
+    print_section(console, section, where)
+    write_section(section, where, config.results)
+
+
+if __name__ == "__main__":
+    main()

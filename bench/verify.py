@@ -1,0 +1,271 @@
+"""Full verification of a large SQLite log: entries per second and peak memory.
+
+``Flightlog.verify()`` runs in a child process that reports its own peak resident set
+(``VmHWM``) so the figure is that of the verifying process alone. The baseline, in the
+same run and also in a child, reads every entry row in pages with plain ``sqlite3`` and
+checks each payload's SHA-256: the floor any full verification pays. A second reference
+reads the rows through the store's own paged iterator. Targets (product requirements):
+>= 500,000 entries/s and peak RSS < 200 MB for a 1,000,000-entry log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.cached_log import CachedLog, ensure_log
+from bench.config import BenchConfig
+from bench.profiling import profile_rows
+from bench.results import (
+    REPO_ROOT,
+    Row,
+    Section,
+    Target,
+    machine,
+    median,
+    print_section,
+    python_command,
+)
+from bench.results import update_results as write_section
+
+TARGET_RATE = 500_000
+TARGET_RSS_MB = 200
+PAGE = 5000
+PROFILE_ENTRIES = 20_000
+VERIFY_BUDGET_SECONDS = 240.0  # stop repeating verification once this much was spent
+
+
+def vm_hwm_kb() -> int:
+    """This process's peak resident set size in KiB (Linux ``VmHWM``)."""
+    text = Path("/proc/self/status").read_text(encoding="utf-8")
+    found = re.search(r"^VmHWM:\s+(\d+) kB$", text, re.M)
+    return int(found.group(1)) if found else 0
+
+
+# -- what the child processes run ----------------------------------------------------------
+
+
+def child_read(path: Path) -> dict[str, Any]:
+    """Read every entry with sqlite3 in pages and check each payload digest."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    started = time.perf_counter()
+    after, count, bad = -1, 0, 0
+    while True:
+        rows = conn.execute(
+            "SELECT idx, payload, payload_sha256 FROM entries WHERE idx > ? ORDER BY idx LIMIT ?",
+            (after, PAGE),
+        ).fetchall()
+        if not rows:
+            break
+        for _, payload, digest in rows:
+            if payload is not None and hashlib.sha256(payload).hexdigest() != digest:
+                bad += 1
+        count += len(rows)
+        after = rows[-1][0]
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"seconds": seconds, "entries": count, "ok": bad == 0}
+
+
+def child_iterate(url: str) -> dict[str, Any]:
+    """Read every entry through LedgerStore.iter_entries and check each payload digest."""
+    from flightlog.store.ledger import LedgerStore
+
+    store = LedgerStore.open(url)
+    started = time.perf_counter()
+    count, bad = 0, 0
+    for entry in store.iter_entries():
+        if entry.payload is not None and hashlib.sha256(entry.payload).hexdigest() != (
+            entry.payload_sha256
+        ):
+            bad += 1
+        count += 1
+    seconds = time.perf_counter() - started
+    store.close()
+    return {"seconds": seconds, "entries": count, "ok": bad == 0}
+
+
+def child_verify(url: str, home: Path) -> dict[str, Any]:
+    """Run Flightlog.verify(), reporting progress on stderr."""
+    from flightlog.config import Settings
+    from flightlog.service import Flightlog
+
+    def progress(done: int, total: int) -> None:
+        print(f"progress {done} {total}", file=sys.stderr, flush=True)
+
+    with Flightlog.open(Settings(database_url=url, home=home)) as service:
+        before = vm_hwm_kb()
+        started = time.perf_counter()
+        report = service.verify(progress=progress)
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "entries": report.entries_checked,
+        "nodes": report.nodes_checked,
+        "checkpoints": report.checkpoints_checked,
+        "ok": report.ok,
+        "problem": None if report.problem is None else report.problem.detail,
+        "hwm_before_kb": before,
+    }
+
+
+def child_main(argv: Sequence[str]) -> None:
+    """Entry point of the child processes: run one measurement, print JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", choices=("read", "iterate", "verify"), required=True)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    args = parser.parse_args(argv)
+    url = f"sqlite:///{args.db}"
+    if args.child == "read":
+        out = child_read(args.db)
+    elif args.child == "iterate":
+        out = child_iterate(url)
+    else:
+        out = child_verify(url, args.home)
+    out["hwm_kb"] = vm_hwm_kb()
+    print(json.dumps(out))
+
+
+# -- the parent --------------------------------------------------------------------------
+
+
+def run_child(kind: str, log: CachedLog, console: Console) -> dict[str, Any]:
+    """Run one child measurement on ``log``, showing its progress; return its figures."""
+    cmd = python_command(
+        "verify", "--child", kind, "--db", str(log.path), "--home", str(log.home)
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"{kind} {log.entries:,} entries", total=log.entries)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stderr is not None and proc.stdout is not None
+        errors: list[str] = []
+        for line in proc.stderr:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "progress":
+                bar.update(task, completed=int(parts[1]), total=int(parts[2]))
+            else:
+                errors.append(line)
+        out = proc.stdout.read()
+        if proc.wait() != 0:
+            raise RuntimeError(f"{kind} child failed:\n{''.join(errors)}")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def run(config: BenchConfig, console: Console) -> Section:
+    """Measure full verification of the cached log against a plain read of its rows."""
+    log = ensure_log(config.entries, config.data_dir, console)
+    section = Section(
+        "verify",
+        f"Full verification of a {log.entries:,}-entry SQLite log",
+        {"entries": f"{log.entries:,}", "repetitions (max)": str(config.repeat)},
+    )
+    reads: list[dict[str, Any]] = []
+    verifies: list[dict[str, Any]] = []
+    spent = 0.0
+    for _ in range(config.repeat):
+        reads.append(run_child("read", log, console))
+        if spent < VERIFY_BUDGET_SECONDS:
+            verifies.append(run_child("verify", log, console))
+            spent += verifies[-1]["seconds"]
+    iterate = run_child("iterate", log, console)
+
+    read_rate = median([r["entries"] / r["seconds"] for r in reads])
+    verify_rate = median([v["entries"] / v["seconds"] for v in verifies])
+    iterate_rate = iterate["entries"] / iterate["seconds"]
+    verify_mb = max(v["hwm_kb"] for v in verifies) / 1024
+    ok = all(v["ok"] for v in verifies) and all(v["entries"] == log.entries for v in verifies)
+    section.rows += [
+        Row(
+            "baseline: sqlite3 paged read + sha256 of every payload",
+            f"{read_rate:,.0f} entries/s",
+            f"median of {len(reads)}; peak RSS {max(r['hwm_kb'] for r in reads) / 1024:.0f} MB",
+        ),
+        Row(
+            "reference: LedgerStore.iter_entries + sha256",
+            f"{iterate_rate:,.0f} entries/s",
+            f"1 run; peak RSS {iterate['hwm_kb'] / 1024:.0f} MB",
+        ),
+        Row(
+            "Flightlog.verify()",
+            f"{verify_rate:,.0f} entries/s",
+            f"median of {len(verifies)}; "
+            f"{median([v['seconds'] for v in verifies]):.1f} s per run",
+        ),
+        Row("ratio verify / baseline", f"{verify_rate / read_rate:.3f} x", "higher is better"),
+        Row(
+            "peak RSS of the verifying process",
+            f"{verify_mb:.0f} MB",
+            f"VmHWM; {verifies[0]['hwm_before_kb'] / 1024:.0f} MB after opening the log",
+        ),
+        Row(
+            "verification result",
+            "ok" if ok else "FAILED",
+            f"{verifies[0]['entries']:,} entries, {verifies[0]['nodes']:,} nodes, "
+            f"{verifies[0]['checkpoints']} checkpoints checked",
+        ),
+    ]
+    if log.build_seconds is not None:
+        section.rows.append(
+            Row(
+                "log build (Flightlog.record, 10,000 per batch)",
+                f"{log.entries / log.build_seconds:,.0f} entries/s",
+                f"{log.build_seconds:.0f} s, once; reused from bench/data afterwards",
+            )
+        )
+    section.targets += [
+        Target(
+            f">= {TARGET_RATE:,} entries/s",
+            f"{verify_rate:,.0f} entries/s",
+            ok and verify_rate >= TARGET_RATE,
+        ),
+        Target(f"peak RSS < {TARGET_RSS_MB} MB", f"{verify_mb:.0f} MB", verify_mb < TARGET_RSS_MB),
+    ]
+    if not ok:
+        section.notes.append(f"Verification reported a problem: {verifies[0]['problem']}")
+    if config.profile:
+        small = ensure_log(min(PROFILE_ENTRIES, config.entries), config.data_dir, console)
+        from flightlog.service import Flightlog
+
+        with Flightlog.open(small.settings()) as service:
+            section.profile = profile_rows(service.verify, top=14)
+        section.notes.append(f"Profile: Flightlog.verify() of a {small.entries:,}-entry log.")
+    return section
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run only this benchmark (``python -m bench.verify``), or one child measurement."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--child" in args:
+        child_main(args)
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=BenchConfig.entries)
+    parser.add_argument("--repeat", type=int, default=BenchConfig.repeat)
+    parsed = parser.parse_args(args)
+    config = BenchConfig(entries=parsed.entries, repeat=parsed.repeat)
+    console = Console()
+    section = run(config, console)
+    where = machine()
+    print_section(console, section, where)
+    write_section(section, where, config.results)
+
+
+if __name__ == "__main__":
+    main()
