@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flightlog.config import Settings
-from flightlog.errors import ConflictError, EventInvalid, InputError, NotFound
+from flightlog.errors import ConflictError, EventInvalid, InputError, InputTooLarge, NotFound
 from flightlog.events.canonical import ParsedDocument, parse_document, parse_events
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
@@ -40,6 +40,9 @@ from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 
 __all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn"]
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during long work."""
@@ -129,6 +132,11 @@ class Flightlog:
 
     def prepare_document(self, doc: ParsedDocument) -> PreparedEvent:
         """Validate one parsed event and derive what the ledger stores for it."""
+        if len(doc.canonical) > MAX_EVENT_BYTES:
+            raise InputTooLarge(
+                f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
+                f"{MAX_EVENT_BYTES:,} bytes per event"
+            )
         event = doc.value
         header = validate_event(event, position=doc.position)
         return PreparedEvent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 
 from flightlog.auth.tokens import list_tokens
 from flightlog.config import Settings
-from flightlog.server.app import create_app, cut_if_grown
+from flightlog.server.app import app_from_env, create_app, cut_if_grown
 from flightlog.service import Flightlog
 from tests.server.events import deployed
 from tests.server.harness import Api, admin_token, problem, serving
@@ -215,3 +216,28 @@ class TestProblems:
             }
         ]
         assert "secret-value" not in r.text
+
+
+class TestFactory:
+    """app_from_env, the per-worker factory of ``serve --workers N``."""
+
+    def test_builds_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The factory reads FLIGHTLOG_* and the checkpoint interval from the environment."""
+        monkeypatch.setenv("FLIGHTLOG_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+        monkeypatch.setenv("FLIGHTLOG_HOME", str(tmp_path / "envhome"))
+        monkeypatch.setenv("FLIGHTLOG_CHECKPOINT_INTERVAL", "0.05")
+        app = app_from_env()
+        with serving(app) as client:
+            token = (tmp_path / "envhome" / "admin.token").read_text().strip()
+            r = client.post(
+                "/api/v1/events", json=deployed(0), headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 201
+            service = app.state.server.flightlog
+            assert service.settings.database_url.endswith("env.db")
+            deadline = time.monotonic() + 10
+            while (service.latest_checkpoint() or {}).get("tree_size") != 1:
+                assert time.monotonic() < deadline, "the 50 ms interval was not applied"
+                time.sleep(0.02)

@@ -36,7 +36,7 @@ class TestProbes:
         assert (r.status_code, r.json()) == (200, {"status": "ready"})
 
     def test_readyz_is_503_when_the_database_is_gone(self, tmp_path: Path) -> None:
-        """With the SQLite directory moved away, /readyz answers 503 problem+json."""
+        """With the SQLite directory moved away, /readyz and reads answer 503 problem+json."""
         db_dir = tmp_path / "db"
         settings = Settings(database_url=f"sqlite:///{db_dir / 'f.db'}", home=tmp_path / "home")
         app = create_app(settings, checkpoint_interval=3600)
@@ -46,6 +46,11 @@ class TestProbes:
             r = client.get("/readyz")
             assert r.status_code == 503
             assert "database unreachable" in problem(r)["detail"]
+            token = {"Authorization": f"Bearer {admin_token(settings)}"}
+            r = client.get("/api/v1/events", headers=token)
+            assert r.status_code == 503
+            assert r.headers["retry-after"] == "5"
+            assert str(db_dir) not in problem(r)["detail"]
             shutil.move(tmp_path / "elsewhere", db_dir)
             assert client.get("/readyz").status_code == 200
 

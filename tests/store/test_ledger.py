@@ -11,7 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from flightlog.config import Settings
-from flightlog.errors import ConflictError, EventInvalid, InputError, NotFound, UnknownEventType
+from flightlog.errors import (
+    ConflictError,
+    EventInvalid,
+    InputError,
+    InputTooLarge,
+    NotFound,
+    UnknownEventType,
+)
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.entry import leaf_hash_of
@@ -83,6 +90,14 @@ class TestAppend:
         ev["context"]["type"] = "dev.cdevents.spaceship.launched.0.1.0"  # type: ignore[index]
         with pytest.raises(UnknownEventType, match="spaceship"):
             record(fl, [ev])
+        assert fl.tree_size() == 0
+
+    def test_oversized_event_is_refused(self, fl: Flightlog) -> None:
+        """An event over 1 MiB is refused naming its position and size; nothing is written."""
+        big = service_deployed(1)
+        big["customData"] = {"blob": "x" * (1024 * 1024)}
+        with pytest.raises(InputTooLarge, match=r"b.jsonl:2: the event is 1,048,[0-9]{3} bytes"):
+            fl.record(fl.parse_and_validate(jsonl([service_deployed(0), big]), name="b.jsonl"))
         assert fl.tree_size() == 0
 
     def test_group_commit_isolates_a_conflicting_group(self, fl: Flightlog) -> None:

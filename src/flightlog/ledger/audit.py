@@ -48,6 +48,7 @@ class AuditSource(Protocol):
     def tree_size(self) -> int: ...
     def entries_between(self, start: int, end: int) -> list[AuditRow]: ...
     def level_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
+    def level_hashes(self, level: int, start: int, end: int) -> list[bytes]: ...
     def first_entry_outside(self, size: int) -> int | None: ...
     def level_counts(self) -> Mapping[int, int]: ...
     def find_leaf(self, leaf_hash: bytes) -> int | None: ...
@@ -183,7 +184,7 @@ def _verify_chunk(
     leaf_hash = merkle.leaf_hash
     level = [leaf_hash(leaf_bytes_of(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
     report.entries_checked += len(rows)
-    stored = [h for _, h in source.level_between(0, start, end)]
+    stored = source.level_hashes(0, start, end)
     if stored != level:
         _leaf_problem(source, start, level, stored)
     report.nodes_checked += len(level)
@@ -193,9 +194,8 @@ def _verify_chunk(
         if not level:
             break
         first = start >> lvl
-        stored_nodes = source.level_between(lvl, first, first + len(level))
-        if [h for _, h in stored_nodes] != level:
-            _node_problem(lvl, first, level, stored_nodes)
+        if source.level_hashes(lvl, first, first + len(level)) != level:
+            _node_problem(lvl, first, level, source.level_between(lvl, first, first + len(level)))
         report.nodes_checked += len(level)
     return level[0] if level else merkle.EMPTY_ROOT
 

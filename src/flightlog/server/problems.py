@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy as sa
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +28,7 @@ from flightlog.errors import (
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger("flightlog.server")
 # Problem type URIs are identifiers (RFC 9457 §3.1.1): stable, not meant to be fetched.
 PROBLEM_BASE = "urn:flightlog:problem:"
 
@@ -118,6 +121,19 @@ async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return domain_problem(exc)
 
 
+async def _on_database_down(_request: Request, exc: Exception) -> JSONResponse:
+    # The driver's message may name hosts and users; the log keeps it, the client
+    # gets the status and a generic line.
+    log.warning("database_unavailable", error=type(exc).__name__)
+    return problem_response(
+        503,
+        "the database is unavailable; retry later",
+        slug="store-unavailable",
+        title="Store unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
@@ -146,6 +162,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FlightlogError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(sa.exc.OperationalError, _on_database_down)
+    app.add_exception_handler(sa.exc.InterfaceError, _on_database_down)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
