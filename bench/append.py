@@ -181,8 +181,10 @@ def libpq_dsn(url: str) -> str:
 
 def with_search_path(url: str, schema: str) -> str:
     """``url`` with every connection's search_path set to ``schema``."""
-    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
     )
 
 
@@ -378,4 +380,3 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import event
 from rich.progress import Progress
+from sqlalchemy import event
 
 from bench.cached_log import ensure_log
 from bench.config import BenchConfig

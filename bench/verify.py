@@ -144,16 +144,15 @@ def child_main(argv: Sequence[str]) -> None:
 
 def run_child(kind: str, log: CachedLog, console: Console) -> dict[str, Any]:
     """Run one child measurement on ``log``, showing its progress; return its figures."""
-    cmd = python_command(
-        "verify", "--child", kind, "--db", str(log.path), "--home", str(log.home)
-    )
+    cmd = python_command("verify", "--child", kind, "--db", str(log.path), "--home", str(log.home))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task(f"{kind} {log.entries:,} entries", total=log.entries)
         proc = subprocess.Popen(
             cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        assert proc.stderr is not None and proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout is not None
         errors: list[str] = []
         for line in proc.stderr:
             parts = line.split()
@@ -205,8 +204,7 @@ def run(config: BenchConfig, console: Console) -> Section:
         Row(
             "Flightlog.verify()",
             f"{verify_rate:,.0f} entries/s",
-            f"median of {len(verifies)}; "
-            f"{median([v['seconds'] for v in verifies]):.1f} s per run",
+            f"median of {len(verifies)}; {median([v['seconds'] for v in verifies]):.1f} s per run",
         ),
         Row("ratio verify / baseline", f"{verify_rate / read_rate:.3f} x", "higher is better"),
         Row(
