@@ -23,7 +23,7 @@ POSTGRES_URL = os.environ.get(
 )
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 if not CORPUS.is_dir():  # a clean clone next to shared/, or the working tree
-    CORPUS = Path(os.environ.get("FLIGHTLOG_CORPUS", "/work/shared/corpus"))
+    CORPUS = Path(os.environ.get("FLIGHTLOG_CORPUS", str(CORPUS)))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
