@@ -26,6 +26,7 @@ from flightlog.cli.context import (
 )
 from flightlog.config import Settings
 from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, create_app
+from flightlog.server.logging import uvicorn_log_config
 from flightlog.service import Flightlog
 from flightlog.store.engine import normalise_url
 
@@ -80,6 +81,7 @@ def serve(
             host=host,
             port=port,
             access_log=False,
+            log_config=uvicorn_log_config(),
         )
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
@@ -90,6 +92,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
+        log_config=uvicorn_log_config(),
     )
 
 

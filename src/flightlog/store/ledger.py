@@ -549,17 +549,11 @@ class LedgerSnapshot:
 
     def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
         """Stored hashes of one level with ``start <= idx < end``, in index order."""
-        cur = self._db.cursor()
-        try:
-            cur.execute(
-                "SELECT hash FROM merkle_nodes WHERE level = {m} AND idx >= {m} AND idx < {m} ORDER BY idx".format(
-                    m=self._m
-                ),
-                (level, start, end),
-            )
-            return [r[0] for r in cur.fetchall()]
-        finally:
-            cur.close()
+        rows = self._all(
+            "SELECT hash FROM merkle_nodes WHERE level = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
+            (level, start, end),
+        )
+        return [r[0] for r in rows]
 
     def level_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
         """Stored ``(idx, hash)`` of one level with ``start <= idx < end``, in index order."""
