@@ -35,6 +35,7 @@ from flightlog.store.schema import checkpoints, entries, ledger_state, merkle_no
 # Arbitrary constant naming "the Flightlog append lock" among advisory locks.
 _ADVISORY_LOCK_KEY = 0x466C6967
 _IN_CHUNK = 500
+_NODE_CHUNK = 400  # two parameters each, under SQLite's 999-parameter floor
 PAGE_SIZE = 5000
 
 
@@ -429,18 +430,21 @@ class LedgerStore:
     def _fetch_nodes(
         self, conn: sa.Connection, ids: Sequence[merkle.NodeID]
     ) -> dict[merkle.NodeID, bytes]:
-        if not ids:
-            return {}
+        """Fetch nodes by id with primary-key lookups only (proofs stay O(log n)).
+
+        ``(level = ? AND idx = ?) OR …`` is planned as one index search per term on both
+        databases; a row-value ``(level, idx) IN (…)`` makes SQLite scan the table.
+        """
+        unique = list(dict.fromkeys(ids))
         out: dict[merkle.NodeID, bytes] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = list(ids[start : start + _IN_CHUNK])
-            rows = conn.execute(
-                sa.select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-                    sa.tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(chunk)
-                )
-            )
-            for r in rows:
-                out[(int(r.level), int(r.idx))] = bytes(r.hash)
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for start in range(0, len(unique), _NODE_CHUNK):
+            chunk = unique[start : start + _NODE_CHUNK]
+            terms = " OR ".join(f"(level = {marker} AND idx = {marker})" for _ in chunk)
+            sql = f"SELECT level, idx, hash FROM merkle_nodes WHERE {terms}"  # noqa: S608 - markers only
+            params = tuple(x for node in chunk for x in node)
+            for level, idx, h in conn.exec_driver_sql(sql, params):
+                out[(int(level), int(idx))] = bytes(h)
         return out
 
     # -- checkpoints ------------------------------------------------------------------
