@@ -229,10 +229,8 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[float, TokenInfo]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def authenticate(self, secret: str | None) -> TokenInfo:
-        """Like :func:`authenticate`, answered from the cache while the entry is fresh."""
-        if not secret:
-            raise AuthError("missing bearer token")
+    def cached(self, secret: str) -> TokenInfo | None:
+        """The fresh cached authentication of ``secret``, without touching the database."""
         key = token_digest(secret)
         now = self._clock()
         with self._lock:
@@ -240,6 +238,17 @@ class TokenCache:
             if hit is not None and hit[0] > now:
                 self._entries.move_to_end(key)
                 return hit[1]
+        return None
+
+    def authenticate(self, secret: str | None) -> TokenInfo:
+        """Like :func:`authenticate`, answered from the cache while the entry is fresh."""
+        if not secret:
+            raise AuthError("missing bearer token")
+        hit = self.cached(secret)
+        if hit is not None:
+            return hit
+        key = token_digest(secret)
+        now = self._clock()
         info = self._lookup(secret)
         with self._lock:
             self._entries[key] = (now + self._ttl, info)

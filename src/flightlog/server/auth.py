@@ -27,7 +27,10 @@ def require(scope: str) -> Callable[..., object]:
         if credentials is None:
             raise AuthError("missing bearer token")
         cache = server_state(request).token_cache
-        info: TokenInfo = await run_in_threadpool(cache.authenticate, credentials.credentials)
+        # A fresh cache hit is a dict lookup; only a miss goes to the database (in a thread).
+        info = cache.cached(credentials.credentials)
+        if info is None:
+            info = await run_in_threadpool(cache.authenticate, credentials.credentials)
         require_scope(info, scope)
         return info
 
