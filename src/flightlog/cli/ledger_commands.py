@@ -148,7 +148,14 @@ def log(
     if as_json:
         print_json(docs)
         return
-    table = Table("index", "time", "type", "subject", "refs", title=f"{len(docs)} events")
+    table = Table(
+        "index",
+        "time",
+        "type",
+        "subject",
+        "refs",
+        title=f"{len(docs)} event{'' if len(docs) == 1 else 's'}",
+    )
     for d in docs:
         leaf = d["leaf"]
         subject = (
