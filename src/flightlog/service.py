@@ -292,46 +292,43 @@ class Flightlog:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
         """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
-        current = self.store.tree_size()
-        if index < 0 or index >= current:
-            raise NotFound(f"no entry at index {index} (the log holds {current} entries)")
-        note: str | None = None
         if size is None:
             latest = self.latest_checkpoint()
             if latest is None or latest["tree_size"] <= index:
                 latest = self.checkpoint()
-            size, note = latest["tree_size"], latest["note"]
-        if size <= index or size > current:
-            raise InputError(
-                f"tree size {size} must be greater than index {index} and at most {current}"
-            )
-        plan = merkle.inclusion_plan(index, size)
-        root_plan = merkle.root_plan(size)
-        nodes = self.store.nodes(plan.ids + root_plan.ids + ((0, index),))
-        proof = plan.assemble(nodes)
-        root = root_plan.assemble(nodes)[0]
-        if note is None:
-            stored = self.store.checkpoint_covering(size)
-            note = stored.note if stored is not None and stored.tree_size == size else None
+            size = int(latest["tree_size"])
+        with self.store.snapshot() as snap:
+            current = snap.tree_size()
+            if index < 0 or index >= current:
+                raise NotFound(f"no entry at index {index} (the log holds {current} entries)")
+            if size <= index or size > current:
+                raise InputError(
+                    f"tree size {size} must be greater than index {index} and at most {current}"
+                )
+            plan = merkle.inclusion_plan(index, size)
+            root_plan = merkle.root_plan(size)
+            nodes = snap.nodes(plan.ids + root_plan.ids + ((0, index),))
+            note = snap.checkpoint_note(size)
         return {
             "index": index,
             "tree_size": size,
             "leaf_hash": b64(nodes[(0, index)]),
-            "proof": [b64(h) for h in proof],
-            "root": b64(root),
+            "proof": [b64(h) for h in plan.assemble(nodes)],
+            "root": b64(root_plan.assemble(nodes)[0]),
             "checkpoint": note,
         }
 
     def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
         """Proof that the tree of ``second`` entries extends the tree of ``first``."""
-        current = self.store.tree_size()
-        if not 0 < first <= second <= current:
-            raise InputError(
-                f"need 0 < first <= second <= {current} (the log size); got {first} and {second}"
-            )
-        plan = merkle.consistency_plan(first, second)
-        r1, r2 = merkle.root_plan(first), merkle.root_plan(second)
-        nodes = self.store.nodes(plan.ids + r1.ids + r2.ids)
+        with self.store.snapshot() as snap:
+            current = snap.tree_size()
+            if not 0 < first <= second <= current:
+                raise InputError(
+                    f"need 0 < first <= second <= {current} (the log size); got {first} and {second}"
+                )
+            plan = merkle.consistency_plan(first, second)
+            r1, r2 = merkle.root_plan(first), merkle.root_plan(second)
+            nodes = snap.nodes(plan.ids + r1.ids + r2.ids)
         return {
             "first": first,
             "second": second,

@@ -9,7 +9,7 @@ duplicate indices.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -430,22 +430,8 @@ class LedgerStore:
     def _fetch_nodes(
         self, conn: sa.Connection, ids: Sequence[merkle.NodeID]
     ) -> dict[merkle.NodeID, bytes]:
-        """Fetch nodes by id with primary-key lookups only (proofs stay O(log n)).
-
-        ``(level = ? AND idx = ?) OR …`` is planned as one index search per term on both
-        databases; a row-value ``(level, idx) IN (…)`` makes SQLite scan the table.
-        """
-        unique = list(dict.fromkeys(ids))
-        out: dict[merkle.NodeID, bytes] = {}
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        for start in range(0, len(unique), _NODE_CHUNK):
-            chunk = unique[start : start + _NODE_CHUNK]
-            terms = " OR ".join(f"(level = {marker} AND idx = {marker})" for _ in chunk)
-            sql = f"SELECT level, idx, hash FROM merkle_nodes WHERE {terms}"  # noqa: S608 - markers only
-            params = tuple(x for node in chunk for x in node)
-            for level, idx, h in conn.exec_driver_sql(sql, params):
-                out[(int(level), int(idx))] = bytes(h)
-        return out
+        return fetch_nodes(conn.exec_driver_sql, marker, ids)
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -488,9 +474,13 @@ class LedgerSnapshot:
         self._m = marker
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Run ``sql`` with ``{m}`` standing for the driver's parameter marker."""
+        return self._raw(sql.format(m=self._m), params)
+
+    def _raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         cur = self._db.cursor()
         try:
-            cur.execute(sql.format(m=self._m), params)
+            cur.execute(sql, params)
             return list(cur.fetchall())
         finally:
             cur.close()
@@ -511,14 +501,28 @@ class LedgerSnapshot:
 
     def nodes(self, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
         """Stored nodes by id, read in this snapshot."""
-        out: dict[merkle.NodeID, bytes] = {}
-        for level, idx in ids:
-            rows = self._all(
-                "SELECT hash FROM merkle_nodes WHERE level = {m} AND idx = {m}", (level, idx)
+        return fetch_nodes(self._raw, self._m, ids)
+
+    def checkpoint_note(self, tree_size: int) -> str | None:
+        """The signed note of the latest checkpoint of exactly ``tree_size`` entries."""
+        rows = self._all(
+            "SELECT note FROM checkpoints WHERE tree_size = {m} ORDER BY id DESC LIMIT 1",
+            (tree_size,),
+        )
+        return None if not rows else str(rows[0][0])
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recently cut checkpoint."""
+        rows = self._all(
+            "SELECT id, tree_size, root_hash, note, created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
+        )
+        return (
+            None
+            if not rows
+            else StoredCheckpoint(
+                int(rows[0][0]), int(rows[0][1]), bytes(rows[0][2]), rows[0][3], rows[0][4]
             )
-            if rows:
-                out[(level, idx)] = bytes(rows[0][0])
-        return out
+        )
 
     def find_leaf(self, leaf_hash: bytes) -> int | None:
         """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
@@ -566,6 +570,25 @@ class LedgerSnapshot:
             (level, start, end),
         )
         return [(int(i), bytes(h)) for i, h in rows]
+
+
+def fetch_nodes(
+    run: Callable[[str, tuple[Any, ...]], Iterable[Any]], marker: str, ids: Sequence[merkle.NodeID]
+) -> dict[merkle.NodeID, bytes]:
+    """Fetch nodes by id with primary-key lookups only (proofs stay O(log n)).
+
+    ``(level = ? AND idx = ?) OR …`` is planned as one index search per term on both
+    databases; a row-value ``(level, idx) IN (…)`` makes SQLite scan the table.
+    """
+    unique = list(dict.fromkeys(ids))
+    out: dict[merkle.NodeID, bytes] = {}
+    for start in range(0, len(unique), _NODE_CHUNK):
+        chunk = unique[start : start + _NODE_CHUNK]
+        terms = " OR ".join(f"(level = {marker} AND idx = {marker})" for _ in chunk)
+        sql = f"SELECT level, idx, hash FROM merkle_nodes WHERE {terms}"  # noqa: S608 - markers only
+        for level, idx, h in run(sql, tuple(x for node in chunk for x in node)):
+            out[(int(level), int(idx))] = bytes(h)
+    return out
 
 
 def _insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
