@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flightlog.errors import AuthError, ForbiddenError, InputError, NotFound
+from flightlog.store.engine import write_transaction
 from flightlog.store.schema import tokens
 
 TOKEN_PREFIX = "fl_"  # noqa: S105 - a public marker that makes leaked tokens greppable
@@ -104,7 +105,7 @@ def create_token(engine: sa.Engine, name: str, scopes: Iterable[str]) -> str:
         "revoked_at": None,
     }
     try:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             conn.execute(tokens.insert().values(**row))
     except sa.exc.IntegrityError as exc:
         raise InputError(f"a token named {name!r} already exists") from exc
@@ -122,7 +123,7 @@ def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
 
 def revoke_token(engine: sa.Engine, name: str) -> TokenInfo:
     """Revoke the token named ``name`` and return it; NotFound when there is none."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         row = conn.execute(
             sa.select(
                 tokens.c.name, tokens.c.scopes, tokens.c.created_at, tokens.c.revoked_at
@@ -191,7 +192,7 @@ def ensure_first_admin(engine: sa.Engine, path: Path) -> bool:
     try:
         _write_secret_file(path, secret)
     except OSError:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             conn.execute(tokens.delete().where(tokens.c.name == FIRST_ADMIN_NAME))
         raise
     return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,42 +94,58 @@ class _Scan:
     big_ints: bool = False
 
 
-def _decoder(scan: _Scan, position: str) -> json.JSONDecoder:
-    """Return a JSON decoder that records floats and big integers into ``scan``."""
+class _Parser(threading.local):
+    """One JSON decoder per thread whose hooks record what they see into ``scan``.
 
-    def parse_float(literal: str) -> float:
-        scan.floats = True
+    Building a decoder costs more than parsing a small event, so each thread keeps one
+    and resets its state per document.
+    """
+
+    def __init__(self) -> None:
+        self.scan = _Scan()
+        self.position = ""
+        self.decoder = json.JSONDecoder(
+            parse_float=self._parse_float,
+            parse_int=self._parse_int,
+            parse_constant=self._parse_constant,
+            object_pairs_hook=self._unique_keys,
+        )
+
+    def _parse_float(self, literal: str) -> float:
+        self.scan.floats = True
         return float(literal)
 
-    def parse_int(literal: str) -> int:
+    def _parse_int(self, literal: str) -> int:
         digits = len(literal) - (literal[0] == "-")
         if digits >= _SAFE_INT_DIGITS:
             value = int(literal)
             if abs(value) > _SAFE_INT:
-                scan.big_ints = True
+                self.scan.big_ints = True
             return value
         return int(literal)
 
-    def parse_constant(literal: str) -> Any:
-        raise MalformedInput(f"{position}: {literal} is not a JSON value (RFC 8259 §6)")
+    def _parse_constant(self, literal: str) -> Any:
+        raise MalformedInput(f"{self.position}: {literal} is not a JSON value (RFC 8259 §6)")
 
-    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    def _unique_keys(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
             seen: set[str] = set()
             for key, _ in pairs:
                 if key in seen:
                     # RFC 8785 §3.1 requires I-JSON (RFC 7493 §2.3): names must be unique.
-                    raise MalformedInput(f"{position}: duplicate object key {key!r}")
+                    raise MalformedInput(f"{self.position}: duplicate object key {key!r}")
                 seen.add(key)
         return obj
 
-    return json.JSONDecoder(
-        parse_float=parse_float,
-        parse_int=parse_int,
-        parse_constant=parse_constant,
-        object_pairs_hook=unique_keys,
-    )
+    def decode(self, text: str, position: str) -> tuple[Any, _Scan]:
+        """Parse one document; return its value and what the parser saw."""
+        self.scan = scan = _Scan()
+        self.position = position
+        return self.decoder.decode(text), scan
+
+
+_PARSER = _Parser()
 
 
 def _text(data: bytes | str, name: str) -> str:
@@ -147,9 +164,8 @@ def _text(data: bytes | str, name: str) -> str:
 
 def _load(text: str, *, name: str, position: str, first_line: int = 1) -> tuple[Any, _Scan]:
     """Parse one JSON document, naming line and column of a syntax error."""
-    scan = _Scan()
     try:
-        value = _decoder(scan, position).decode(text)
+        value, scan = _PARSER.decode(text, position)
     except json.JSONDecodeError as exc:
         line = exc.lineno + first_line - 1
         raise MalformedInput(f"{name}: line {line}, column {exc.colno}: {exc.msg}") from exc

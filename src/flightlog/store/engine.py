@@ -19,16 +19,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+WRITE_OPTION = "flightlog_write"
+
+
+def write_transaction(engine: sa.Engine) -> Any:
+    """``engine.begin()`` for a transaction that writes (SQLite: ``BEGIN IMMEDIATE``)."""
+    return engine.execution_options(**{WRITE_OPTION: True}).begin()
+
+
 def is_sqlite(engine: sa.Engine) -> bool:
     """Whether ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
 
 
 def create_engine(url: str) -> sa.Engine:
-    """Create an engine; on SQLite: WAL, ``synchronous=FULL`` and ``BEGIN IMMEDIATE``.
+    """Create an engine; on SQLite: WAL, ``synchronous=FULL``, immediate write transactions.
 
-    ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so two processes
-    appending to one SQLite file serialise instead of failing on lock upgrade.
+    Transactions opened through :func:`write_transaction` start with ``BEGIN IMMEDIATE``,
+    taking the write lock up front, so two processes appending to one SQLite file
+    serialise instead of failing on lock upgrade; every other transaction is a plain
+    deferred read that never waits for a writer (WAL).
     """
     url = normalise_url(url)
     parsed = make_url(url)
@@ -64,4 +74,5 @@ def _install_sqlite_hooks(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

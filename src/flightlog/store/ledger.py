@@ -29,7 +29,7 @@ from flightlog.ledger.entry import (
     leaf_object,
     utc_now,
 )
-from flightlog.store.engine import create_engine, is_sqlite
+from flightlog.store.engine import create_engine, is_sqlite, write_transaction
 from flightlog.store.schema import checkpoints, entries, ledger_state, merkle_nodes, refs
 
 # Arbitrary constant naming "the Flightlog append lock" among advisory locks.
@@ -119,7 +119,7 @@ class LedgerStore:
             "script_location", str(resources.files("flightlog.store") / "migrations")
         )
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 if not is_sqlite(self.engine):
                     conn.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1}
@@ -143,7 +143,7 @@ class LedgerStore:
         returns their original indices with ``duplicate=True``.
         """
         try:
-            with self._frontier_lock, self.engine.begin() as conn:
+            with self._frontier_lock, write_transaction(self.engine) as conn:
                 try:
                     return self._append_in(conn, groups)
                 except BaseException:
@@ -278,7 +278,7 @@ class LedgerStore:
 
     def erase(self, index: int, erasure: PreparedEvent) -> AppendResult:
         """Drop the payload of entry ``index`` and append ``erasure`` in the same transaction."""
-        with self._frontier_lock, self.engine.begin() as conn:
+        with self._frontier_lock, write_transaction(self.engine) as conn:
             try:
                 done = conn.execute(
                     entries.update()
@@ -438,7 +438,7 @@ class LedgerStore:
     def add_checkpoint(self, tree_size: int, root_hash: bytes, note: str) -> StoredCheckpoint:
         """Store a signed checkpoint."""
         created = utc_now()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             new_id = conn.execute(
                 checkpoints.insert()
                 .values(tree_size=tree_size, root_hash=root_hash, note=note, created_at=created)
