@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +27,7 @@ from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
 from flightlog.ledger import merkle
-from flightlog.ledger.audit import Report, verify_log
+from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Report, verify_log
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
 from flightlog.ledger.entry import (
     AppendResult,
@@ -38,11 +40,15 @@ from flightlog.ledger.entry import (
 from flightlog.ledger.keys import load_or_create_signer
 from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
+from flightlog.store.verification import process_runner
 
 __all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn"]
 
 MAX_EVENT_BYTES = 1024 * 1024
 """The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
+
+PARALLEL_VERIFY_MIN = 4 * TASK_CHUNKS * CHUNK
+"""Below this many entries, starting worker processes costs more than it saves."""
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during long work."""
@@ -341,17 +347,41 @@ class Flightlog:
         """The verifier key string of this log's signing key."""
         return self.signer.verifier_key()
 
-    def verify(self, progress: ProgressFn | None = None) -> Report:
-        """Recompute and check everything stored; the report names the first problem."""
+    def verify(self, progress: ProgressFn | None = None, *, workers: int | None = None) -> Report:
+        """Recompute and check everything stored; the report names the first problem.
+
+        ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
+        two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
+        """
         with self.store.snapshot() as snap:
             erased = [
                 i
                 for _, payload in snap.payloads_of_type(ERASURE_TYPE)
                 if (i := _erased_index(payload)) is not None
             ]
-            return verify_log(
-                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
-            )
+            if workers is None:
+                workers = (
+                    min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
+                )
+            if workers <= 1 or not self.store.shareable():
+                return verify_log(
+                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                )
+            try:
+                with process_runner(self.settings.database_url, workers, erased) as runner:
+                    return verify_log(
+                        snap,
+                        self.verifier,
+                        erased,
+                        origin=self.settings.origin,
+                        progress=progress,
+                        runner=runner,
+                    )
+            except BrokenProcessPool:
+                # Workers could not start (no importable __main__, say): check here instead.
+                return verify_log(
+                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                )
 
 
 def _erased_index(payload: bytes | None) -> int | None:

@@ -134,3 +134,25 @@ class TestTamper:
         index, kind, detail = problem(fl)
         assert (index, kind) == (7, "payload_altered")
         assert "without an erasure record" in detail
+
+
+class TestParallelVerify:
+    def test_worker_processes_verify_and_name_tampering(self, settings: Settings) -> None:
+        """Verification in worker processes agrees with the sequential one, clean and tampered."""
+        from flightlog.ledger.audit import CHUNK
+
+        total = 2 * CHUNK + 100
+        with Flightlog.open(settings) as ledger:
+            for start in range(0, total, 2000):
+                batch = [service_deployed(i) for i in range(start, min(start + 2000, total))]
+                ledger.record(ledger.parse_and_validate(jsonl(batch), name="bulk"))
+            ledger.checkpoint()
+            parallel, sequential = ledger.verify(workers=2), ledger.verify(workers=1)
+            assert parallel.ok, parallel.problem
+            assert (parallel.entries_checked, parallel.root) == (total, sequential.root)
+            assert parallel.nodes_checked == sequential.nodes_checked
+            bad = CHUNK + 17
+            sql(ledger, "UPDATE entries SET time = '1999-01-01T00:00:00Z' WHERE idx = :i", i=bad)
+            report = ledger.verify(workers=2)
+            assert report.problem is not None
+            assert (report.problem.index, report.problem.kind) == (bad, "leaf_altered")

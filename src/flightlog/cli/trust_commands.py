@@ -99,6 +99,12 @@ def verify(
         envvar="FLIGHTLOG_VERIFIER_KEY",
         help="With --server: the verifier key to trust.",
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes checking the log (default: up to 2 on large logs).",
+    ),
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
     st = state_of(ctx)
@@ -111,7 +117,7 @@ def verify(
         def step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = fl.verify(progress=step)
+        report = fl.verify(progress=step, workers=workers)
     doc = {
         "ok": report.ok,
         "tree_size": report.tree_size,

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from flightlog.errors import NoteError
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
-from flightlog.ledger.entry import leaf_bytes_of
+from flightlog.ledger.entry import leaf_hashes_of
 from flightlog.ledger.note import Verifier
 
 CHUNK_LEVEL = 12
@@ -101,6 +101,36 @@ class _Stop(Exception):
         self.problem = problem
 
 
+@dataclass(frozen=True)
+class ChunkRun:
+    """What checking a run of whole chunks found: their top hashes, counts, first problem."""
+
+    tops: list[bytes]
+    entries: int
+    nodes: int
+    problem: Problem | None = None
+
+
+ChunkRunner = Callable[[Sequence[tuple[int, int]]], Iterable[ChunkRun]]
+"""Checks runs of chunks ``(first, end)`` and yields their results in the same order."""
+
+TASK_CHUNKS = 32
+"""Whole chunks per unit of work handed to a runner (131,072 entries)."""
+
+
+def verify_chunks(source: AuditSource, first: int, end: int, erased: Iterable[int]) -> ChunkRun:
+    """Check chunks ``first`` to ``end - 1`` (all whole) against one source."""
+    report = Report()
+    gone = set(erased)
+    tops: list[bytes] = []
+    try:
+        for c in range(first, end):
+            tops.append(_verify_chunk(source, c * CHUNK, (c + 1) * CHUNK, gone, report))
+    except _Stop as stop:
+        return ChunkRun(tops, report.entries_checked, report.nodes_checked, stop.problem)
+    return ChunkRun(tops, report.entries_checked, report.nodes_checked)
+
+
 def verify_log(
     source: AuditSource,
     verifier: Verifier,
@@ -108,16 +138,32 @@ def verify_log(
     *,
     origin: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    runner: ChunkRunner | None = None,
 ) -> Report:
-    """Recompute and check the whole log; return a report naming the first problem."""
+    """Recompute and check the whole log; return a report naming the first problem.
+
+    ``runner`` may check the whole chunks elsewhere (other processes, each with its
+    own snapshot); by default they are checked here, one after the other.
+    """
     report = Report(tree_size=source.tree_size(), erased=sorted(erased))
+    gone = set(erased)
+    if runner is None:
+        runner = _sequential(source, gone)
     try:
         checkpoints = _signed_checkpoints(source, verifier, origin, report.tree_size)
-        report.root = _verify_tree(source, set(erased), report, progress)
+        report.root = _verify_tree(source, gone, report, progress, runner)
         _verify_checkpoints(source, checkpoints, report)
     except _Stop as stop:
         report.problem = stop.problem
     return report
+
+
+def _sequential(source: AuditSource, erased: set[int]) -> ChunkRunner:
+    def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
+        for first, end in ranges:
+            yield verify_chunks(source, first, end, erased)
+
+    return run
 
 
 def _verify_tree(
@@ -125,21 +171,30 @@ def _verify_tree(
     erased: set[int],
     report: Report,
     progress: Callable[[int, int], None] | None,
+    runner: ChunkRunner,
 ) -> bytes:
     """Check every entry and stored node; return the recomputed root."""
     size = report.tree_size
+    whole = size // CHUNK
+    ranges = [(c, min(c + TASK_CHUNKS, whole)) for c in range(0, whole, TASK_CHUNKS)]
     upper = merkle.CompactRange()  # over chunk roots: its level l is tree level l + CHUNK_LEVEL
     upper_levels: dict[int, list[tuple[int, bytes]]] = {}
-    for start in range(0, size, CHUNK):
-        end = min(start + CHUNK, size)
-        top = _verify_chunk(source, start, end, erased, report)
-        if end - start == CHUNK:
+    for (_, end), run in zip(ranges, runner(ranges), strict=True):
+        report.entries_checked += run.entries
+        report.nodes_checked += run.nodes
+        if run.problem is not None:
+            raise _Stop(run.problem)
+        for top in run.tops:
             for level, idx, h in upper.append(top):
                 if level:
                     _check_upper(source, upper_levels, level + CHUNK_LEVEL, idx, h)
                     report.nodes_checked += 1
         if progress is not None:
-            progress(end, size)
+            progress(end * CHUNK, size)
+    if whole * CHUNK < size:
+        _verify_chunk(source, whole * CHUNK, size, erased, report)
+    if progress is not None:
+        progress(size, size)
     extra = source.first_entry_outside(size)
     if extra is not None:
         raise _Stop(
@@ -165,24 +220,14 @@ def _verify_chunk(
         )
         raise _Stop(Problem(missing, "entry_missing", f"entry {missing} is missing from the log"))
     sha256 = hashlib.sha256
-    for i, _, _, _, _, _, digest, payload in rows:
-        if payload is None:
-            if i not in erased:
-                raise _Stop(
-                    Problem(
-                        i,
-                        "payload_altered",
-                        f"the payload of entry {i} is missing without an erasure record",
-                    )
-                )
-        elif sha256(payload).hexdigest() != digest:
-            raise _Stop(
-                Problem(
-                    i, "payload_altered", f"the payload of entry {i} was altered (digest mismatch)"
-                )
-            )
-    leaf_hash = merkle.leaf_hash
-    level = [leaf_hash(leaf_bytes_of(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+    digests = [r[6] for r in rows]
+    try:
+        payloads_hold = [sha256(r[7]).hexdigest() for r in rows] == digests  # type: ignore[arg-type]
+    except TypeError:  # an erased (NULL) payload somewhere in this chunk
+        payloads_hold = False
+    if not payloads_hold:
+        _payload_problem(rows, erased)
+    level = leaf_hashes_of(rows)
     report.entries_checked += len(rows)
     stored = source.level_hashes(0, start, end)
     if stored != level:
@@ -198,6 +243,26 @@ def _verify_chunk(
             _node_problem(lvl, first, level, source.level_between(lvl, first, first + len(level)))
         report.nodes_checked += len(level)
     return level[0] if level else merkle.EMPTY_ROOT
+
+
+def _payload_problem(rows: Sequence[AuditRow], erased: set[int]) -> None:
+    """Name the first entry whose payload is missing without an erasure, or altered."""
+    for i, _, _, _, _, _, digest, payload in rows:
+        if payload is None:
+            if i not in erased:
+                raise _Stop(
+                    Problem(
+                        i,
+                        "payload_altered",
+                        f"the payload of entry {i} is missing without an erasure record",
+                    )
+                )
+        elif hashlib.sha256(payload).hexdigest() != digest:
+            raise _Stop(
+                Problem(
+                    i, "payload_altered", f"the payload of entry {i} was altered (digest mismatch)"
+                )
+            )
 
 
 def _leaf_problem(

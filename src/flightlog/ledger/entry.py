@@ -8,7 +8,7 @@ erased later while every proof still verifies.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -93,6 +93,20 @@ def leaf_bytes_of(
             payload_sha256=payload_sha256,
         )
     )
+
+
+def leaf_hashes_of(rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """Leaf hashes of many entries given as ``(_, id, source, type, time, received_at, digest, …)``.
+
+    The same bytes as :func:`leaf_bytes_of`, computed a whole page at a time: the
+    pure-ASCII check runs once over the page and the hashing stays in one comprehension.
+    """
+    q = _quote
+    texts = [_LEAF_TEMPLATE % (q(r[1]), q(r[6]), q(r[5]), q(r[2]), q(r[4]), q(r[3])) for r in rows]
+    sha256 = hashlib.sha256
+    if "".join(texts).isascii():
+        return [sha256(b"\x00" + t.encode("ascii")).digest() for t in texts]
+    return [leaf_hash(leaf_bytes_of(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
 def leaf_bytes(leaf: Mapping[str, str]) -> bytes:

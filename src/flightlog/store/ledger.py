@@ -106,6 +106,11 @@ class LedgerStore:
         store.migrate()
         return store
 
+    def shareable(self) -> bool:
+        """Whether other processes can open this same store (not an in-memory SQLite)."""
+        database = self.engine.url.database
+        return not is_sqlite(self.engine) or bool(database and database != ":memory:")
+
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
