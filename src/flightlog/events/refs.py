@@ -80,7 +80,8 @@ def _text(value: Any) -> str | None:
 def _at(value: Any, *keys: str) -> Any:
     """Follow ``keys`` through nested objects, returning None where the path breaks."""
     for key in keys:
-        if not isinstance(value, Mapping):
+        # Parsed JSON objects are dicts; the exact type check is far cheaper than Mapping's.
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value

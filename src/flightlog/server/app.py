@@ -18,7 +18,7 @@ from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
 from flightlog.server import health, ingest, metrics, query
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
-from flightlog.server.metrics import LatencyMiddleware, Metrics
+from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
 from flightlog.server.state import ServerState
 from flightlog.server.writer import GroupWriter
@@ -108,8 +108,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.add_middleware(LatencyMiddleware, metrics=app_metrics)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
     for module in (ingest, query, health, metrics):
         app.include_router(module.router)
     return app

@@ -6,7 +6,6 @@ With several worker processes every process serves its own numbers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,9 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flightlog.server.logging import route_template
 from flightlog.service import Flightlog, PreparedEvent
 
 if TYPE_CHECKING:
@@ -56,6 +53,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe_request(self, route: str, method: str, seconds: float) -> None:
+        """Record one request's duration under its route template and method."""
+        self.request_seconds.labels(route=route, method=method).observe(seconds)
+
     def count_ingested(self, events: Iterable[PreparedEvent]) -> None:
         """Count newly recorded events by type and source."""
         for event in events:
@@ -66,27 +67,6 @@ class Metrics:
         self.tree_size.set(service.tree_size())
         age = service.checkpoint_age_seconds()
         self.checkpoint_age.set(-1 if age is None else age)
-
-
-class LatencyMiddleware:
-    """Observe each HTTP request's duration under its route template."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.metrics.request_seconds.labels(
-                route=route_template(scope), method=str(scope.get("method", ""))
-            ).observe(time.perf_counter() - started)
 
 
 router = APIRouter(tags=["operations"])
