@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -118,6 +119,8 @@ def child_verify(url: str, home: Path) -> dict[str, Any]:
         "ok": report.ok,
         "problem": None if report.problem is None else report.problem.detail,
         "hwm_before_kb": before,
+        # Worker processes (parallel verification) report their own peak through rusage.
+        "worker_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
 
 
@@ -211,6 +214,11 @@ def run(config: BenchConfig, console: Console) -> Section:
             "peak RSS of the verifying process",
             f"{verify_mb:.0f} MB",
             f"VmHWM; {verifies[0]['hwm_before_kb'] / 1024:.0f} MB after opening the log",
+        ),
+        Row(
+            "peak RSS of each verification worker process",
+            f"{max(v.get('worker_peak_kb', 0) for v in verifies) / 1024:.0f} MB",
+            "largest worker (0 when the log was checked in one process)",
         ),
         Row(
             "verification result",
