@@ -19,7 +19,7 @@ from flightlog.cli.context import (
     print_json,
     reported_errors,
 )
-from flightlog.errors import FlightlogError
+from flightlog.errors import FlightlogError, InputError, InputTooLarge
 from flightlog.events.canonical import parse_events
 from flightlog.events.validation import validate_event
 from flightlog.service import EventFilter
@@ -37,13 +37,13 @@ def _read_input(path: str) -> tuple[bytes, str]:
     else:
         p = Path(path)
         if not p.is_file():
-            raise fail(f"{path}: no such file")
+            raise InputError(f"{path}: no such file")
         if p.stat().st_size > MAX_FILE_BYTES:
-            raise fail(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+            raise InputTooLarge(f"{path}: larger than {MAX_FILE_BYTES:,} bytes")
         data = p.read_bytes()
         name = path
     if len(data) > MAX_FILE_BYTES:
-        raise fail(f"{name}: larger than {MAX_FILE_BYTES} bytes")
+        raise InputTooLarge(f"{name}: larger than {MAX_FILE_BYTES:,} bytes")
     return data, name
 
 
@@ -55,8 +55,13 @@ def record_event(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Record CDEvents; prints the ledger index of each. All or nothing."""
-    data, name = _read_input(file)
+    """Record CDEvents; prints the ledger index of each.
+
+    All or nothing: one invalid event records none. (Through --server, uploads over
+    10,000 events go as several batches, each all or nothing; re-sending is idempotent.)
+    """
+    with reported_errors():
+        data, name = _read_input(file)
     with reported_errors(), open_backend(ctx) as backend:
         from flightlog.service import Flightlog
 
