@@ -29,10 +29,9 @@ from rich.progress import Progress
 from sqlalchemy.engine import make_url
 
 from bench import events as gen
-from bench.config import BenchConfig
+from bench.config import BenchConfig, run_alone
 from bench.profiling import profile_rows
-from bench.results import Row, Section, Target, machine, median, print_section, rate
-from bench.results import update_results as write_section
+from bench.results import Row, Section, Target, median, rate
 from flightlog.config import Settings
 from flightlog.ledger import merkle
 from flightlog.ledger.entry import utc_now
@@ -439,11 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=BenchConfig.repeat)
     args = parser.parse_args(argv)
     config = BenchConfig(append_events=args.append_events, repeat=args.repeat)
-    console = Console()
-    section = run(config, console)
-    where = machine()
-    print_section(console, section, where)
-    write_section(section, where, config.results)
+    run_alone(run, config)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.results import DATA_DIR, RESULTS_PATH
+from rich.console import Console
+
+from bench.results import DATA_DIR, RESULTS_PATH, Section, machine, print_section, update_results
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -23,3 +26,12 @@ class BenchConfig:
     results: Path = RESULTS_PATH
     seed: int = 20261126
     profile: bool = True  # add a cProfile breakdown to the sections that support it
+
+
+def run_alone(run: Callable[[BenchConfig, Console], Section], config: BenchConfig) -> None:
+    """Run one benchmark on its own: print its section and write it to RESULTS.md."""
+    console = Console()
+    section = run(config, console)
+    where = machine()
+    print_section(console, section, where)
+    update_results(section, where, config.results)

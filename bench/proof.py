@@ -23,18 +23,15 @@ from rich.progress import Progress
 from sqlalchemy import event
 
 from bench.cached_log import ensure_log
-from bench.config import BenchConfig
+from bench.config import BenchConfig, run_alone
 from bench.results import (
     Row,
     Section,
     Target,
-    machine,
     median,
     millis,
     percentile,
-    print_section,
 )
-from bench.results import update_results as write_section
 from flightlog.ledger import merkle
 from flightlog.service import Flightlog
 
@@ -215,11 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=BenchConfig.entries)
     args = parser.parse_args(argv)
     config = BenchConfig(entries=args.entries)
-    console = Console()
-    section = run(config, console)
-    where = machine()
-    print_section(console, section, where)
-    write_section(section, where, config.results)
+    run_alone(run, config)
 
 
 if __name__ == "__main__":

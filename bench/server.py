@@ -37,21 +37,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import events as gen
 from bench.append import fresh_file, libpq_dsn, pg_schema, postgres_reachable
-from bench.config import BenchConfig
+from bench.config import BenchConfig, run_alone
 from bench.results import (
     REPO_ROOT,
     Row,
     Section,
     Target,
-    machine,
     median,
     millis,
     percentile,
-    print_section,
     python_command,
     rate,
 )
-from bench.results import update_results as write_section
 
 SINGLE_CLIENTS = 64
 BATCH_CLIENTS = 4
@@ -577,11 +574,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         uvicorn.run(noop_app(), host="127.0.0.1", port=args.serve_noop, access_log=False)
         return
     config = BenchConfig(server_seconds=args.seconds)
-    console = Console()
-    section = run(config, console)
-    where = machine()
-    print_section(console, section, where)
-    write_section(section, where, config.results)
+    run_alone(run, config)
 
 
 if __name__ == "__main__":

@@ -27,19 +27,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cached_log import CachedLog, ensure_log
-from bench.config import BenchConfig
+from bench.config import BenchConfig, run_alone
 from bench.profiling import profile_rows
 from bench.results import (
     REPO_ROOT,
     Row,
     Section,
     Target,
-    machine,
     median,
-    print_section,
     python_command,
 )
-from bench.results import update_results as write_section
 
 TARGET_RATE = 500_000
 TARGET_RSS_MB = 200
@@ -266,11 +263,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=BenchConfig.repeat)
     parsed = parser.parse_args(args)
     config = BenchConfig(entries=parsed.entries, repeat=parsed.repeat)
-    console = Console()
-    section = run(config, console)
-    where = machine()
-    print_section(console, section, where)
-    write_section(section, where, config.results)
+    run_alone(run, config)
 
 
 if __name__ == "__main__":
