@@ -58,6 +58,15 @@ class TestReadme:
             assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
             assert f"make {target}" in README
 
+    def test_every_environment_variable_is_documented(self) -> None:
+        """Each `FLIGHTLOG_*` variable the code reads appears in the README."""
+        names: set[str] = set()
+        for path in (ROOT / "src" / "flightlog").rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            names.update(re.findall(r"[\"'](FLIGHTLOG_[A-Z_]+)[\"']", text))
+        assert "FLIGHTLOG_DATABASE_URL" in names
+        assert sorted(n for n in names if n not in README) == []
+
     def test_ci_runs_the_readme_test_command(self) -> None:
         """CI calls `make test`, the README's test command."""
         assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -140,7 +140,8 @@ def verify(
         erased = f", {len(report.erased)} erased" if report.erased else ""
         console.print(
             f"[green]ok[/]: {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
-            f"{report.checkpoints_checked} checkpoints verified; root {doc['root']}",
+            f"{report.checkpoints_checked} checkpoint{'' if report.checkpoints_checked == 1 else 's'} "
+            f"verified; root {doc['root']}",
             highlight=False,
         )
     if report.problem is not None:
