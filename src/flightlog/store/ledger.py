@@ -22,13 +22,8 @@ from alembic.config import Config
 from flightlog.errors import ConflictError, NotFound, StoreError
 from flightlog.ledger import merkle
 from flightlog.ledger.audit import AuditRow
-from flightlog.ledger.entry import (
-    AppendResult,
-    PreparedEvent,
-    leaf_hash_of,
-    leaf_object,
-    utc_now,
-)
+from flightlog.ledger.entry import AppendResult, PreparedEvent, leaf_bytes_of, utc_now
+from flightlog.ledger.merkle import leaf_hash
 from flightlog.store.engine import create_engine, is_sqlite, write_transaction
 from flightlog.store.schema import checkpoints, entries, ledger_state, merkle_nodes, refs
 
@@ -242,15 +237,11 @@ class LedgerStore:
                         lh = self._fetch_nodes(conn, [(0, index)])[(0, index)]
                     results.append(AppendResult(index, lh, True))
                     continue
-                leaf = leaf_object(
-                    id=ev.id,
-                    source=ev.source,
-                    type=ev.type,
-                    time=ev.time,
-                    received_at=received_at,
-                    payload_sha256=ev.payload_sha256,
+                lh = leaf_hash(
+                    leaf_bytes_of(
+                        ev.id, ev.source, ev.type, ev.time, received_at, ev.payload_sha256
+                    )
                 )
-                lh = leaf_hash_of(leaf)
                 leaf_hashes[index] = lh
                 node_rows.extend(frontier.append(lh))
                 entry_rows.append(
@@ -266,7 +257,7 @@ class LedgerStore:
                         ev.canonical,
                     )
                 )
-                ref_rows.extend((k, v, index) for k, v in ev.refs)
+                ref_rows.extend([(k, v, index) for k, v in ev.refs])
                 results.append(AppendResult(index, lh, False))
             known.update(assigned)
             next_index += len(assigned)
