@@ -142,15 +142,20 @@ class LedgerStore:
         :class:`ConflictError`; the other groups commit. Re-appending identical events
         returns their original indices with ``duplicate=True``.
         """
-        try:
-            with self._frontier_lock, write_transaction(self.engine) as conn:
-                try:
-                    return self._append_in(conn, groups)
-                except BaseException:
-                    self._frontier = None
-                    raise
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"database unavailable: {exc.orig}") from exc
+        with self._frontier_lock:
+            try:
+                with write_transaction(self.engine) as conn:
+                    outcome, frontier = self._append_in(conn, groups)
+            except sa.exc.OperationalError as exc:
+                self._frontier = None
+                raise StoreError(f"database unavailable: {exc.orig}") from exc
+            except BaseException:
+                self._frontier = None
+                raise
+            # Cached only once committed: a failed commit must not leave a frontier that
+            # another process's equally long append would make look current.
+            self._frontier = frontier
+            return outcome
 
     def _lock(self, conn: sa.Connection) -> int:
         if not is_sqlite(self.engine):
@@ -193,7 +198,8 @@ class LedgerStore:
 
     def _append_in(  # noqa: PLR0915 - the append hot path, one pass over the batch
         self, conn: sa.Connection, groups: Sequence[Sequence[PreparedEvent]]
-    ) -> list[list[AppendResult] | ConflictError]:
+    ) -> tuple[list[list[AppendResult] | ConflictError], merkle.CompactRange]:
+        """Append inside ``conn``'s transaction; return the outcome and the new frontier."""
         size = self._lock(conn)
         keys = {(ev.source, ev.id) for group in groups for ev in group}
         known = self._existing(conn, keys)
@@ -269,34 +275,40 @@ class LedgerStore:
             conn.execute(
                 ledger_state.update().where(ledger_state.c.id == 1).values(tree_size=next_index)
             )
-        self._frontier = frontier
-        return outcome
+        return outcome, frontier
 
     def erase(self, index: int, erasure: PreparedEvent) -> AppendResult:
         """Drop the payload of entry ``index`` and append ``erasure`` in the same transaction."""
-        with self._frontier_lock, write_transaction(self.engine) as conn:
+        with self._frontier_lock:
             try:
-                done = conn.execute(
-                    entries.update()
-                    .where(entries.c.idx == index, entries.c.payload.is_not(None))
-                    .values(payload=None)
-                )
-                if done.rowcount != 1:
-                    exists = conn.execute(
-                        sa.select(entries.c.idx).where(entries.c.idx == index)
-                    ).first()
-                    if exists is None:
-                        raise NotFound(f"no entry at index {index}")
-                    raise ConflictError(
-                        f"the payload of entry {index} is already erased", original_index=index
-                    )
-                (result,) = self._append_in(conn, [[erasure]])
+                with write_transaction(self.engine) as conn:
+                    result, frontier = self._erase_in(conn, index, erasure)
             except BaseException:
                 self._frontier = None
                 raise
+            self._frontier = frontier
         if isinstance(result, ConflictError):
             raise result
         return result[0]
+
+    def _erase_in(
+        self, conn: sa.Connection, index: int, erasure: PreparedEvent
+    ) -> tuple[list[AppendResult] | ConflictError, merkle.CompactRange]:
+        """Null the payload of ``index`` and append ``erasure`` inside ``conn``'s transaction."""
+        done = conn.execute(
+            entries.update()
+            .where(entries.c.idx == index, entries.c.payload.is_not(None))
+            .values(payload=None)
+        )
+        if done.rowcount != 1:
+            exists = conn.execute(sa.select(entries.c.idx).where(entries.c.idx == index)).first()
+            if exists is None:
+                raise NotFound(f"no entry at index {index}")
+            raise ConflictError(
+                f"the payload of entry {index} is already erased", original_index=index
+            )
+        (result,), frontier = self._append_in(conn, [[erasure]])
+        return result, frontier
 
     # -- reads ------------------------------------------------------------------------
 
