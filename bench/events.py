@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from flightlog.events.canonical import canonical_bytes
-from flightlog.events.refs import extract_refs
-from flightlog.events.validation import validate_event
-from flightlog.ledger.entry import payload_digest
-from flightlog.service import Flightlog, PreparedEvent
+from flightlog.events.canonical import ParsedDocument, canonical_bytes
+from flightlog.service import Flightlog, PreparedEvent, prepare_event
 
 SOURCE = "/ci/pipeline"
 
@@ -61,26 +58,16 @@ def jsonl(batch: Sequence[dict[str, Any]]) -> bytes:
 
 def prepare_known_valid(batch: Sequence[dict[str, Any]], *, name: str) -> list[PreparedEvent]:
     """Prepare events already known to be float-free JSON values (no re-parse)."""
-    out: list[PreparedEvent] = []
-    for i, event in enumerate(batch):
-        position = f"{name}:{i + 1}"
-        header = validate_event(event, position=position)
-        canonical = canonical_bytes(event, float_free=True)
-        out.append(
-            PreparedEvent(
-                event=event,
-                canonical=canonical,
-                payload_sha256=payload_digest(canonical),
-                id=header.id,
-                source=header.source,
-                type=header.type,
-                time=header.timestamp,
-                time_utc=header.time_utc,
-                refs=tuple(extract_refs(event)),
-                position=position,
+    return [
+        prepare_event(
+            ParsedDocument(
+                value=event,
+                canonical=canonical_bytes(event, float_free=True),
+                position=f"{name}:{i + 1}",
             )
         )
-    return out
+        for i, event in enumerate(batch)
+    ]
 
 
 def check_prepared(service: Flightlog, batch: Sequence[dict[str, Any]]) -> None:

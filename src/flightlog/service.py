@@ -42,7 +42,7 @@ from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 from flightlog.store.verification import process_runner
 
-__all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn"]
+__all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn", "prepare_event"]
 
 MAX_EVENT_BYTES = 1024 * 1024
 """The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
@@ -98,6 +98,29 @@ def _to_query(flt: EventFilter) -> Query:
     )
 
 
+def prepare_event(doc: ParsedDocument) -> PreparedEvent:
+    """Validate one parsed event and derive what the ledger stores for it (pure)."""
+    if len(doc.canonical) > MAX_EVENT_BYTES:
+        raise InputTooLarge(
+            f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
+            f"{MAX_EVENT_BYTES:,} bytes per event"
+        )
+    event = doc.value
+    header = validate_event(event, position=doc.position)
+    return PreparedEvent(
+        event=event,
+        canonical=doc.canonical,
+        payload_sha256=payload_digest(doc.canonical),
+        id=header.id,
+        source=header.source,
+        type=header.type,
+        time=header.timestamp,
+        time_utc=header.time_utc,
+        refs=tuple(extract_refs(event)),
+        position=doc.position,
+    )
+
+
 def _checkpoint_document(cp: StoredCheckpoint) -> dict[str, Any]:
     return {"note": cp.note, "tree_size": cp.tree_size, "root": b64(cp.root_hash)}
 
@@ -138,25 +161,7 @@ class Flightlog:
 
     def prepare_document(self, doc: ParsedDocument) -> PreparedEvent:
         """Validate one parsed event and derive what the ledger stores for it."""
-        if len(doc.canonical) > MAX_EVENT_BYTES:
-            raise InputTooLarge(
-                f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
-                f"{MAX_EVENT_BYTES:,} bytes per event"
-            )
-        event = doc.value
-        header = validate_event(event, position=doc.position)
-        return PreparedEvent(
-            event=event,
-            canonical=doc.canonical,
-            payload_sha256=payload_digest(doc.canonical),
-            id=header.id,
-            source=header.source,
-            type=header.type,
-            time=header.timestamp,
-            time_utc=header.time_utc,
-            refs=tuple(extract_refs(event)),
-            position=doc.position,
-        )
+        return prepare_event(doc)
 
     def prepare(self, event: Mapping[str, Any], *, position: str) -> PreparedEvent:
         """Validate one already-parsed event (its canonical form is computed here)."""
@@ -299,6 +304,10 @@ class Flightlog:
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
         """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
         if size is None:
+            # Check the index first: a request for a missing entry must not cut a checkpoint.
+            current = self.store.tree_size()
+            if index < 0 or index >= current:
+                raise NotFound(f"no entry at index {index} (the log holds {current} entries)")
             latest = self.latest_checkpoint()
             if latest is None or latest["tree_size"] <= index:
                 latest = self.checkpoint()

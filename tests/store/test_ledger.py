@@ -196,6 +196,12 @@ class TestProofs:
         with pytest.raises(InputError, match="0 < first <= second"):
             fl.consistency_proof(2, 1)
 
+    def test_proof_of_a_missing_entry_cuts_no_checkpoint(self, fl: Flightlog) -> None:
+        """Asking for a proof of an index beyond the log is NotFound and leaves no checkpoint."""
+        with pytest.raises(NotFound, match="the log holds 0 entries"):
+            fl.inclusion_proof(0)
+        assert fl.latest_checkpoint() is None
+
     def test_checkpoint_is_reused_while_the_tree_is_unchanged(self, fl: Flightlog) -> None:
         """A second checkpoint without new entries returns the same note."""
         record(fl, [service_deployed(0)])

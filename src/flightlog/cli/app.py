@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flightlog import __version__
-from flightlog.cli import ledger_commands, trust_commands
+from flightlog.cli import ledger_commands, server_commands, trust_commands
 from flightlog.cli.context import CliState
 
 app = typer.Typer(
@@ -49,12 +49,7 @@ def root(
 
 ledger_commands.register(app)
 trust_commands.register(app)
-try:
-    from flightlog.cli import server_commands
-except ImportError:  # pragma: no cover - the server extra is part of the default install
-    server_commands = None  # type: ignore[assignment]
-if server_commands is not None:
-    server_commands.register(app)
+server_commands.register(app)
 
 
 def main() -> None:

@@ -384,16 +384,6 @@ class LedgerStore:
         with self.engine.connect() as conn:
             return [_entry_from_row(r) for r in conn.execute(stmt)]
 
-    def entries_of_type(self, type_prefix: str) -> list[EntryRow]:
-        """Every entry whose type starts with ``type_prefix`` (small sets: erasures)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(entries)
-                .where(entries.c.type.startswith(type_prefix))
-                .order_by(entries.c.idx)
-            )
-            return [_entry_from_row(r) for r in rows]
-
     @contextmanager
     def snapshot(self) -> Iterator[LedgerSnapshot]:
         """A read-only, consistent view of the whole log for verification.
@@ -462,17 +452,6 @@ class LedgerStore:
             ).first()
         return None if row is None else _checkpoint(row)
 
-    def checkpoint_covering(self, tree_size: int) -> StoredCheckpoint | None:
-        """The smallest stored checkpoint of at least ``tree_size`` entries."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(checkpoints)
-                .where(checkpoints.c.tree_size >= tree_size)
-                .order_by(checkpoints.c.tree_size, checkpoints.c.id.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else _checkpoint(row)
-
 
 class LedgerSnapshot:
     """Reads over one open read-only transaction, with plain driver tuples for speed."""
@@ -518,19 +497,6 @@ class LedgerSnapshot:
             (tree_size,),
         )
         return None if not rows else str(rows[0][0])
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        """The most recently cut checkpoint."""
-        rows = self._all(
-            "SELECT id, tree_size, root_hash, note, created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
-        )
-        return (
-            None
-            if not rows
-            else StoredCheckpoint(
-                int(rows[0][0]), int(rows[0][1]), bytes(rows[0][2]), rows[0][3], rows[0][4]
-            )
-        )
 
     def find_leaf(self, leaf_hash: bytes) -> int | None:
         """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
