@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 POSTGRES_URL = os.environ.get(
     "FLIGHTLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-if not CORPUS.is_dir():  # a clean clone next to shared/, or the working tree
-    CORPUS = Path(os.environ.get("FLIGHTLOG_CORPUS", str(CORPUS)))
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _postgres_available() -> str | None:

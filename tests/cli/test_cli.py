@@ -13,8 +13,8 @@ from flightlog.cli.app import app
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.note import Verifier
-from tests.conftest import CORPUS
 from tests.factories import jsonl, service_deployed
+from tests.paths import CORPUS
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-CDEVENTS_CORPUS = ROOT.parent / "shared" / "corpus" / "cdevents"
+from tests.paths import CORPUS, FIXTURES, ROOT, corpus_files  # noqa: F401 - ROOT is re-exported
+
+CDEVENTS_CORPUS = CORPUS / "cdevents"
 CONFORMANCE = CDEVENTS_CORPUS / "conformance"
 CUSTOM_CONFORMANCE = CDEVENTS_CORPUS / "custom" / "conformance.json"
-FIXTURES = ROOT / "tests" / "fixtures" / "events"
-CONFORMANCE_FILES = sorted(CONFORMANCE.glob("*.json"))
-FIXTURE_FILES = sorted(FIXTURES.glob("flightlog-*.json"))
+EVENT_FIXTURES = FIXTURES / "events"
+CONFORMANCE_FILES = corpus_files("cdevents/conformance", "*.json")
+FIXTURE_FILES = sorted(EVENT_FIXTURES.glob("flightlog-*.json"))
 
 
 def load(path: Path) -> Any:
@@ -27,4 +28,4 @@ def conformance(name: str) -> Any:
 
 def fixture(name: str) -> Any:
     """Return our event fixture ``<name>.json``."""
-    return load(FIXTURES / f"{name}.json")
+    return load(EVENT_FIXTURES / f"{name}.json")

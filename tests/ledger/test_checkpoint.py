@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,8 +17,9 @@ from flightlog.ledger.checkpoint import (
     sign_checkpoint,
 )
 from flightlog.ledger.note import Signer, Verifier, parse_note, sign_note
+from tests.paths import corpus_file
 
-CHECKPOINT_SPEC = Path(__file__).resolve().parents[3] / "shared/corpus/tlog/c2sp/tlog-checkpoint.md"
+CHECKPOINT_SPEC = corpus_file("tlog/c2sp/tlog-checkpoint.md")
 
 ORIGIN = "flightlog.example/log"
 ROOT = hashlib.sha256(b"root").digest()

@@ -30,8 +30,9 @@ from flightlog.ledger.merkle import (
     verify_inclusion,
 )
 from tests.ledger.merkle_reference import ReferenceTree
+from tests.paths import CORPUS
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "tlog" / "merkle-testdata"
+TESTDATA = CORPUS / "tlog" / "merkle-testdata"
 INCLUSION_VECTORS = sorted(TESTDATA.glob("inclusion/**/*.json"))
 CONSISTENCY_VECTORS = sorted(TESTDATA.glob("consistency/**/*.json"))
 

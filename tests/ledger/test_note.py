@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,8 +23,9 @@ from flightlog.ledger.note import (
     sign_note,
     strict_b64decode,
 )
+from tests.paths import corpus_file
 
-SIGNED_NOTE_SPEC = Path(__file__).resolve().parents[3] / "shared/corpus/tlog/c2sp/signed-note.md"
+SIGNED_NOTE_SPEC = corpus_file("tlog/c2sp/signed-note.md")
 
 # Reference vectors of golang.org/x/mod/sumdb/note (note_test.go).
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
