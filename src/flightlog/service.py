@@ -42,7 +42,14 @@ from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 from flightlog.store.verification import process_runner
 
-__all__ = ["AppendResult", "EventFilter", "Flightlog", "PreparedEvent", "ProgressFn", "prepare_event"]
+__all__ = [
+    "AppendResult",
+    "EventFilter",
+    "Flightlog",
+    "PreparedEvent",
+    "ProgressFn",
+    "prepare_event",
+]
 
 MAX_EVENT_BYTES = 1024 * 1024
 """The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
