@@ -17,7 +17,7 @@ from flightlog.config import Settings
 from flightlog.errors import FlightlogError
 
 if TYPE_CHECKING:
-    from flightlog.cli.remote import RemoteFlightlog
+    from flightlog.client.http import RemoteFlightlog
     from flightlog.service import Flightlog
 
 console = Console()
@@ -47,7 +47,7 @@ def open_backend(ctx: typer.Context) -> Iterator[Flightlog | RemoteFlightlog]:
     """The local ledger, or a remote server when ``--server`` / ``FLIGHTLOG_SERVER`` is set."""
     st = state_of(ctx)
     if st.server:
-        from flightlog.cli.remote import RemoteFlightlog
+        from flightlog.client.http import RemoteFlightlog
 
         remote = RemoteFlightlog(st.server, st.token)
         try:

@@ -150,8 +150,8 @@ def verify(
 
 
 def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
-    from flightlog.cli.remote import RemoteFlightlog
-    from flightlog.cli.witness import verify_remote
+    from flightlog.client.http import RemoteFlightlog
+    from flightlog.client.witness import verify_remote
 
     st = state_of(ctx)
     assert st.server is not None

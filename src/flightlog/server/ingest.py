@@ -19,7 +19,7 @@ from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
 from flightlog.server.auth import BEARER_SECURITY, authorize
 from flightlog.server.body import media_type, read_body
-from flightlog.server.cloudevents import binary_attributes, check_agreement, unwrap_structured
+from flightlog.sources.cloudevents import binary_attributes, check_agreement, unwrap_structured
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import server_state

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flightlog.cli.remote import MAX_BATCH_EVENTS, RemoteFlightlog
+from flightlog.client.http import MAX_BATCH_EVENTS, RemoteFlightlog
 from flightlog.errors import (
     AuthError,
     ConflictError,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flightlog.cli.remote import RemoteFlightlog
+from flightlog.client.http import RemoteFlightlog
 from flightlog.errors import CheckpointError, EventInvalid, NoteError, ProofError, StoreError
 from flightlog.events.canonical import canonical_bytes
 from flightlog.ledger import merkle

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from flightlog.cli.remote import RemoteFlightlog
-from flightlog.cli.witness import WitnessReport, load_state, state_path, verify_remote
+from flightlog.client.http import RemoteFlightlog
+from flightlog.client.witness import WitnessReport, load_state, state_path, verify_remote
 from flightlog.errors import CheckpointError, NoteError, ProofError
 from flightlog.events.canonical import canonical_bytes
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
