@@ -34,7 +34,7 @@ from bench.profiling import profile_rows
 from bench.results import Row, Section, Target, median, rate
 from flightlog.config import Settings
 from flightlog.ledger import merkle
-from flightlog.ledger.entry import utc_now
+from flightlog.timestamps import utc_now
 from flightlog.service import Flightlog, PreparedEvent
 
 BATCH = 1000

@@ -1,8 +1,9 @@
 """The one exception tree of Flightlog.
 
 Every malformed input, failed proof or refused write becomes one of these, with a
-message a user can act on. The HTTP layer maps the classes to status codes; the CLI
-prints the message and exits non-zero.
+message a user can act on. The HTTP layer maps the classes to status codes
+(``flightlog.wire.PROBLEMS``); the CLI prints the message on one
+line and exits 1 (2 only for a command line Typer cannot parse).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ class FlightlogError(Exception):
 
 
 class InputError(FlightlogError):
-    """Input that cannot be accepted as it is (HTTP 4xx, CLI exit 2)."""
+    """Input that cannot be accepted as it is (HTTP 4xx, CLI exit 1)."""
 
 
 class MalformedInput(InputError):
@@ -27,14 +28,23 @@ class InputTooLarge(InputError):
 class EventInvalid(InputError):
     """An event that parses but breaks its schema or the envelope rules.
 
-    ``path`` is the JSON path of the offending value (``$.context.id``) and
-    ``position`` the event's place in its batch or file, when known.
+    ``path`` is the JSON path of the offending value (``$.context.id``),
+    ``position`` the event's place in its batch or file, and ``item`` its zero-based
+    place in a batch request, when known.
     """
 
-    def __init__(self, message: str, *, path: str = "$", position: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "$",
+        position: str | None = None,
+        item: int | None = None,
+    ) -> None:
         self.reason = message
         self.path = path
         self.position = position
+        self.item = item
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -43,7 +53,7 @@ class EventInvalid(InputError):
 
     def at(self, position: str) -> EventInvalid:
         """Return a copy of this error located at ``position`` (e.g. ``events.json:3``)."""
-        return type(self)(self.reason, path=self.path, position=position)
+        return type(self)(self.reason, path=self.path, position=position, item=self.item)
 
 
 class UnknownEventType(EventInvalid):

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
+from flightlog.api import EventFilter, append_result_to_wire
 from flightlog.cli.context import (
     console,
     current_actor,
     fail,
-    open_backend,
+    line,
+    open_ledger,
     open_local,
+    plain,
     print_json,
     reported_errors,
+    styled,
 )
 from flightlog.errors import FlightlogError, InputError, InputTooLarge
-from flightlog.events.canonical import parse_events
-from flightlog.events.validation import validate_event
-from flightlog.service import EventFilter
+
+if TYPE_CHECKING:
+    from flightlog.api import Entry
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -62,48 +66,37 @@ def record_event(
     """
     with reported_errors():
         data, name = _read_input(file)
-    with reported_errors(), open_backend(ctx) as backend:
-        from flightlog.service import Flightlog
-
-        if isinstance(backend, Flightlog):
-            results = [
-                {"index": r.index, "leaf_hash": _b64(r.leaf_hash), "duplicate": r.duplicate}
-                for r in backend.record(backend.parse_and_validate(data, name=name))
-            ]
-        else:
-            results = backend.record(data, name=name)
+    with reported_errors(), open_ledger(ctx, write=True) as ledger:
+        results = ledger.record_bytes(data, name=name)
     if as_json:
-        print_json(results)
+        print_json([append_result_to_wire(r) for r in results])
         return
     for r in results:
-        note = " (duplicate: already recorded)" if r["duplicate"] else ""
-        console.print(f"{r['index']}{note}", highlight=False)
-
-
-def _b64(data: bytes) -> str:
-    from flightlog.service import b64
-
-    return b64(data)
+        note = " (duplicate: already recorded)" if r.duplicate else ""
+        console.print(f"{r.index}{note}")
 
 
 def validate(
     files: list[Path] = typer.Argument(..., help="Event files (JSON, JSON array or JSON Lines)."),
 ) -> None:
-    """Check events against their schemas without recording them."""
+    """Check events against their schemas and size limit without recording them."""
+    from flightlog.service import parse_and_prepare
+
     bad = 0
     for path in files:
         try:
             data, name = _read_input(str(path))
-            docs = parse_events(data, name=name)
-            for doc in docs:
-                validate_event(doc.value, position=doc.position)
+            docs = parse_and_prepare(data, name=name)
         except FlightlogError as exc:
             bad += 1
-            console.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(line(styled("✗", "red"), " ", str(exc)), soft_wrap=True)
             continue
         console.print(
-            f"[green]✓[/] {path}: {len(docs)} valid event{'s' if len(docs) != 1 else ''}",
-            highlight=False,
+            line(
+                styled("✓", "green"),
+                " ",
+                f"{path}: {len(docs)} valid event{'s' if len(docs) != 1 else ''}",
+            )
         )
     if bad:
         raise fail(f"{bad} of {len(files)} file{'s' if len(files) != 1 else ''} invalid")
@@ -148,31 +141,35 @@ def log(
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
     )
-    with reported_errors(), open_backend(ctx) as backend:
-        docs = backend.log(flt, after=after, limit=limit)
+    with reported_errors(), open_ledger(ctx) as ledger:
+        entries = ledger.log(flt, after=after, limit=limit)
     if as_json:
-        print_json(docs)
+        print_json([e.to_wire() for e in entries])
         return
+    from rich.table import Table
+
     table = Table(
         "index",
         "time",
         "type",
         "subject",
         "refs",
-        title=f"{len(docs)} event{'' if len(docs) == 1 else 's'}",
+        title=f"{len(entries)} event{'' if len(entries) == 1 else 's'}",
     )
-    for d in docs:
-        leaf = d["leaf"]
-        subject = (
-            (d["event"] or {}).get("subject", {}).get("id", "(erased)")
-            if d["event"]
-            else "(erased)"
+    for e in entries:
+        refs = ", ".join(f"{k}={v}" for k, v in e.refs[:4]) + (" …" if len(e.refs) > 4 else "")
+        table.add_row(
+            str(e.index), plain(e.leaf.time), plain(e.leaf.type), plain(_subject(e)), plain(refs)
         )
-        refs = ", ".join(f"{k}={v}" for k, v in d["refs"][:4]) + (
-            " …" if len(d["refs"]) > 4 else ""
-        )
-        table.add_row(str(d["index"]), leaf["time"], leaf["type"], str(subject), refs)
     console.print(table)
+
+
+def _subject(entry: Entry) -> object:
+    """The subject id of an entry's event, or ``(erased)``."""
+    if entry.event is None:
+        return "(erased)"
+    subject = entry.event.get("subject")
+    return subject.get("id", "(erased)") if isinstance(subject, dict) else "(erased)"
 
 
 def show(
@@ -181,24 +178,31 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show one entry: the event as received, its refs, leaf and leaf hash."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.show(index)
+    with reported_errors(), open_ledger(ctx) as ledger:
+        entry = ledger.show(index)
     if as_json:
-        print_json(doc)
+        print_json(entry.to_wire())
         return
-    _render_entry(doc)
+    _render_entry(entry)
 
 
-def _render_entry(doc: dict[str, Any]) -> None:
-    table = Table(show_header=False, title=f"entry {doc['index']}")
+def _render_entry(entry: Entry) -> None:
+    from rich.table import Table
+
+    doc = entry.to_wire()
+    table = Table(show_header=False, title=f"entry {entry.index}")
     for key, value in doc["leaf"].items():
-        table.add_row(key, str(value))
-    table.add_row("leaf_hash", str(doc["leaf_hash"]))
-    table.add_row("refs", "\n".join(f"{k}={v}" for k, v in doc["refs"]) or "-")
-    table.add_row("payload", "[yellow]erased[/]" if doc["erased"] else "present")
+        table.add_row(key, plain(value))
+    table.add_row("leaf_hash", plain(doc["leaf_hash"]))
+    table.add_row("refs", "\n".join(plain(f"{k}={v}") for k, v in entry.refs) or "-")
+    table.add_row("payload", styled("erased", "yellow") if entry.erased else "present")
     console.print(table)
-    if doc["event"] is not None:
-        console.print_json(data=doc["event"])
+    if entry.event is not None:
+        # JSON string escapes already render control characters as \u00XX; DEL, C1
+        # and bidirectional controls are escaped on top.
+        console.print(
+            plain(json.dumps(entry.event, indent=2, ensure_ascii=False), keep_newlines=True)
+        )
 
 
 def erase(
@@ -211,15 +215,12 @@ def erase(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Erase a stored payload; an erasure event records who, what and why. Proofs still verify."""
-    with reported_errors(), open_local(ctx) as fl:
+    with reported_errors(), open_local(ctx, command="erase") as fl:
         result = fl.erase(index, reason=reason, actor=actor or current_actor())
     if as_json:
         print_json({"erased": index, "erasure_index": result.index})
         return
-    console.print(
-        f"erased the payload of entry {index}; erasure recorded at index {result.index}",
-        highlight=False,
-    )
+    console.print(f"erased the payload of entry {index}; erasure recorded at index {result.index}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from flightlog.api import b64
 from flightlog.cli.context import (
     console,
     fail,
-    open_backend,
+    line,
+    open_ledger,
     open_local,
+    plain,
     print_json,
     reported_errors,
     state_of,
+    styled,
 )
-from flightlog.service import b64
+from flightlog.config import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
 key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
@@ -29,12 +33,12 @@ def checkpoint(
     as_json: bool = typer.Option(False, "--json", help="Print {note, tree_size, root}."),
 ) -> None:
     """Cut and print a signed checkpoint (C2SP tlog-checkpoint)."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.checkpoint()
+    with reported_errors(), open_ledger(ctx, write=True) as ledger:
+        cp = ledger.checkpoint()
     if as_json:
-        print_json(doc)
+        print_json(cp.to_wire())
         return
-    typer.echo(doc["note"], nl=False)
+    typer.echo(plain(cp.note, keep_newlines=True), nl=False)
 
 
 @proof_app.command("inclusion")
@@ -47,11 +51,15 @@ def proof_inclusion(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Prove that an entry is in the log."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.inclusion_proof(index, size)
+    # Without --size the proof may cut the first checkpoint covering the entry: a write.
+    with reported_errors(), open_ledger(ctx, write=size is None) as ledger:
+        proof = ledger.inclusion_proof(index, size)
+    doc = proof.to_wire()
     if as_json:
         print_json(doc)
         return
+    from rich.table import Table
+
     table = Table(
         show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}"
     )
@@ -59,8 +67,8 @@ def proof_inclusion(
     table.add_row("root", doc["root"])
     table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
     console.print(table)
-    if doc.get("checkpoint"):
-        typer.echo(doc["checkpoint"], nl=False)
+    if proof.checkpoint:
+        typer.echo(plain(proof.checkpoint, keep_newlines=True), nl=False)
 
 
 @proof_app.command("consistency")
@@ -71,11 +79,13 @@ def proof_consistency(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Prove that a larger tree extends a smaller one (nothing rewritten)."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.consistency_proof(first, second)
+    with reported_errors(), open_ledger(ctx) as ledger:
+        doc = ledger.consistency_proof(first, second).to_wire()
     if as_json:
         print_json(doc)
         return
+    from rich.table import Table
+
     table = Table(show_header=False, title=f"consistency {first} → {second}")
     table.add_row("first_root", doc["first_root"])
     table.add_row("second_root", doc["second_root"])
@@ -86,8 +96,8 @@ def proof_consistency(
 @key_app.command("show")
 def key_show(ctx: typer.Context) -> None:
     """Print the verifier key (note format) that checks this log's checkpoints."""
-    with reported_errors(), open_backend(ctx) as backend:
-        typer.echo(backend.verifier_key())
+    with reported_errors(), open_ledger(ctx) as ledger:
+        typer.echo(plain(ledger.verifier_key()))
 
 
 def verify(
@@ -111,7 +121,7 @@ def verify(
     if st.server:
         _verify_remote(ctx, key, as_json)
         return
-    with reported_errors(), open_local(ctx) as fl, _progress() as bar:
+    with reported_errors(), open_local(ctx, write=False) as fl, _progress() as bar:
         task = bar.add_task("verifying", total=None)
 
         def step(done: int, total: int) -> None:
@@ -139,10 +149,12 @@ def verify(
     elif report.problem is None:
         erased = f", {len(report.erased)} erased" if report.erased else ""
         console.print(
-            f"[green]ok[/]: {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
-            f"{report.checkpoints_checked} checkpoint{'' if report.checkpoints_checked == 1 else 's'} "
-            f"verified; root {doc['root']}",
-            highlight=False,
+            line(
+                styled("ok", "green"),
+                f": {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
+                f"{report.checkpoints_checked} checkpoint"
+                f"{'' if report.checkpoints_checked == 1 else 's'} verified; root {doc['root']}",
+            )
         )
     if report.problem is not None:
         where = f"index {report.problem.index}: " if report.problem.index is not None else ""
@@ -155,7 +167,7 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
 
     st = state_of(ctx)
     assert st.server is not None
-    home = Path(os.environ.get("FLIGHTLOG_HOME", ".flightlog"))
+    home = Settings.from_env().home
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
     doc = {
@@ -176,13 +188,23 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         else f"consistent with the {report.previous_size}-entry checkpoint seen before"
     )
     console.print(
-        f"[green]ok[/]: {report.origin} at {report.tree_size} entries, {since}; "
-        f"{report.entries_checked} entries spot-checked",
-        highlight=False,
+        line(
+            styled("ok", "green"),
+            f": {report.origin} at {report.tree_size} entries, {since}; "
+            f"{report.entries_checked} entries spot-checked",
+        )
     )
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

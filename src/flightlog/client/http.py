@@ -16,48 +16,49 @@ from typing import Any
 
 import httpx
 
+from flightlog.api import (
+    AppendResult,
+    CheckpointInfo,
+    ConsistencyProof,
+    Entry,
+    EventFilter,
+    InclusionProof,
+    append_result_from_wire,
+)
 from flightlog.errors import (
     AuthError,
-    ConflictError,
     EventInvalid,
     FlightlogError,
-    ForbiddenError,
     InputError,
-    InputTooLarge,
-    MalformedInput,
-    NotFound,
     RemoteError,
-    UnknownEventType,
 )
 from flightlog.events.canonical import ParsedDocument, parse_events
-from flightlog.ledger.entry import format_timestamp
-from flightlog.service import EventFilter
+from flightlog.timestamps import format_timestamp
+from flightlog.wire import (
+    API_PREFIX,
+    CHECKPOINT,
+    CURSOR_PARAM,
+    EVENT,
+    EVENTS,
+    EVENTS_BATCH,
+    FILTER_PARAMS,
+    JSON_MEDIA_TYPE,
+    KEY,
+    LIMIT_PARAM,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_PAGE,
+    PROOF_CONSISTENCY,
+    PROOF_INCLUSION,
+    error_from_problem,
+    kind_of_answer,
+)
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_PAGE", "RemoteFlightlog"]
 
-MAX_BATCH_EVENTS = 10_000
-# Under the server's default 5 MiB body limit, leaving room for the array framing.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
-# The largest page GET /api/v1/events serves; longer listings follow next_cursor.
-MAX_PAGE = 1000
-API = "/api/v1"
-JSON_MEDIA_TYPE = "application/json"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-# The problem type the server gives an unknown event type (a kind of invalid event).
-UNKNOWN_TYPE_PROBLEM = "urn:flightlog:problem:unknown-event-type"
 # How much of a non-problem error body is quoted in a message.
 MAX_QUOTED_BODY = 200
 REDACTED = "[token]"
-
-_BATCH_POSITION = re.compile(r"\[(\d+)\]\Z")
-# The status codes the service's errors are served with (409 and 422 carry more).
-_ERROR_OF_STATUS: dict[int, type[FlightlogError]] = {
-    400: MalformedInput,
-    401: AuthError,
-    403: ForbiddenError,
-    404: NotFound,
-    413: InputTooLarge,
-}
 # RFC 6750 §2.1 b64token, widened to any visible ASCII: what an HTTP header can carry.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
@@ -91,25 +92,12 @@ def _array_body(docs: Sequence[ParsedDocument]) -> bytes:
 
 def _filter_params(flt: EventFilter) -> dict[str, str]:
     """Query parameters of ``GET /api/v1/events`` for ``flt`` (unset filters left out)."""
-    pairs: dict[str, str | None] = {
-        "type": flt.type,
-        "service": flt.service,
-        "env": flt.environment,
-        "commit": flt.commit,
-        "artifact": flt.artifact,
-        "ticket": flt.ticket,
-        "actor": flt.actor,
-        "since": format_timestamp(flt.since) if flt.since else None,
-        "until": format_timestamp(flt.until) if flt.until else None,
-    }
-    return {key: value for key, value in pairs.items() if value}
-
-
-def _strip_prefix(text: str, prefix: str | None) -> str:
-    """``text`` without ``prefix: `` in front, when it has it."""
-    if prefix and text.startswith(f"{prefix}: "):
-        return text[len(prefix) + 2 :]
-    return text
+    params: dict[str, str] = {}
+    for field, param in FILTER_PARAMS.items():
+        value = getattr(flt, field)
+        if value:
+            params[param] = value if isinstance(value, str) else format_timestamp(value)
+    return params
 
 
 class RemoteFlightlog:
@@ -185,7 +173,7 @@ class RemoteFlightlog:
             headers["Content-Type"] = JSON_MEDIA_TYPE
         try:
             response = self._client.request(
-                method, API + path, params=params, content=content, headers=headers
+                method, API_PREFIX + path, params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:
             reason = self._redact(str(exc)) or type(exc).__name__
@@ -218,31 +206,14 @@ class RemoteFlightlog:
             text = response.content[:MAX_QUOTED_BODY].decode("utf-8", "replace").strip()
             detail = text or response.reason_phrase or "no detail given"
         detail = self._redact(detail)
-        if status == 409:
-            original = problem.get("original_index")
-            if not isinstance(original, int) or isinstance(original, bool):
-                original = -1
-            return ConflictError(detail, original_index=original)
-        if status == 422:
-            return self._event_invalid(problem, detail)
-        kind = _ERROR_OF_STATUS.get(status)
+        kind = kind_of_answer(status, problem.get("type"))
         if kind is None:
             return RemoteError(f"the Flightlog server answered {status}: {detail}")
-        return kind(detail)
-
-    def _event_invalid(self, problem: Mapping[str, Any], detail: str) -> EventInvalid:
-        """The EventInvalid of a 422 problem, keeping its path and position."""
-        path, position = (
-            self._redact(value) if isinstance(value := problem.get(key), str) else None
-            for key in ("path", "position")
-        )
-        kind = UnknownEventType if problem.get("type") == UNKNOWN_TYPE_PROBLEM else EventInvalid
-        if path is None:
-            return kind(detail, position=position)
-        # The server renders "<position>: <path>: <reason>"; keep the reason only,
-        # so that re-rendering it does not repeat the location.
-        reason = _strip_prefix(_strip_prefix(detail, position), path)
-        return kind(reason, path=path, position=position)
+        members = {
+            key: self._redact(value) if isinstance(value, str) else value
+            for key, value in problem.items()
+        }
+        return error_from_problem(kind, detail, members)
 
     def _json(self, response: httpx.Response) -> Any:
         """The JSON body of a successful answer; RemoteError when it is not JSON."""
@@ -276,13 +247,13 @@ class RemoteFlightlog:
 
     # -- the service's methods ----------------------------------------------------------
 
-    def record(self, data: bytes, *, name: str) -> list[dict[str, Any]]:
+    def record_bytes(self, data: bytes, *, name: str) -> list[AppendResult]:
         """Parse events locally and record them; each request of up to 10,000 is atomic."""
         docs = parse_events(data, name=name)
-        results: list[dict[str, Any]] = []
+        results: list[AppendResult] = []
         for batch in _batches(docs):
             try:
-                response = self._send("POST", "/events/batch", content=_array_body(batch))
+                response = self._send("POST", EVENTS_BATCH, content=_array_body(batch))
             except EventInvalid as exc:
                 raise self._relocate(exc, batch) from None
             body = self._object(response)
@@ -293,35 +264,37 @@ class RemoteFlightlog:
                     f"{len(answered) if isinstance(answered, list) else 'no'} results "
                     f"for {len(batch)} events"
                 )
-            results.extend(answered)
+            results.extend(append_result_from_wire(ack) for ack in answered)
         return results
 
     @staticmethod
     def _relocate(exc: EventInvalid, batch: Sequence[ParsedDocument]) -> EventInvalid:
         """``exc`` located at the user's position of the batch event the server named."""
-        found = _BATCH_POSITION.search(exc.position or "")
-        if found is None or int(found.group(1)) >= len(batch):
+        if exc.item is None or not 0 <= exc.item < len(batch):
             return exc
-        return exc.at(batch[int(found.group(1))].position)
+        return exc.at(batch[exc.item].position)
 
-    def show(self, index: int) -> dict[str, Any]:
-        """The full document of one entry."""
-        return self._object(self._send("GET", f"/events/{int(index)}"))
+    def show_document(self, index: int) -> dict[str, Any]:
+        """The show-document of one entry, as the server sent it."""
+        return self._object(self._send("GET", EVENT.format(index=int(index))))
 
-    def log(
-        self, flt: EventFilter, *, after: int | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    def show(self, index: int) -> Entry:
+        """One entry."""
+        return Entry.from_wire(self.show_document(index))
+
+    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
         """Entries matching ``flt`` after index ``after``, oldest first, following pages."""
         if limit < 1:
             raise InputError("limit must be at least 1")
         params: dict[str, str | int] = dict(_filter_params(flt))
         cursor = str(after) if after is not None else None
-        out: list[dict[str, Any]] = []
+        out: list[Entry] = []
         while len(out) < limit:
-            page = dict(params, limit=min(limit - len(out), MAX_PAGE))
+            page = dict(params)
+            page[LIMIT_PARAM] = min(limit - len(out), MAX_PAGE)
             if cursor is not None:
-                page["cursor"] = cursor
-            body = self._object(self._send("GET", "/events", params=page))
+                page[CURSOR_PARAM] = cursor
+            body = self._object(self._send("GET", EVENTS, params=page))
             events = body.get("events")
             following = body.get("next_cursor")
             if not isinstance(events, list) or not isinstance(following, str | None):
@@ -329,37 +302,45 @@ class RemoteFlightlog:
                     f"the Flightlog server at {self.base_url} answered GET /events "
                     "without an events list and a next_cursor"
                 )
-            out.extend(events)
+            out.extend(Entry.from_wire(doc) for doc in events)
             # A cursor that does not move would loop forever.
             if following is None or following == cursor or not events:
                 break
             cursor = following
         return out[:limit]
 
-    def checkpoint(self) -> dict[str, Any]:
-        """Cut a signed checkpoint (admin scope) and return {note, tree_size, root}."""
-        return self._object(self._send("POST", "/checkpoint"))
+    def checkpoint(self) -> CheckpointInfo:
+        """Cut a signed checkpoint (admin scope)."""
+        return CheckpointInfo.from_wire(self._object(self._send("POST", CHECKPOINT)))
 
-    def latest_checkpoint(self) -> dict[str, Any]:
-        """The latest checkpoint document {note, tree_size, root}."""
-        return self._object(self._send("GET", "/checkpoint"))
+    def latest_checkpoint(self) -> CheckpointInfo:
+        """The latest checkpoint."""
+        return CheckpointInfo.from_wire(self._object(self._send("GET", CHECKPOINT)))
 
     def checkpoint_note(self) -> str:
         """The latest checkpoint as signed note text."""
-        return self._text(self._send("GET", "/checkpoint", accept="text/plain"))
+        return self._text(self._send("GET", CHECKPOINT, accept="text/plain"))
 
-    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
-        """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
+    def inclusion_proof_document(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """The inclusion proof document, as the server sent it."""
         params: dict[str, str | int] = {"index": int(index)}
         if size is not None:
             params["size"] = int(size)
-        return self._object(self._send("GET", "/proof/inclusion", params=params))
+        return self._object(self._send("GET", PROOF_INCLUSION, params=params))
 
-    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
-        """Proof that the tree of ``second`` entries extends the tree of ``first``."""
+    def inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
+        """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
+        return InclusionProof.from_wire(self.inclusion_proof_document(index, size))
+
+    def consistency_proof_document(self, first: int, second: int) -> dict[str, Any]:
+        """The consistency proof document, as the server sent it."""
         params: dict[str, str | int] = {"first": int(first), "second": int(second)}
-        return self._object(self._send("GET", "/proof/consistency", params=params))
+        return self._object(self._send("GET", PROOF_CONSISTENCY, params=params))
+
+    def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
+        """Proof that the tree of ``second`` entries extends the tree of ``first``."""
+        return ConsistencyProof.from_wire(self.consistency_proof_document(first, second))
 
     def verifier_key(self) -> str:
         """The verifier key string of the server's signing key."""
-        return self._text(self._send("GET", "/key", accept="text/plain")).strip()
+        return self._text(self._send("GET", KEY, accept="text/plain")).strip()
