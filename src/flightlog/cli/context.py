@@ -13,21 +13,38 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from flightlog.config import Settings
 from flightlog.errors import FlightlogError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from flightlog.api import Ledger
     from flightlog.service import Flightlog
 
-console = Console(markup=False, emoji=False, highlight=False)
-err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+class _LazyConsole:
+    """A Rich console built on first use: commands that print nothing never load Rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, markup=False, emoji=False, highlight=False)
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
 
 # C0 controls, DEL and C1 controls, plus the bidirectional overrides that reorder text.
 _UNSAFE = {
@@ -49,11 +66,15 @@ def plain(value: object, *, keep_newlines: bool = False) -> str:
 
 def styled(text: str, style: str) -> Text:
     """A fixed word of ours in a style (never a value from outside)."""
+    from rich.text import Text
+
     return Text(text, style=style)
 
 
 def line(*parts: str | Text) -> Text:
     """One line from styled words and plain values (values are escaped)."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         out.append(part if isinstance(part, Text) else plain(part))

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
-record_app = typer.Typer(help="Record evidence in the ledger.", no_args_is_help=True)
+record_app = typer.Typer(
+    help="Record evidence in the ledger.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _read_input(path: str) -> tuple[bytes, str]:
@@ -71,9 +73,9 @@ def record_event(
     if as_json:
         print_json([append_result_to_wire(r) for r in results])
         return
+    # Plain echo: a pipeline step records one event, and Rich would add to its start-up.
     for r in results:
-        note = " (duplicate: already recorded)" if r.duplicate else ""
-        console.print(f"{r.index}{note}")
+        typer.echo(f"{r.index} (duplicate: already recorded)" if r.duplicate else str(r.index))
 
 
 def validate(

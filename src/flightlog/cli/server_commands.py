@@ -22,7 +22,11 @@ from flightlog.cli.context import (
 )
 from flightlog.config import Settings
 
-token_app = typer.Typer(help="Manage API tokens (stored hashed; shown once).", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Manage API tokens (stored hashed; shown once).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 def is_sqlite_url(url: str) -> bool:

@@ -24,8 +24,10 @@ from flightlog.config import Settings
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
-key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
+proof_app = typer.Typer(
+    help="Merkle proofs (RFC 9162).", no_args_is_help=True, rich_markup_mode=None
+)
+key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def checkpoint(

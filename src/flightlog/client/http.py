@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+# httpx imports its own command-line tool (click, rich, pygments) when it can; a library
+# client never runs it, and not loading it saves a third of `flightlog record`'s start-up.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx
 
 from flightlog.api import (
