@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from alembic import op
 
+from flightlog.errors import StoreError
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -32,7 +34,7 @@ def _tiles_of_level(conn: sa.Connection, level: int, count: int) -> Iterator[tup
     tile: list[bytes] = []
     for idx, value in rows:
         if int(idx) != expected or len(value) != 32:
-            raise RuntimeError(
+            raise StoreError(
                 f"the Merkle node at level {level}, index {expected} is missing or damaged; "
                 "run `flightlog verify` with the previous version and restore from a backup"
             )
@@ -42,7 +44,7 @@ def _tiles_of_level(conn: sa.Connection, level: int, count: int) -> Iterator[tup
             yield (expected - 1) >> _HEIGHT, b"".join(tile)
             tile = []
     if expected != count:
-        raise RuntimeError(
+        raise StoreError(
             f"the Merkle node at level {level}, index {expected} is missing; "
             "run `flightlog verify` with the previous version and restore from a backup"
         )
