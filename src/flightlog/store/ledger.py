@@ -18,6 +18,7 @@ from alembic.config import Config
 from flightlog.errors import ConflictError, StoreError
 from flightlog.ledger import merkle
 from flightlog.ledger.entry import AppendResult, PreparedEvent, utc_now
+from flightlog.ledger.tiles import TileID
 from flightlog.store import reads
 from flightlog.store.append import ADVISORY_LOCK_KEY as _ADVISORY_LOCK_KEY
 from flightlog.store.append import Appended, Appender, Projection
@@ -25,6 +26,7 @@ from flightlog.store.engine import create_engine, is_sqlite, write_transaction
 from flightlog.store.reads import EntryRow, Query, StoredCheckpoint
 from flightlog.store.schema import checkpoints
 from flightlog.store.snapshot import LedgerSnapshot
+from flightlog.store.tiles import read_entry_bundle, read_tile
 
 __all__ = [
     "Appended",
@@ -168,6 +170,16 @@ class LedgerStore:
         """Complete-subtree hashes by id, from the tiles holding them (used by proofs)."""
         with self.engine.connect() as conn:
             return reads.nodes(conn, ids)
+
+    def tile(self, tile: TileID) -> bytes:
+        """The bytes of one tlog-tiles tile; NotFound beyond the tree or wider than it."""
+        with self.snapshot() as snap:
+            return read_tile(snap, tile)
+
+    def entry_bundle(self, tile: TileID) -> bytes:
+        """One tlog-tiles entry bundle (leaf bytes); NotFound beyond the tree or wider than it."""
+        with self.snapshot() as snap:
+            return read_entry_bundle(snap, tile)
 
     # -- checkpoints ------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
-"""Tile rows: reading tiles (and the tree nodes they hold) and writing the tiles appends grow."""
+"""Tile rows: reading tiles, the nodes they hold and entry bundles; writing the tiles appends grow."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from flightlog.errors import StoreError
+from flightlog.errors import NotFound, StoreError
 from flightlog.ledger import merkle, tiles
-from flightlog.ledger.tiles import TILE_WIDTH, TileKey
+from flightlog.ledger.entry import leaf_bytes_of
+from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileID, TileKey
+
+if TYPE_CHECKING:
+    from flightlog.store.snapshot import LedgerSnapshot
 
 _TILE_CHUNK = 400  # two parameters each, under SQLite's 999-parameter floor
 FULL_BYTES = TILE_WIDTH * merkle.HASH_SIZE
@@ -90,3 +94,45 @@ def upsert_tiles(conn: sa.Connection, rows: Sequence[tuple[int, int, bytes]]) ->
         "ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
         list(rows),
     )
+
+
+def _available(size: int, tile: TileID) -> int:
+    """How many hashes tile ``(level, index)`` holds in a tree of ``size`` leaves."""
+    count = size >> (TILE_HEIGHT * tile.level)
+    return max(0, min(TILE_WIDTH, count - tile.index * TILE_WIDTH))
+
+
+def _check_width(size: int, tile: TileID, what: str) -> None:
+    """NotFound unless the tree of ``size`` leaves has ``tile`` at its requested width."""
+    have = _available(size, tile)
+    if have == 0:
+        raise NotFound(f"{what} is beyond the tree ({size} entries)")
+    if tile.width > have:
+        hint = "" if have == TILE_WIDTH else f"; it is partial, width {have} (.p/{have})"
+        raise NotFound(
+            f"{what} has {have} of {tile.width} hashes in the tree of {size} entries{hint}"
+        )
+
+
+def read_tile(snap: LedgerSnapshot, tile: TileID) -> bytes:
+    """The bytes of ``tile`` (its first ``width`` hashes); NotFound beyond the tree."""
+    size = snap.tree_size()
+    what = f"tile {tile.level}/{tile.index}" + ("" if tile.full else f" of width {tile.width}")
+    _check_width(size, tile, what)
+    data = snap.tiles([(tile.level, tile.index)]).get((tile.level, tile.index), b"")
+    end = tile.width * merkle.HASH_SIZE
+    if len(data) < end:
+        raise StoreError(f"{what} is missing from the store; run flightlog verify")
+    return data[:end]
+
+
+def read_entry_bundle(snap: LedgerSnapshot, tile: TileID) -> bytes:
+    """Entry bundle ``tile.index``: the RFC 8785 leaf bytes of its ``width`` entries."""
+    size = snap.tree_size()
+    what = f"entry bundle {tile.index}" + ("" if tile.full else f" of width {tile.width}")
+    _check_width(size, TileID(0, tile.index, tile.width), what)
+    start = tile.index * TILE_WIDTH
+    rows = snap.leaves_between(start, start + tile.width)
+    if len(rows) != tile.width:
+        raise StoreError(f"{what} is missing entries; run flightlog verify")
+    return tiles.encode_bundle(leaf_bytes_of(*row[1:]) for row in rows)
