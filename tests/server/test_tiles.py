@@ -130,20 +130,12 @@ class TestTileClient:
         first = _decode_bundle(bundle.content)[0]
         leaf = seeded.flightlog.show(256)["leaf"]
         assert first.startswith(b'{"id":"deploy-256","payload_sha256":"')
-        assert (
-            first
-            == (
-                '{"id":%s,"payload_sha256":"%s","received_at":"%s","source":"%s","time":"%s","type":"%s"}'
-                % (
-                    '"deploy-256"',
-                    leaf["payload_sha256"],
-                    leaf["received_at"],
-                    leaf["source"],
-                    leaf["time"],
-                    leaf["type"],
-                )
-            ).encode()
+        expected = (
+            f'{{"id":"deploy-256","payload_sha256":"{leaf["payload_sha256"]}",'
+            f'"received_at":"{leaf["received_at"]}","source":"{leaf["source"]}",'
+            f'"time":"{leaf["time"]}","type":"{leaf["type"]}"}}'
         )
+        assert first == expected.encode()
 
     def test_cache_headers(self, seeded: Api) -> None:
         """Tiles are immutable for a year; the checkpoint for seconds."""
