@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typer.testing import CliRunner
 
+from flightlog.cli.app import app
+from flightlog.client.tiles import TileClient, verify_tiles
 from flightlog.config import Settings
+from flightlog.errors import ProofError
 from flightlog.server.app import create_app
 from tests.server.events import deployed
-from tests.server.harness import Api, admin_token, problem, serving
+from tests.server.harness import Api, LiveServer, admin_token, problem, serving
 
 SIZE = 600  # two full leaf tiles, a partial one of 88, a level-1 tile of width 2
 
@@ -209,3 +215,65 @@ class TestTileAccess:
         tile = public.client.get("/tile/0/000")
         assert tile.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert public.client.get("/api/v1/events").status_code == 401
+
+
+class TestFullRemoteVerify:
+    @pytest.fixture
+    def served(self, live_server: LiveServer) -> LiveServer:
+        """The live server holding SIZE entries and a checkpoint of them."""
+        with httpx.Client(base_url=live_server.url, headers=_bearer(live_server.admin)) as c:
+            for start in range(0, SIZE, 300):
+                batch = [deployed(i) for i in range(start, start + 300)]
+                assert c.post("/api/v1/events/batch", json=batch).status_code == 201
+            assert c.post("/api/v1/checkpoint").status_code == 200
+        return live_server
+
+    def test_verify_server_full(
+        self, served: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`verify --server URL --full` checks every entry and tile against the signed root."""
+        monkeypatch.setenv("FLIGHTLOG_HOME", str(tmp_path / "client"))
+        result = CliRunner().invoke(
+            app,
+            ["--server", served.url, "--token", served.admin, "verify", "--full", "--json"],
+        )
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["tree_size"] == SIZE
+        # Three leaf tiles and the level-1 tile above the two full ones.
+        assert doc["full"] == {"entries_checked": SIZE, "tiles_checked": 4}
+
+    def test_a_forged_tile_fails_the_full_check(self, served: LiveServer) -> None:
+        """A server whose leaf tile disagrees with its entry bundle fails, naming the entry."""
+        real = httpx.Client(base_url=served.url, headers=_bearer(served.admin))
+
+        def forging(request: httpx.Request) -> httpx.Response:
+            answer = real.get(request.url.path)
+            body = answer.content
+            if request.url.path == "/tile/0/001":
+                body = body[:32] + bytes(32) + body[64:]
+            return httpx.Response(answer.status_code, content=body)
+
+        with real:
+            cp = real.get("/api/v1/checkpoint", headers={"Accept": "application/json"}).json()
+            root = base64.b64decode(cp["root"])
+            with (
+                TileClient(served.url, transport=httpx.MockTransport(forging)) as client,
+                pytest.raises(ProofError, match="entry 257: its leaf hash in tile/0/001"),
+            ):
+                verify_tiles(client, SIZE, root)
+            with TileClient(served.url, served.admin) as client:
+                check = verify_tiles(client, SIZE, root)
+        assert (check.entries_checked, check.root) == (SIZE, root)
+
+    def test_a_wrong_root_fails_the_full_check(self, served: LiveServer) -> None:
+        """Tiles that rebuild another root than the checkpoint's fail the check."""
+        with (
+            TileClient(served.url, served.admin) as client,
+            pytest.raises(ProofError, match="is not the checkpoint's"),
+        ):
+            verify_tiles(client, SIZE, bytes(32))
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

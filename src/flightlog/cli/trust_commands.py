@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,6 +20,9 @@ from flightlog.cli.context import (
     state_of,
 )
 from flightlog.service import b64
+
+if TYPE_CHECKING:
+    from flightlog.client.tiles import FullCheck
 
 proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
 key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
@@ -105,11 +109,14 @@ def verify(
         min=1,
         help="Processes checking the log (default: up to 2 on large logs).",
     ),
+    full: bool = typer.Option(
+        False, "--full", help="With --server: check every entry and tile, not only samples."
+    ),
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
     st = state_of(ctx)
     if st.server:
-        _verify_remote(ctx, key, as_json)
+        _verify_remote(ctx, key, as_json, full=full)
         return
     with reported_errors(), open_local(ctx) as fl, _progress() as bar:
         task = bar.add_task("verifying", total=None)
@@ -149,7 +156,7 @@ def verify(
         raise fail(f"verification failed at {where}{report.problem.kind}: {report.problem.detail}")
 
 
-def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
+def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool, *, full: bool) -> None:
     from flightlog.cli.remote import RemoteFlightlog
     from flightlog.cli.witness import verify_remote
 
@@ -158,6 +165,7 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
     home = Path(os.environ.get("FLIGHTLOG_HOME", ".flightlog"))
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
+    whole = _verify_tiles(st.server, st.token, report.tree_size, report.root) if full else None
     doc = {
         "ok": True,
         "origin": report.origin,
@@ -166,6 +174,9 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         "previous_size": report.previous_size,
         "entries_checked": report.entries_checked,
         "first_use": report.first_use,
+        "full": None
+        if whole is None
+        else {"entries_checked": whole.entries_checked, "tiles_checked": whole.tiles_checked},
     }
     if as_json:
         print_json(doc)
@@ -180,6 +191,23 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         f"{report.entries_checked} entries spot-checked",
         highlight=False,
     )
+    if whole is not None:
+        console.print(
+            f"[green]ok[/]: all {whole.entries_checked} entries and {whole.tiles_checked} tiles "
+            "rebuild the signed root",
+            highlight=False,
+        )
+
+
+def _verify_tiles(server: str, token: str | None, size: int, root: bytes) -> FullCheck:
+    """Check the whole log at ``size`` entries from its tiles against the verified ``root``."""
+    from flightlog.client.tiles import TileClient, verify_tiles
+
+    with reported_errors(), TileClient(server, token) as tiles, _progress() as bar:
+        task = bar.add_task("checking tiles", total=size)
+        return verify_tiles(
+            tiles, size, root, progress=lambda done, _total: bar.update(task, completed=done)
+        )
 
 
 def _progress() -> Progress:
