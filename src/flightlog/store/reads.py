@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -50,6 +50,15 @@ class Query:
     types: tuple[str, ...] = ()
     since_utc: str | None = None
     until_utc: str | None = None
+
+
+class EntryReader(Protocol):
+    """The read port of the stored log for read-side consumers (lineage, reports, exports)."""
+
+    def tree_size(self) -> int: ...
+    def get(self, index: int) -> tuple[EntryRow, bytes | None, list[tuple[str, str]]]: ...
+    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]: ...
+    def query(self, q: Query, *, after: int | None, limit: int) -> list[EntryRow]: ...
 
 
 def entry_from_row(row: Any) -> EntryRow:
