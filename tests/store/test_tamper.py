@@ -39,6 +39,30 @@ def sql(fl: Flightlog, statement: str, **params: object) -> None:
         conn.execute(sa.text(statement), params)
 
 
+def tile(fl: Flightlog, level: int, index: int) -> bytes:
+    """The stored bytes of one tile."""
+    with fl.store.engine.connect() as conn:
+        return bytes(
+            conn.execute(
+                sa.text("SELECT hashes FROM tiles WHERE level = :l AND idx = :i"),
+                {"l": level, "i": index},
+            ).scalar_one()
+        )
+
+
+def replace_hash(fl: Flightlog, level: int, index: int, position: int, value: bytes) -> None:
+    """Overwrite hash ``position`` of tile ``(level, index)`` in place."""
+    data = bytearray(tile(fl, level, index))
+    data[32 * position : 32 * (position + 1)] = value
+    sql(
+        fl,
+        "UPDATE tiles SET hashes = :h WHERE level = :l AND idx = :i",
+        h=bytes(data),
+        l=level,
+        i=index,
+    )
+
+
 def problem(fl: Flightlog) -> tuple[int | None, str, str]:
     """Verify and return the first problem's index, kind and detail."""
     report = fl.verify()
@@ -95,17 +119,25 @@ class TestTamper:
         sql(fl, "UPDATE entries SET received_at = '2020-01-01T00:00:00.000000Z' WHERE idx = 4")
         assert problem(fl)[:2] == (4, "leaf_altered")
 
-    def test_changed_inner_node(self, fl: Flightlog) -> None:
-        """A changed stored inner node is reported with its level and index."""
-        sql(fl, "UPDATE merkle_nodes SET hash = :h WHERE level = 2 AND idx = 1", h=b"\x00" * 32)
+    def test_changed_leaf_hash_in_tile(self, fl: Flightlog) -> None:
+        """A changed leaf hash in a stored tile names the entry and the tile."""
+        replace_hash(fl, 0, 0, 6, b"\x11" * 32)
         index, kind, detail = problem(fl)
-        assert (index, kind) == (4, "node_altered")
-        assert "level 2, index 1" in detail
+        assert (index, kind) == (6, "leaf_altered")
+        assert "tile 0/0" in detail
 
-    def test_changed_leaf_node(self, fl: Flightlog) -> None:
-        """A changed stored leaf hash (entry intact) is reported as an altered node."""
-        sql(fl, "UPDATE merkle_nodes SET hash = :h WHERE level = 0 AND idx = 6", h=b"\x11" * 32)
-        assert problem(fl)[:2] == (6, "node_altered")
+    def test_truncated_tile(self, fl: Flightlog) -> None:
+        """A partial tile cut short is reported as a missing leaf hash."""
+        data = tile(fl, 0, 0)
+        sql(fl, "UPDATE tiles SET hashes = :h WHERE level = 0 AND idx = 0", h=data[: 32 * 10])
+        assert problem(fl)[:2] == (10, "node_missing")
+
+    def test_extra_tile(self, fl: Flightlog) -> None:
+        """A tile for entries that are not in the log is reported as an altered node."""
+        sql(fl, "INSERT INTO tiles (level, idx, hashes) VALUES (0, 1, :h)", h=b"\x00" * 32)
+        index, kind, detail = problem(fl)
+        assert (index, kind) == (SIZE, "node_altered")
+        assert "not in the log" in detail
 
     def test_forged_checkpoint(self, fl: Flightlog) -> None:
         """A checkpoint signed by another key is reported as forged."""
@@ -134,6 +166,39 @@ class TestTamper:
         index, kind, detail = problem(fl)
         assert (index, kind) == (7, "payload_altered")
         assert "without an erasure record" in detail
+
+
+class TestTamperTiles:
+    @pytest.fixture
+    def big(self, settings: Settings) -> Iterator[Flightlog]:
+        """A verified log of 600 entries: two full leaf tiles and a level-1 tile above them."""
+        ledger = Flightlog.open(settings)
+        ledger.record(
+            ledger.parse_and_validate(jsonl([service_deployed(i) for i in range(600)]), name="a")
+        )
+        ledger.checkpoint()
+        assert ledger.verify().ok
+        yield ledger
+        ledger.close()
+
+    def test_changed_leaf_hash_under_a_full_tile(self, big: Flightlog) -> None:
+        """With a tile above to compare, an altered leaf tile is told apart from an altered entry."""
+        replace_hash(big, 0, 1, 6, b"\x11" * 32)
+        index, kind, detail = problem(big)
+        assert (index, kind) == (256 + 6, "node_altered")
+        assert "tile 0/1" in detail
+
+    def test_altered_entry_under_a_full_tile(self, big: Flightlog) -> None:
+        """An entry changed under a full tile is reported as an altered leaf."""
+        sql(big, "UPDATE entries SET time = '1999-01-01T00:00:00Z' WHERE idx = 300")
+        assert problem(big)[:2] == (300, "leaf_altered")
+
+    def test_changed_level_one_tile(self, big: Flightlog) -> None:
+        """A changed hash in the level-1 tile names tree level 8 and its index."""
+        replace_hash(big, 1, 0, 1, b"\x22" * 32)
+        index, kind, detail = problem(big)
+        assert (index, kind) == (256, "node_altered")
+        assert "level 8, index 1" in detail
 
 
 class TestParallelVerify:

@@ -51,12 +51,15 @@ def serve(
     checkpoint_interval: float = typer.Option(
         60.0, "--checkpoint-interval", min=0.1, help="Seconds between automatic checkpoints."
     ),
+    public_tiles: bool = typer.Option(
+        False, "--public-tiles", help="Serve /checkpoint and /tile/… without a token."
+    ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     import uvicorn
 
     from flightlog.auth.tokens import ensure_first_admin
-    from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, create_app
+    from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, PUBLIC_TILES_ENV, create_app
     from flightlog.server.logging import uvicorn_log_config
     from flightlog.service import Flightlog
 
@@ -84,7 +87,9 @@ def serve(
         typer.echo(f"Admin token file: {token_path}")
     if workers == 1:
         uvicorn.run(
-            create_app(settings, checkpoint_interval=checkpoint_interval),
+            create_app(
+                settings, checkpoint_interval=checkpoint_interval, public_tiles=public_tiles
+            ),
             host=host,
             port=port,
             access_log=False,
@@ -92,6 +97,7 @@ def serve(
         )
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
+    os.environ[PUBLIC_TILES_ENV] = "1" if public_tiles else "0"
     uvicorn.run(
         "flightlog.server.app:app_from_env",
         factory=True,

@@ -24,6 +24,8 @@ from flightlog.config import Settings
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from flightlog.client.tiles import FullCheck
+
 proof_app = typer.Typer(
     help="Merkle proofs (RFC 9162).", no_args_is_help=True, rich_markup_mode=None
 )
@@ -117,11 +119,14 @@ def verify(
         min=1,
         help="Processes checking the log (default: up to 2 on large logs).",
     ),
+    full: bool = typer.Option(
+        False, "--full", help="With --server: check every entry and tile, not only samples."
+    ),
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
     st = state_of(ctx)
     if st.server:
-        _verify_remote(ctx, key, as_json)
+        _verify_remote(ctx, key, as_json, full=full)
         return
     with reported_errors(), open_local(ctx, write=False) as fl, _progress() as bar:
         task = bar.add_task("verifying", total=None)
@@ -163,7 +168,7 @@ def verify(
         raise fail(f"verification failed at {where}{report.problem.kind}: {report.problem.detail}")
 
 
-def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
+def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool, *, full: bool) -> None:
     from flightlog.client.http import RemoteFlightlog
     from flightlog.client.witness import verify_remote
 
@@ -172,6 +177,7 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
     home = Settings.from_env().home
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
+    whole = _verify_tiles(st.server, st.token, report.tree_size, report.root) if full else None
     doc = {
         "ok": True,
         "origin": report.origin,
@@ -180,6 +186,9 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         "previous_size": report.previous_size,
         "entries_checked": report.entries_checked,
         "first_use": report.first_use,
+        "full": None
+        if whole is None
+        else {"entries_checked": whole.entries_checked, "tiles_checked": whole.tiles_checked},
     }
     if as_json:
         print_json(doc)
@@ -196,6 +205,25 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
             f"{report.entries_checked} entries spot-checked",
         )
     )
+    if whole is not None:
+        console.print(
+            line(
+                styled("ok", "green"),
+                f": all {whole.entries_checked} entries and {whole.tiles_checked} tiles "
+                "rebuild the signed root",
+            )
+        )
+
+
+def _verify_tiles(server: str, token: str | None, size: int, root: bytes) -> FullCheck:
+    """Check the whole log at ``size`` entries from its tiles against the verified ``root``."""
+    from flightlog.client.tiles import TileClient, verify_tiles
+
+    with reported_errors(), TileClient(server, token) as tiles, _progress() as bar:
+        task = bar.add_task("checking tiles", total=size)
+        return verify_tiles(
+            tiles, size, root, progress=lambda done, _total: bar.update(task, completed=done)
+        )
 
 
 def _progress() -> Progress:

@@ -1,11 +1,12 @@
-"""Full verification of a stored log: digests, leaves, nodes, order and checkpoints.
+"""Full verification of a stored log: digests, leaves, tiles, order and checkpoints.
 
 Everything is recomputed from what is stored and compared with what the log committed
 to. The log is read in aligned chunks of ``2**CHUNK_LEVEL`` entries: for each chunk the
-leaf hashes and every complete subtree inside it are recomputed level by level and
-compared with the stored nodes a whole level at a time; the chunk roots are then folded
-into the nodes above. Memory holds one chunk, however long the log is. Verification
-stops at the first problem and names it.
+leaf hashes and every complete subtree inside it are recomputed level by level, and the
+levels the tiles store (every eighth: tlog-tiles) are compared with the stored tiles a
+run of bytes at a time; the chunk roots are then folded into the nodes above. Memory
+holds one chunk, however long the log is. Verification stops at the first problem and
+names it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.entry import leaf_hashes_of
 from flightlog.ledger.note import Verifier
+from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, subtree_hash
 
 CHUNK_LEVEL = 12
 CHUNK = 1 << CHUNK_LEVEL
@@ -47,10 +49,9 @@ class AuditSource(Protocol):
 
     def tree_size(self) -> int: ...
     def entries_between(self, start: int, end: int) -> list[AuditRow]: ...
-    def level_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
-    def level_hashes(self, level: int, start: int, end: int) -> list[bytes]: ...
+    def tiles_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
     def first_entry_outside(self, size: int) -> int | None: ...
-    def level_counts(self) -> Mapping[int, int]: ...
+    def tile_counts(self) -> Mapping[int, tuple[int, int]]: ...
     def find_leaf(self, leaf_hash: bytes) -> int | None: ...
     def nodes(self, ids: Sequence[merkle.NodeID]) -> Mapping[merkle.NodeID, bytes]: ...
     def iter_checkpoints(self) -> Iterator[AuditedCheckpoint]: ...
@@ -173,12 +174,12 @@ def _verify_tree(
     progress: Callable[[int, int], None] | None,
     runner: ChunkRunner,
 ) -> bytes:
-    """Check every entry and stored node; return the recomputed root."""
+    """Check every entry and stored tile; return the recomputed root."""
     size = report.tree_size
     whole = size // CHUNK
     ranges = [(c, min(c + TASK_CHUNKS, whole)) for c in range(0, whole, TASK_CHUNKS)]
     upper = merkle.CompactRange()  # over chunk roots: its level l is tree level l + CHUNK_LEVEL
-    upper_levels: dict[int, list[tuple[int, bytes]]] = {}
+    upper_tiles: dict[tuple[int, int], bytes] = {}
     for (_, end), run in zip(ranges, runner(ranges), strict=True):
         report.entries_checked += run.entries
         report.nodes_checked += run.nodes
@@ -186,8 +187,8 @@ def _verify_tree(
             raise _Stop(run.problem)
         for top in run.tops:
             for level, idx, h in upper.append(top):
-                if level:
-                    _check_upper(source, upper_levels, level + CHUNK_LEVEL, idx, h)
+                if level and (level + CHUNK_LEVEL) % TILE_HEIGHT == 0:
+                    _check_upper(source, upper_tiles, level + CHUNK_LEVEL, idx, h)
                     report.nodes_checked += 1
         if progress is not None:
             progress(end * CHUNK, size)
@@ -204,14 +205,34 @@ def _verify_tree(
                 f"entry {extra} is not in the Merkle tree (the log holds {size} entries)",
             )
         )
-    _check_node_counts(source, size)
+    _check_tile_counts(source, size)
     return _root_of(source, size)
+
+
+def _stored_run(source: AuditSource, level: int, first: int, count: int) -> tuple[bytes, int]:
+    """Stored hashes ``first …`` of tree level ``level`` (a tile level), up to ``count``.
+
+    Returns the bytes read from consecutive stored tiles and how many hashes they hold;
+    a missing tile ends the run early.
+    """
+    tile_level = level // TILE_HEIGHT
+    lo = first // TILE_WIDTH
+    hi = (first + count - 1) // TILE_WIDTH + 1
+    parts: list[bytes] = []
+    for expected, (index, data) in enumerate(source.tiles_between(tile_level, lo, hi), lo):
+        if index != expected:
+            break
+        parts.append(data)
+    joined = b"".join(parts)
+    skip = (first - lo * TILE_WIDTH) * merkle.HASH_SIZE
+    run = joined[skip : skip + count * merkle.HASH_SIZE]
+    return run, len(run) // merkle.HASH_SIZE
 
 
 def _verify_chunk(
     source: AuditSource, start: int, end: int, erased: set[int], report: Report
 ) -> bytes:
-    """Check one aligned chunk of entries and its subtrees; return its highest node."""
+    """Check one aligned chunk of entries and the tiles over it; return its highest node."""
     rows = source.entries_between(start, end)
     indices = [r[0] for r in rows]
     if indices != list(range(start, start + len(rows))) or len(rows) != end - start:
@@ -229,8 +250,8 @@ def _verify_chunk(
         _payload_problem(rows, erased)
     level = leaf_hashes_of(rows)
     report.entries_checked += len(rows)
-    stored = source.level_hashes(0, start, end)
-    if stored != level:
+    stored, _ = _stored_run(source, 0, start, len(level))
+    if stored != b"".join(level):
         _leaf_problem(source, start, level, stored)
     report.nodes_checked += len(level)
     node_hash = merkle.node_hash
@@ -238,10 +259,12 @@ def _verify_chunk(
         level = [node_hash(level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
         if not level:
             break
-        first = start >> lvl
-        if source.level_hashes(lvl, first, first + len(level)) != level:
-            _node_problem(lvl, first, level, source.level_between(lvl, first, first + len(level)))
-        report.nodes_checked += len(level)
+        if lvl % TILE_HEIGHT == 0:
+            first = start >> lvl
+            stored, _ = _stored_run(source, lvl, first, len(level))
+            if stored != b"".join(level):
+                _node_problem(lvl, first, level, stored)
+            report.nodes_checked += len(level)
     return level[0] if level else merkle.EMPTY_ROOT
 
 
@@ -265,16 +288,25 @@ def _payload_problem(rows: Sequence[AuditRow], erased: set[int]) -> None:
             )
 
 
+def _hashes(data: bytes) -> list[bytes]:
+    size = merkle.HASH_SIZE
+    return [data[k : k + size] for k in range(0, len(data), size)]
+
+
 def _leaf_problem(
-    source: AuditSource, start: int, computed: list[bytes], stored: list[bytes]
+    source: AuditSource, start: int, computed: list[bytes], stored_run: bytes
 ) -> None:
     """Name what is wrong at the first leaf where recomputed and stored hashes differ."""
+    stored = _hashes(stored_run)
     k = next(
         (k for k, (a, b) in enumerate(zip(computed, stored, strict=False)) if a != b), len(stored)
     )
     i = start + k
+    tile = f"tile 0/{i // TILE_WIDTH}"
     if k >= len(stored):
-        raise _Stop(Problem(i, "node_missing", f"the stored leaf hash of entry {i} is missing"))
+        raise _Stop(
+            Problem(i, "node_missing", f"the stored leaf hash of entry {i} is missing ({tile})")
+        )
     moved = source.find_leaf(computed[k])
     if moved is not None and moved != i:
         raise _Stop(
@@ -284,20 +316,41 @@ def _leaf_problem(
                 f"entries reordered: the entry at index {i} was recorded at index {moved}",
             )
         )
-    sibling = k ^ 1
-    if sibling < len(computed):
-        left, right = (
-            (computed[k], computed[sibling]) if k < sibling else (computed[sibling], computed[k])
-        )
-        parent = source.nodes([(1, i >> 1)]).get((1, i >> 1))
-        if parent is not None and hmac.compare_digest(parent, merkle.node_hash(left, right)):
+    # The level-8 hash above a full leaf tile tells which side changed: if the entries
+    # still hash to it, the leaf tile was altered; otherwise the entry was.
+    group = i // TILE_WIDTH
+    if (group + 1) * TILE_WIDTH <= start + len(computed):
+        above = source.nodes([(TILE_HEIGHT, group)]).get((TILE_HEIGHT, group))
+        lo = group * TILE_WIDTH - start
+        if above is not None and hmac.compare_digest(
+            above, subtree_hash(computed[lo : lo + TILE_WIDTH])
+        ):
             raise _Stop(
                 Problem(
                     i,
                     "node_altered",
-                    f"the stored leaf hash of entry {i} was altered (the entry still matches its parent node)",
+                    f"the stored leaf hash of entry {i} in {tile} was altered "
+                    "(the entries still match the tile above)",
                 )
             )
+        if above is None:
+            raise _Stop(
+                Problem(
+                    i,
+                    "leaf_altered",
+                    f"entry {i} no longer matches its stored leaf hash in {tile} "
+                    "(the entry or the tile was altered)",
+                )
+            )
+    else:
+        raise _Stop(
+            Problem(
+                i,
+                "leaf_altered",
+                f"entry {i} no longer matches its stored leaf hash in {tile} "
+                "(the entry or the tile was altered)",
+            )
+        )
     raise _Stop(
         Problem(
             i,
@@ -307,48 +360,53 @@ def _leaf_problem(
     )
 
 
-def _node_problem(
-    level: int, first: int, computed: list[bytes], stored: list[tuple[int, bytes]]
-) -> None:
-    """Name the first stored node at ``level`` that is missing or differs."""
+def _node_problem(level: int, first: int, computed: list[bytes], stored_run: bytes) -> None:
+    """Name the first stored node at ``level`` (a tile level) that is missing or differs."""
+    stored = _hashes(stored_run)
     for k, h in enumerate(computed):
         idx = first + k
-        if k >= len(stored) or stored[k][0] != idx:
+        tile = f"tile {level // TILE_HEIGHT}/{idx // TILE_WIDTH}"
+        if k >= len(stored):
             raise _Stop(
                 Problem(
                     idx << level,
                     "node_missing",
-                    f"the Merkle node at level {level}, index {idx} is missing",
+                    f"the Merkle node at level {level}, index {idx} is missing ({tile})",
                 )
             )
-        if stored[k][1] != h:
+        if stored[k] != h:
             raise _Stop(
                 Problem(
                     idx << level,
                     "node_altered",
-                    f"the stored Merkle node at level {level}, index {idx} was altered",
+                    f"the stored Merkle node at level {level}, index {idx} was altered ({tile})",
                 )
             )
 
 
 def _check_upper(
     source: AuditSource,
-    cache: dict[int, list[tuple[int, bytes]]],
+    cache: dict[tuple[int, int], bytes],
     level: int,
     idx: int,
     computed: bytes,
 ) -> None:
-    """Compare a node above the chunk level with the stored one (read a page per level)."""
-    page = cache.get(level)
-    if not page or page[-1][0] < idx:
-        page = cache[level] = source.level_between(level, idx, idx + 256)
-    stored = next((h for i, h in page if i == idx), None)
-    if stored is None:
+    """Compare a node above the chunk level with its stored tile hash (a tile read once)."""
+    key = (level // TILE_HEIGHT, idx // TILE_WIDTH)
+    data = cache.get(key)
+    if data is None:
+        cache.clear()
+        found = source.tiles_between(key[0], key[1], key[1] + 1)
+        data = cache[key] = found[0][1] if found else b""
+    offset = (idx % TILE_WIDTH) * merkle.HASH_SIZE
+    stored = data[offset : offset + merkle.HASH_SIZE]
+    tile = f"tile {key[0]}/{key[1]}"
+    if len(stored) != merkle.HASH_SIZE:
         raise _Stop(
             Problem(
                 idx << level,
                 "node_missing",
-                f"the Merkle node at level {level}, index {idx} is missing",
+                f"the Merkle node at level {level}, index {idx} is missing ({tile})",
             )
         )
     if not hmac.compare_digest(stored, computed):
@@ -356,21 +414,24 @@ def _check_upper(
             Problem(
                 idx << level,
                 "node_altered",
-                f"the stored Merkle node at level {level}, index {idx} was altered",
+                f"the stored Merkle node at level {level}, index {idx} was altered ({tile})",
             )
         )
 
 
-def _check_node_counts(source: AuditSource, size: int) -> None:
-    """Every level holds exactly the complete subtrees of ``size`` leaves, no more."""
-    for level, count in sorted(source.level_counts().items()):
+def _check_tile_counts(source: AuditSource, size: int) -> None:
+    """Every tile level holds exactly the hashes of ``size`` leaves' complete subtrees."""
+    for tile_level, (count, hashes) in sorted(source.tile_counts().items()):
+        level = tile_level * TILE_HEIGHT
         expected = size >> level
-        if count > expected:
+        tiles_expected = -(-expected // TILE_WIDTH)
+        if hashes > expected or count > tiles_expected:
             raise _Stop(
                 Problem(
                     expected << level,
                     "node_altered",
-                    f"{count - expected} Merkle node(s) at level {level} exist for entries that are not in the log",
+                    f"{hashes - expected} Merkle node(s) at level {level} (tile level "
+                    f"{tile_level}) exist for entries that are not in the log",
                 )
             )
 

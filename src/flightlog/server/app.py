@@ -16,7 +16,7 @@ from flightlog import __version__
 from flightlog.api import CheckpointInfo
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
-from flightlog.server import health, ingest, metrics, query
+from flightlog.server import health, ingest, metrics, query, tiles
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
@@ -26,6 +26,7 @@ from flightlog.service import Flightlog
 
 DEFAULT_CHECKPOINT_INTERVAL = 60.0
 CHECKPOINT_INTERVAL_ENV = "FLIGHTLOG_CHECKPOINT_INTERVAL"
+PUBLIC_TILES_ENV = "FLIGHTLOG_PUBLIC_TILES"
 
 log = structlog.get_logger("flightlog.server")
 
@@ -58,6 +59,7 @@ def create_app(
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
     writer_max_events: int = 2000,
     writer_max_wait: float = 0.002,
+    public_tiles: bool = False,
 ) -> FastAPI:
     """Build the HTTP API over ``flightlog`` (opened from ``settings`` when not given)."""
     configure_logging()
@@ -109,12 +111,14 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
-    for module in (ingest, query, health, metrics):
+    for module in (ingest, query, health, metrics, tiles):
         app.include_router(module.router)
+    setattr(app.state, tiles.PUBLIC_TILES_ATTR, public_tiles)
     return app
 
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: each worker builds its app from the environment."""
     interval = float(os.environ.get(CHECKPOINT_INTERVAL_ENV, DEFAULT_CHECKPOINT_INTERVAL))
-    return create_app(Settings.from_env(), checkpoint_interval=interval)
+    public = os.environ.get(PUBLIC_TILES_ENV, "") == "1"
+    return create_app(Settings.from_env(), checkpoint_interval=interval, public_tiles=public)

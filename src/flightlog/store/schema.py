@@ -1,7 +1,8 @@
 """The relational schema of the ledger, shared by SQLite and PostgreSQL.
 
-The ``entries`` table holds events in ledger order; ``merkle_nodes`` holds the hash of
-every complete subtree (level 0 = leaf hashes), so proofs cost O(log n) point reads;
+The ``entries`` table holds events in ledger order; ``tiles`` holds the Merkle tree as
+C2SP tlog-tiles (one row per tile: up to 256 hashes of tree level ``8 * level``; a
+partial tile's row grows until it is full), so a proof reads a handful of rows;
 ``refs`` indexes the join keys of each event; ``checkpoints`` keeps every signed note
 ever cut; ``ledger_state`` is the one-row high-water mark appends serialise on.
 Alembic migrations in ``flightlog/store/migrations`` create exactly these tables.
@@ -31,12 +32,13 @@ entries = sa.Table(
 sa.Index("ix_entries_type", entries.c.type)
 sa.Index("ix_entries_time_utc", entries.c.time_utc)
 
-merkle_nodes = sa.Table(
-    "merkle_nodes",
+tiles = sa.Table(
+    "tiles",
     metadata,
     sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    # The tile's hashes concatenated: 32 bytes each, 8,192 bytes once full.
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
 )
 
 refs = sa.Table(

@@ -1,0 +1,128 @@
+"""Reads over one open read-only transaction: what verification, proofs and tiles read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from flightlog.ledger import merkle
+from flightlog.ledger.audit import AuditRow
+from flightlog.ledger.tiles import TileKey
+from flightlog.store.reads import StoredCheckpoint
+from flightlog.store.tiles import fetch_nodes, fetch_tiles
+
+LeafRow = tuple[int, str, str, str, str, str, str]
+"""The leaf fields of an entry: idx, id, source, type, time, received_at, payload_sha256."""
+
+
+class LedgerSnapshot:
+    """Reads over one open read-only transaction, with plain driver tuples for speed."""
+
+    def __init__(self, dbapi: Any, marker: str) -> None:
+        self._db = dbapi
+        self._m = marker
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Run ``sql`` with ``{m}`` standing for the driver's parameter marker."""
+        return self._raw(sql.format(m=self._m), params)
+
+    def _raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        cur = self._db.cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def tree_size(self) -> int:
+        """The log's tree size as recorded by appends."""
+        return int(self._all("SELECT tree_size FROM ledger_state WHERE id = 1")[0][0])
+
+    def first_entry_outside(self, size: int) -> int | None:
+        """The smallest index of a row outside ``[0, size)``, if any exists."""
+        rows = self._all("SELECT min(idx) FROM entries WHERE idx >= {m} OR idx < 0", (size,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    def tile_counts(self) -> dict[int, tuple[int, int]]:
+        """Per tile level: how many tiles and how many hashes are stored."""
+        rows = self._all("SELECT level, count(*), sum(length(hashes)) FROM tiles GROUP BY level")
+        return {
+            int(level): (int(count), int(total) // merkle.HASH_SIZE) for level, count, total in rows
+        }
+
+    def tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+        """Stored tiles by ``(level, index)``."""
+        return fetch_tiles(self._raw, self._m, keys)
+
+    def tiles_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        """Stored ``(index, hashes)`` of the tiles of one level with ``start <= index < end``."""
+        rows = self._all(
+            "SELECT idx, hashes FROM tiles WHERE level = {m} AND idx >= {m} AND idx < {m} ORDER BY idx",
+            (level, start, end),
+        )
+        return [(int(i), bytes(h)) for i, h in rows]
+
+    def nodes(self, ids: Sequence[merkle.NodeID]) -> dict[merkle.NodeID, bytes]:
+        """Complete-subtree hashes by id, read in this snapshot."""
+        return fetch_nodes(self._raw, self._m, ids)
+
+    def checkpoint_note(self, tree_size: int) -> str | None:
+        """The signed note of the latest checkpoint of exactly ``tree_size`` entries."""
+        rows = self._all(
+            "SELECT note FROM checkpoints WHERE tree_size = {m} ORDER BY id DESC LIMIT 1",
+            (tree_size,),
+        )
+        return None if not rows else str(rows[0][0])
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The most recently cut checkpoint in this snapshot."""
+        rows = self._all(
+            "SELECT id, tree_size, root_hash, note, created_at FROM checkpoints ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return StoredCheckpoint(int(r[0]), int(r[1]), bytes(r[2]), r[3], r[4])
+
+    def find_leaf(self, leaf_hash: bytes) -> int | None:
+        """The index whose stored leaf hash is ``leaf_hash`` (a scan: used only on failure)."""
+        for idx, data in self._all("SELECT idx, hashes FROM tiles WHERE level = 0 ORDER BY idx"):
+            blob = bytes(data)
+            pos = blob.find(leaf_hash)
+            while pos >= 0:
+                if pos % merkle.HASH_SIZE == 0:
+                    return int(idx) * 256 + pos // merkle.HASH_SIZE
+                pos = blob.find(leaf_hash, pos + 1)
+        return None
+
+    def payloads_of_type(self, type_prefix: str) -> list[tuple[int, bytes | None]]:
+        """``(idx, payload)`` of every entry whose type starts with ``type_prefix``."""
+        rows = self._all(
+            "SELECT idx, payload FROM entries WHERE type LIKE {m} ORDER BY idx",
+            (type_prefix + "%",),
+        )
+        return [(int(i), None if p is None else bytes(p)) for i, p in rows]
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """Every checkpoint in the order it was cut."""
+        rows = self._all(
+            "SELECT id, tree_size, root_hash, note, created_at FROM checkpoints ORDER BY id"
+        )
+        for r in rows:
+            yield StoredCheckpoint(int(r[0]), int(r[1]), bytes(r[2]), r[3], r[4])
+
+    def entries_between(self, start: int, end: int) -> list[AuditRow]:
+        """Entries with ``start <= idx < end`` in index order, as :data:`AuditRow` tuples."""
+        return self._all(
+            "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload "
+            "FROM entries WHERE idx >= {m} AND idx < {m} ORDER BY idx",
+            (start, end),
+        )
+
+    def leaves_between(self, start: int, end: int) -> list[LeafRow]:
+        """The leaf fields of entries with ``start <= idx < end``, in index order."""
+        return self._all(
+            "SELECT idx, event_id, source, type, time, received_at, payload_sha256 "
+            "FROM entries WHERE idx >= {m} AND idx < {m} ORDER BY idx",
+            (start, end),
+        )
