@@ -1,0 +1,1 @@
+"""Sources: one module per producer, each turning what it sends into events (pure)."""
