@@ -64,13 +64,13 @@ DEFAULT_TICKET_PATTERNS = (
     TicketPattern(JIRA, None, None),
     TicketPattern(
         "github",
-        re.compile(r"(?<![\w/#&])#([1-9][0-9]{0,9})\b"),
+        re.compile(r"(?<![\w/#&])(?P<repo>[\w.-]+/[\w.-]+)?#(?P<number>[1-9][0-9]{0,9})\b"),
         "https://github.com/{repo}/issues/{number}",
         "github",
     ),
     TicketPattern(
         "gitlab",
-        re.compile(r"(?<![\w/!])!([1-9][0-9]{0,9})\b"),
+        re.compile(r"(?<![\w/!])(?P<repo>(?:[\w.-]+/)+[\w.-]+)?!(?P<number>[1-9][0-9]{0,9})\b"),
         "{project_url}/-/merge_requests/{number}",
         "gitlab",
     ),
@@ -135,29 +135,38 @@ class SourceConfig:
             for pattern in self.tickets:
                 if pattern.scope not in ("any", forge):
                     continue
-                for key, number in _matches(pattern, text):
-                    value = key if pattern.scope == "any" or not repo else f"{repo}{key}"
-                    url = _link(pattern.url, key, number, repo, project_url)
-                    found.setdefault(value, Ticket(value, pattern.name, url))
+                for key, number, project in _matches(pattern, text, repo):
+                    url = _link(pattern.url, key, number, project, project_url, repo)
+                    found.setdefault(key, Ticket(key, pattern.name, url))
         return list(found.values())
 
 
-def _matches(pattern: TicketPattern, text: str) -> list[tuple[str, str]]:
+def _matches(pattern: TicketPattern, text: str, repo: str) -> list[tuple[str, str, str]]:
+    """``(key, number, repo)`` of each match; short forge references get their repo prefixed."""
     if pattern.regex is None:
-        return [(key, key.rsplit("-", 1)[1]) for key in find_tickets(text)]
-    pairs = []
+        return [(key, key.rsplit("-", 1)[1], repo) for key in find_tickets(text)]
+    found = []
     for match in pattern.regex.finditer(text):
+        named = match.groupdict()
+        if "number" in named:
+            # A forge reference: "#12" in this repository, or "group/project!12".
+            project = named.get("repo") or repo
+            sigil = "#" if pattern.scope == "github" else "!"
+            found.append((f"{project}{sigil}{named['number']}", named["number"], project))
+            continue
         key = match.group(1) if match.groups() else match.group(0)
-        whole = match.group(0)
-        # A short reference like "#12" keeps its sigil in the key: "octo/repo#12".
-        sigil = whole[: whole.index(key)] if key in whole else ""
-        pairs.append((sigil + key if sigil in ("#", "!") else key, key))
-    return pairs
+        found.append((key, key, repo))
+    return found
 
 
-def _link(template: str | None, key: str, number: str, repo: str, project_url: str) -> str | None:
+def _link(
+    template: str | None, key: str, number: str, repo: str, project_url: str, home: str
+) -> str | None:
     if not template:
         return None
+    if repo != home and project_url.endswith("/" + home):
+        # A cross-project reference links to the other project on the same host.
+        project_url = project_url[: -len(home)] + repo
     try:
         return template.format(key=key, number=number, repo=repo, project_url=project_url)
     except (KeyError, IndexError, ValueError):
@@ -184,8 +193,11 @@ def _pattern(index: int, raw: object) -> TicketPattern:
         compiled = re.compile(regex)
     except re.error as exc:
         raise InputError(f"{where}: pattern {regex!r} is not a valid regex: {exc}") from None
-    if compiled.groups > 1:
-        raise InputError(f"{where}: pattern must have at most one capturing group (the key)")
+    if compiled.groups > 1 and set(compiled.groupindex) != {"repo", "number"}:
+        raise InputError(
+            f"{where}: pattern must have at most one capturing group (the key), "
+            "or the named groups repo and number"
+        )
     return TicketPattern(name, compiled, url, scope)
 
 

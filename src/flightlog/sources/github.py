@@ -12,7 +12,33 @@ from typing import Any
 
 from flightlog.errors import SignatureError
 from flightlog.sources.config import SourceConfig
-from flightlog.sources.webhook import Derived, at, hmac_sha256_hex, rfc3339, strings, text
+from flightlog.sources.webhook import (
+    ARTIFACT_PUBLISHED,
+    BRANCH_CREATED,
+    BRANCH_DELETED,
+    CHANGE_ABANDONED,
+    CHANGE_CREATED,
+    CHANGE_MERGED,
+    CHANGE_REVIEWED,
+    CHANGE_UPDATED,
+    COMMIT_PUSHED,
+    DEPLOYMENT_UPDATED,
+    PIPELINE_FINISHED,
+    PIPELINE_QUEUED,
+    PIPELINE_STARTED,
+    SERVICE_DEPLOYED,
+    TAG_CREATED,
+    TAG_DELETED,
+    TASK_FINISHED,
+    TASK_QUEUED,
+    TASK_STARTED,
+    Derived,
+    at,
+    hmac_sha256_hex,
+    rfc3339,
+    strings,
+    text,
+)
 from flightlog.sources.webhook import ticket_refs as _ticket_refs
 
 __all__ = [
@@ -46,25 +72,6 @@ EVENTS_TO_TICK = (
 )
 _ZERO_SHA = "0" * 40
 
-CHANGE_CREATED = "dev.cdevents.change.created.0.4.0"
-CHANGE_UPDATED = "dev.cdevents.change.updated.0.3.0"
-CHANGE_REVIEWED = "dev.cdevents.change.reviewed.0.3.0"
-CHANGE_MERGED = "dev.cdevents.change.merged.0.3.0"
-CHANGE_ABANDONED = "dev.cdevents.change.abandoned.0.3.0"
-BRANCH_CREATED = "dev.cdevents.branch.created.0.3.0"
-BRANCH_DELETED = "dev.cdevents.branch.deleted.0.3.0"
-PIPELINE_QUEUED = "dev.cdevents.pipelinerun.queued.0.3.0"
-PIPELINE_STARTED = "dev.cdevents.pipelinerun.started.0.3.0"
-PIPELINE_FINISHED = "dev.cdevents.pipelinerun.finished.0.3.0"
-TASK_STARTED = "dev.cdevents.taskrun.started.0.3.0"
-TASK_FINISHED = "dev.cdevents.taskrun.finished.0.3.0"
-SERVICE_DEPLOYED = "dev.cdevents.service.deployed.0.3.0"
-ARTIFACT_PUBLISHED = "dev.cdevents.artifact.published.0.3.0"
-COMMIT_PUSHED = "dev.cdeventsx.flightlog-commit.pushed.0.1.0"
-TAG_CREATED = "dev.cdeventsx.flightlog-tag.created.0.1.0"
-TAG_DELETED = "dev.cdeventsx.flightlog-tag.deleted.0.1.0"
-TASK_QUEUED = "dev.cdeventsx.flightlog-taskrun.queued.0.1.0"
-DEPLOYMENT_UPDATED = "dev.cdeventsx.flightlog-deployment.updated.0.1.0"
 
 # CDEvents pipelinerun outcomes are success | failure | cancel | error; GitHub's
 # conclusion is kept verbatim in the details beside it.
@@ -137,8 +144,15 @@ def _branch_or_tag(ref: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _ref_event(cx: _Context, *, branch: str | None, tag: str | None, created: bool,
-               sha: str | None, when: str | None) -> Derived | None:
+def _ref_event(
+    cx: _Context,
+    *,
+    branch: str | None,
+    tag: str | None,
+    created: bool,
+    sha: str | None,
+    when: str | None,
+) -> Derived | None:
     refs: dict[str, Any] = {"repo": cx.repo, "actor": cx.sender}
     if branch is not None:
         keys, links = cx.tickets(branch)
@@ -158,8 +172,9 @@ def _ref_event(cx: _Context, *, branch: str | None, tag: str | None, created: bo
         if cx.sender:
             content["actor"] = cx.sender
         refs["commit"] = sha
-        return Derived(TAG_CREATED if created else TAG_DELETED, f"{cx.repo}@{tag}", content,
-                       when, refs)
+        return Derived(
+            TAG_CREATED if created else TAG_DELETED, f"{cx.repo}@{tag}", content, when, refs
+        )
     return None
 
 
@@ -258,8 +273,13 @@ def _pull_request(cx: _Context) -> list[Derived]:
     return [_change(cx, pr, kind, action)]
 
 
-def _change(cx: _Context, pr: Mapping[str, Any], kind: str, action: Any,
-            review: Mapping[str, Any] | None = None) -> Derived:
+def _change(
+    cx: _Context,
+    pr: Mapping[str, Any],
+    kind: str,
+    action: Any,
+    review: Mapping[str, Any] | None = None,
+) -> Derived:
     number = pr.get("number")
     title = text(pr.get("title"))
     head = text(at(pr, "head", "ref"))
@@ -288,8 +308,11 @@ def _change(cx: _Context, pr: Mapping[str, Any], kind: str, action: Any,
     when = rfc3339(pr.get("merged_at") if kind == CHANGE_MERGED else pr.get("updated_at"))
     if review is not None:
         reviewer = text(at(review, "user", "login"))
-        details.update(reviewer=reviewer, verdict=text(review.get("state")),
-                       reviewBody=text(review.get("body")))
+        details.update(
+            reviewer=reviewer,
+            verdict=text(review.get("state")),
+            reviewBody=text(review.get("body")),
+        )
         actor = [a for a in (reviewer,) if a]
         when = rfc3339(review.get("submitted_at")) or when
     commits = [c for c in (details["headSha"], details["mergeCommitSha"]) if c]
@@ -349,8 +372,11 @@ def _workflow_run(cx: _Context) -> list[Derived]:
     branch = text(run.get("head_branch"))
     message = text(at(run, "head_commit", "message"))
     keys, links = cx.tickets(text(run.get("display_title")), message, branch)
-    changes = [cx.change_id(pr.get("number")) for pr in run.get("pull_requests") or []
-               if isinstance(pr, dict) and pr.get("number") is not None]
+    changes = [
+        cx.change_id(pr.get("number"))
+        for pr in run.get("pull_requests") or []
+        if isinstance(pr, dict) and pr.get("number") is not None
+    ]
     return [
         Derived(
             kind,
@@ -379,9 +405,19 @@ def _workflow_run(cx: _Context) -> list[Derived]:
     ]
 
 
-def _task(cx: _Context, *, subject: str, name: str, uri: str | None, pipeline: str | None,
-          status: Any, conclusion: Any, when: str | None, refs: dict[str, Any],
-          details: dict[str, Any]) -> Derived | None:
+def _task(
+    cx: _Context,
+    *,
+    subject: str,
+    name: str,
+    uri: str | None,
+    pipeline: str | None,
+    status: Any,
+    conclusion: Any,
+    when: str | None,
+    refs: dict[str, Any],
+    details: dict[str, Any],
+) -> Derived | None:
     content: dict[str, Any] = {"taskName": name}
     if uri:
         content["uri"] = uri
@@ -399,8 +435,9 @@ def _task(cx: _Context, *, subject: str, name: str, uri: str | None, pipeline: s
     else:
         return None
     refs = {"repo": cx.repo, "pipelineRun": pipeline, "actor": cx.sender, **refs}
-    return Derived(kind, subject, content, when, refs,
-                   {"status": status, "conclusion": conclusion, **details})
+    return Derived(
+        kind, subject, content, when, refs, {"status": status, "conclusion": conclusion, **details}
+    )
 
 
 def _workflow_job(cx: _Context) -> list[Derived]:
@@ -408,8 +445,10 @@ def _workflow_job(cx: _Context) -> list[Derived]:
     if not isinstance(job, dict):
         return []
     status = job.get("status")
-    when = rfc3339(job.get("completed_at")) or rfc3339(job.get("started_at")) or rfc3339(
-        job.get("created_at")
+    when = (
+        rfc3339(job.get("completed_at"))
+        or rfc3339(job.get("started_at"))
+        or rfc3339(job.get("created_at"))
     )
     event = _task(
         cx,
@@ -437,8 +476,11 @@ def _check_run(cx: _Context) -> list[Derived]:
         return []
     suite = at(run, "check_suite", "id")
     when = rfc3339(run.get("completed_at")) or rfc3339(run.get("started_at"))
-    changes = [cx.change_id(pr.get("number")) for pr in run.get("pull_requests") or []
-               if isinstance(pr, dict) and pr.get("number") is not None]
+    changes = [
+        cx.change_id(pr.get("number"))
+        for pr in run.get("pull_requests") or []
+        if isinstance(pr, dict) and pr.get("number") is not None
+    ]
     event = _task(
         cx,
         subject=f"{cx.repo}/check-runs/{run.get('id')}",
@@ -448,10 +490,16 @@ def _check_run(cx: _Context) -> list[Derived]:
         status=run.get("status"),
         conclusion=run.get("conclusion"),
         when=when,
-        refs={"commit": text(run.get("head_sha")),
-              "branch": text(at(run, "check_suite", "head_branch")), "change": changes},
-        details={"app": text(at(run, "app", "slug")), "action": cx.payload.get("action"),
-                 "title": text(at(run, "output", "title"))},
+        refs={
+            "commit": text(run.get("head_sha")),
+            "branch": text(at(run, "check_suite", "head_branch")),
+            "change": changes,
+        },
+        details={
+            "app": text(at(run, "app", "slug")),
+            "action": cx.payload.get("action"),
+            "title": text(at(run, "output", "title")),
+        },
     )
     return [event] if event is not None else []
 
@@ -481,10 +529,19 @@ def _check_suite(cx: _Context) -> list[Derived]:
             subject,
             content,
             when,
-            {"repo": cx.repo, "commit": text(suite.get("head_sha")), "branch": branch,
-             "pipelineRun": subject, "tickets": keys, "actor": cx.sender},
-            {"status": suite.get("status"), "conclusion": suite.get("conclusion"),
-             "tickets": links or None},
+            {
+                "repo": cx.repo,
+                "commit": text(suite.get("head_sha")),
+                "branch": branch,
+                "pipelineRun": subject,
+                "tickets": keys,
+                "actor": cx.sender,
+            },
+            {
+                "status": suite.get("status"),
+                "conclusion": suite.get("conclusion"),
+                "tickets": links or None,
+            },
         )
     ]
 
@@ -496,8 +553,11 @@ def _status(cx: _Context) -> list[Derived]:
     context = text(p.get("context")) or "status"
     status = {"pending": "in_progress"}.get(state, "completed")
     conclusion = {"error": "timed_out"}.get(state, state) if status == "completed" else None
-    branches = [b["name"] for b in p.get("branches") or []
-                if isinstance(b, dict) and isinstance(b.get("name"), str)]
+    branches = [
+        b["name"]
+        for b in p.get("branches") or []
+        if isinstance(b, dict) and isinstance(b.get("name"), str)
+    ]
     event = _task(
         cx,
         subject=f"{cx.repo}/statuses/{sha}/{context}",
@@ -513,8 +573,9 @@ def _status(cx: _Context) -> list[Derived]:
     return [event] if event is not None else []
 
 
-def _deployment_event(cx: _Context, deployment: Mapping[str, Any], state: str,
-                      status: Mapping[str, Any] | None) -> Derived:
+def _deployment_event(
+    cx: _Context, deployment: Mapping[str, Any], state: str, status: Mapping[str, Any] | None
+) -> Derived:
     env = text((status or {}).get("environment")) or text(deployment.get("environment"))
     env = env or "unknown"
     sha = text(deployment.get("sha"))
@@ -532,15 +593,26 @@ def _deployment_event(cx: _Context, deployment: Mapping[str, Any], state: str,
         "description": text((status or deployment).get("description")),
         "targetUrl": text((status or {}).get("target_url")),
     }
-    refs = {"repo": cx.repo, "commit": sha, "environment": env, "service": cx.repo,
-            "actor": creator, "artifact": artifact}
+    refs = {
+        "repo": cx.repo,
+        "commit": sha,
+        "environment": env,
+        "service": cx.repo,
+        "actor": creator,
+        "artifact": artifact,
+    }
     when = rfc3339((status or deployment).get("updated_at"))
     if state == "success" and artifact:
-        return Derived(SERVICE_DEPLOYED, cx.repo,
-                       {"environment": {"id": env}, "artifactId": artifact}, when, refs, details)
+        return Derived(
+            SERVICE_DEPLOYED,
+            cx.repo,
+            {"environment": {"id": env}, "artifactId": artifact},
+            when,
+            refs,
+            details,
+        )
     content: dict[str, Any] = {"environment": {"id": env}, "state": state}
-    for key, value in (("ref", ref), ("sha", sha), ("creator", creator),
-                       ("artifactId", artifact)):
+    for key, value in (("ref", ref), ("sha", sha), ("creator", creator), ("artifactId", artifact)):
         if value:
             content[key] = value
     subject = f"{cx.repo}/deployments/{deployment.get('id')}"
@@ -576,9 +648,14 @@ def _release(cx: _Context) -> list[Derived]:
             {"user": user} if user else {},
             rfc3339(release.get("published_at")),
             {"repo": cx.repo, "artifact": cx.purl(tag), "actor": user, "tickets": keys},
-            {"tag": tag, "name": text(release.get("name")), "url": text(release.get("html_url")),
-             "prerelease": release.get("prerelease"), "target": text(
-                 release.get("target_commitish")), "tickets": links or None},
+            {
+                "tag": tag,
+                "name": text(release.get("name")),
+                "url": text(release.get("html_url")),
+                "prerelease": release.get("prerelease"),
+                "target": text(release.get("target_commitish")),
+                "tickets": links or None,
+            },
         )
     ]
 
