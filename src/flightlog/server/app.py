@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from flightlog import __version__
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
-from flightlog.server import health, ingest, metrics, query
+from flightlog.server import blobs, health, ingest, metrics, query, webhooks
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
@@ -109,7 +109,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
-    for module in (ingest, query, health, metrics):
+    for module in (ingest, query, health, metrics, webhooks, blobs):
         app.include_router(module.router)
     return app
 

@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flightlog.errors import SignatureError
+from flightlog.errors import InputError, SignatureError
 from flightlog.sources.config import SourceConfig
 from flightlog.sources.webhook import (
     ARTIFACT_PUBLISHED,
@@ -43,8 +43,8 @@ from flightlog.sources.webhook import ticket_refs as _ticket_refs
 
 __all__ = [
     "DELIVERY_HEADER",
-    "EVENT_HEADER",
     "EVENTS_TO_TICK",
+    "EVENT_HEADER",
     "SIGNATURE_HEADER",
     "map_payload",
     "verify_signature",
@@ -132,8 +132,7 @@ class _Context:
 
 
 def _person(value: Any) -> dict[str, str]:
-    person = {k: value[k] for k in ("name", "email", "username") if isinstance(at(value, k), str)}
-    return person
+    return {k: value[k] for k in ("name", "email", "username") if isinstance(at(value, k), str)}
 
 
 def _branch_or_tag(ref: str) -> tuple[str | None, str | None]:
@@ -549,7 +548,7 @@ def _check_suite(cx: _Context) -> list[Derived]:
 def _status(cx: _Context) -> list[Derived]:
     p = cx.payload
     sha = text(p.get("sha"))
-    state = p.get("state")
+    state = text(p.get("state")) or "unknown"
     context = text(p.get("context")) or "status"
     status = {"pending": "in_progress"}.get(state, "completed")
     conclusion = {"error": "timed_out"}.get(state, state) if status == "completed" else None
@@ -690,3 +689,33 @@ def repo_refs(payload: Mapping[str, Any]) -> dict[str, Any]:
         "repo": text(at(payload, "repository", "full_name")),
         "actor": text(at(payload, "sender", "login")),
     }
+
+
+# The object each mapped event's payload must carry: a payload without it was sent
+# under the wrong X-GitHub-Event header.
+_SHAPES = {
+    "push": "commits",
+    "create": "ref_type",
+    "delete": "ref_type",
+    "pull_request": "pull_request",
+    "pull_request_review": "review",
+    "workflow_run": "workflow_run",
+    "workflow_job": "workflow_job",
+    "check_run": "check_run",
+    "check_suite": "check_suite",
+    "status": "state",
+    "deployment": "deployment",
+    "deployment_status": "deployment_status",
+    "release": "release",
+    "ping": "zen",
+}
+
+
+def check_shape(event: str, payload: Mapping[str, Any]) -> None:
+    """InputError when ``payload`` lacks what an ``event`` delivery always carries."""
+    key = _SHAPES.get(event)
+    if key is not None and key not in payload:
+        raise InputError(
+            f"X-GitHub-Event says {event!r} but the payload has no {key!r}; "
+            "the event header does not match the body"
+        )

@@ -53,7 +53,7 @@ __all__ = [
 
 NAME = "gitlab"
 EVENT_HEADER = "x-gitlab-event"
-TOKEN_HEADER = "x-gitlab-token"
+TOKEN_HEADER = "x-gitlab-token"  # noqa: S105 - a header name, not a secret
 UUID_HEADER = "x-gitlab-event-uuid"
 IDEMPOTENCY_HEADER = "idempotency-key"
 SECRET_HEADERS = (TOKEN_HEADER, "webhook-signature")

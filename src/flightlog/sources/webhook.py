@@ -58,7 +58,7 @@ DEPLOYMENT_UPDATED = "dev.cdeventsx.flightlog-deployment.updated.0.1.0"
 SPEC_VERSION = "0.5.1"
 STANDARD_WEBHOOK_TOLERANCE = 5 * 60
 """Standard Webhooks: timestamps further than this many seconds from now are refused."""
-STANDARD_WEBHOOK_SECRET_PREFIX = "whsec_"
+STANDARD_WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 
 
 @dataclass(frozen=True)
