@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flightlog import __version__
-from flightlog.cli import ledger_commands, server_commands, trust_commands
+from flightlog.cli import ledger_commands, server_commands, source_commands, trust_commands
 from flightlog.cli.context import CliState
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ def root(
 ledger_commands.register(app)
 trust_commands.register(app)
 server_commands.register(app)
+source_commands.register(app)
 
 
 def main() -> None:

@@ -217,7 +217,7 @@ async def _record(request: Request, state: ServerState, accepted: _Accepted) -> 
     log.info(
         "webhook_recorded",
         forge=accepted.forge,
-        event=accepted.event,
+        hook_event=accepted.event,
         delivery=accepted.delivery_id,
         events=len(prepared),
     )
