@@ -3,15 +3,16 @@
 ``[systems]`` maps path globs to systems in CODEOWNERS style: the rules are read in
 file order and, for each changed file, the LAST matching rule wins. ``[[tickets]]``
 lists ticket patterns, each a regular expression with one capturing group (the key)
-and a URL template that links the key out. Without a file the defaults apply: Jira-style
-keys (``PAY-123``), GitHub ``#123`` and GitLab ``!123`` references.
+and a URL template that links the key out. The defaults are Jira-style keys
+(``PAY-123``), GitHub ``#123`` and GitLab ``!123`` references; a pattern named like a
+default replaces it (``enabled = false`` drops it), any other is added.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flightlog.errors import InputError
@@ -173,20 +174,21 @@ def _link(
         return None
 
 
-def _pattern(index: int, raw: object) -> TicketPattern:
+def _pattern(index: int, raw: object, default: TicketPattern | None) -> TicketPattern:
     where = f"flightlog.toml: tickets[{index}]"
     if not isinstance(raw, dict):
         raise InputError(f"{where} must be a table with name, pattern and url")
     name, regex, url = raw.get("name"), raw.get("pattern"), raw.get("url")
-    scope = raw.get("forge", "any")
+    scope = raw.get("forge", default.scope if default else "any")
+    if default is not None and regex is None:
+        # Only the URL (or nothing but enabled = false) given: keep the default's pattern.
+        return TicketPattern(default.name, default.regex, url or default.url, scope)
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: name must be a non-empty string")
     if url is not None and not isinstance(url, str):
         raise InputError(f"{where}: url must be a string template such as https://t/{{key}}")
     if scope not in ("any", "github", "gitlab"):
         raise InputError(f"{where}: forge must be github, gitlab or any")
-    if regex is None and name == JIRA:
-        return TicketPattern(JIRA, None, url, scope)
     if not isinstance(regex, str) or not regex:
         raise InputError(f"{where}: pattern must be a regular expression")
     try:
@@ -219,11 +221,17 @@ def parse_config(text: str) -> SourceConfig:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"flightlog.toml is not valid TOML: {exc}") from None
     systems = _systems(doc.get("systems", {}))
-    raw_tickets = doc.get("tickets")
-    if raw_tickets is None:
-        tickets: Sequence[TicketPattern] = DEFAULT_TICKET_PATTERNS
-    elif isinstance(raw_tickets, list):
-        tickets = [_pattern(i, t) for i, t in enumerate(raw_tickets)]
-    else:
+    raw_tickets = doc.get("tickets", [])
+    if not isinstance(raw_tickets, list):
         raise InputError("flightlog.toml: tickets must be an array of tables ([[tickets]])")
+    # A pattern named like a default (jira, github, gitlab) replaces it; others are added.
+    patterns = {p.name: p for p in DEFAULT_TICKET_PATTERNS}
+    for i, raw in enumerate(raw_tickets):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        pattern = _pattern(i, raw, patterns.get(name) if isinstance(name, str) else None)
+        if isinstance(raw, dict) and raw.get("enabled") is False:
+            patterns.pop(pattern.name, None)
+        else:
+            patterns[pattern.name] = pattern
+    tickets = list(patterns.values())
     return SourceConfig(systems=systems, tickets=tuple(tickets))
