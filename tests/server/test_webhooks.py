@@ -8,13 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
+from flightlog.cli.app import app as cli_app
 from flightlog.store.blobs import BlobStore
+from flightlog.store.ledger import LedgerStore
+from flightlog.store.webhook_sources import WebhookSources
 from tests.paths import corpus_file, corpus_files
-from tests.server.harness import Api, problem
+from tests.server.harness import Api, LiveServer, problem
 from tests.server.webhooks import (
     GITHUB_SECRET,
+    GITLAB_SECRET,
     STANDARD_SECRET,
     add_sources,
     dig,
@@ -685,3 +691,57 @@ def test_webhooks_on_postgresql(api: Api) -> None:
     types = [d["leaf"]["type"] for d in entries(api)]
     assert types.count(RECEIVED) == 2
     assert "dev.cdevents.service.deployed.0.3.0" in types
+
+
+class TestThroughTheCli:
+    """A real server takes deliveries; the CLI then finds what they recorded."""
+
+    def test_log_and_blob_get(self, live_server: LiveServer) -> None:
+        """`log --commit`, `log --env` find the derived events; `blob get` returns the body."""
+        settings = live_server.settings
+        engine = LedgerStore.open(settings.database_url).engine
+        WebhookSources(engine).add("github", GITHUB_SECRET)
+        WebhookSources(engine).add("gitlab", GITLAB_SECRET)
+        push = corpus_file("github-webhooks/push.with-new-branch.payload.json").read_bytes()
+        deployed = corpus_file("gitlab-webhooks/deployment.gitlab-docs.json").read_bytes()
+        with httpx.Client(base_url=live_server.url) as client:
+            r = client.post(
+                "/webhooks/github", content=push, headers=github_headers(push, "push", "cli-1")
+            )
+            assert r.status_code == 201
+            digest = r.json()["bodySha256"]
+            r = client.post(
+                "/webhooks/gitlab",
+                content=deployed,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Gitlab-Event": "Deployment Hook",
+                    "X-Gitlab-Token": GITLAB_SECRET,
+                    "X-Gitlab-Event-UUID": "cli-2",
+                },
+            )
+            assert r.status_code == 201
+        local = CliRunner(
+            env={
+                "FLIGHTLOG_DATABASE_URL": settings.database_url,
+                "FLIGHTLOG_HOME": str(settings.home),
+                "FLIGHTLOG_ORIGIN": settings.origin,
+                "FLIGHTLOG_SERVER": "",
+            }
+        )
+        out = local.invoke(cli_app, ["log", "--commit", SHA_6113, "--json"])
+        assert out.exit_code == 0, out.output
+        assert [d["event"]["context"]["id"] for d in json.loads(out.stdout)] == [
+            "cli-1/1",
+            "cli-1/2",
+        ]
+        out = local.invoke(cli_app, ["log", "--env", "staging", "--json"])
+        assert [d["leaf"]["type"] for d in json.loads(out.stdout)] == [
+            "dev.cdevents.service.deployed.0.3.0"
+        ]
+        remote = CliRunner(
+            env={"FLIGHTLOG_SERVER": live_server.url, "FLIGHTLOG_TOKEN": live_server.admin}
+        )
+        out = remote.invoke(cli_app, ["blob", "get", digest])
+        assert out.exit_code == 0, out.output
+        assert out.stdout_bytes == push
