@@ -8,6 +8,7 @@ A redelivery (same delivery id) is answered 200 and stores nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,7 +30,7 @@ from flightlog.errors import (
     MalformedInput,
     SignatureError,
 )
-from flightlog.events.canonical import parse_document
+from flightlog.events.canonical import ParsedDocument, canonical_bytes
 from flightlog.server.body import media_type, read_body
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
@@ -74,11 +76,56 @@ class _Accepted:
 
 
 class _Caches:
-    """Per-app caches: source secrets (briefly) and the parsed ``flightlog.toml``."""
+    """Per-app state: source secrets (briefly), the parsed ``flightlog.toml``, blob batcher."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, tuple[float, str | None]] = {}
         self.config: tuple[tuple[str, int], SourceConfig] | None = None
+        self._blobs: BlobBatcher | None = None
+
+    def blobs(self, engine: sa.Engine) -> BlobBatcher:
+        """The app's blob batcher (created on first use)."""
+        if self._blobs is None:
+            self._blobs = BlobBatcher(BlobStore(engine))
+        return self._blobs
+
+
+class BlobBatcher:
+    """Group commit for blobs: concurrent deliveries' bodies are written in one transaction.
+
+    Each caller awaits its own future, resolved only after the transaction committed; a
+    batch is whatever is queued while the previous one was being written.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self._pending: list[tuple[bytes, str, asyncio.Future[str]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def put(self, data: bytes, media_type: str) -> str:
+        """Store ``data`` durably and return its digest."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending.append((data, media_type, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[bytes, str, asyncio.Future[str]]]) -> None:
+        try:
+            digests = await run_in_threadpool(self._store.put_many, [(d, m) for d, m, _ in batch])
+        except Exception as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), digest in zip(batch, digests, strict=True):
+            if not future.done():
+                future.set_result(digest)
 
 
 def _caches(request: Request) -> _Caches:
@@ -164,11 +211,27 @@ def _prepare(
 
 
 def _validated(event: dict[str, Any], position: int) -> PreparedEvent:
-    text = json.dumps(event, ensure_ascii=False, allow_nan=False)
-    return prepare_event(parse_document(text, name=f"event[{position}]"))
+    # The event is built from parsed JSON values only, so its canonical bytes can be
+    # computed directly instead of printing and re-parsing it.
+    name = f"event[{position}]"
+    doc = ParsedDocument(
+        value=event, canonical=canonical_bytes(event, float_free=True), position=name
+    )
+    return prepare_event(doc)
+
+
+def _lookup_or_map(
+    engine: sa.Engine, accepted: _Accepted, config: SourceConfig
+) -> int | list[PreparedEvent]:
+    """The index of the recorded delivery event, or else the delivery's prepared events."""
+    found = delivery_index(
+        engine, delivery_source(accepted.forge), delivery_event_id(accepted.delivery_id, 0)
+    )
+    return found if found is not None else _map(accepted, config)
 
 
 def _map(accepted: _Accepted, config: SourceConfig) -> list[PreparedEvent]:
+    """Map and validate one delivery (pure)."""
     if accepted.forge == github.NAME:
         derived = github.map_payload(accepted.kind, accepted.payload, config)
         refs = github.repo_refs(accepted.payload)
@@ -199,12 +262,12 @@ async def _record(request: Request, state: ServerState, accepted: _Accepted) -> 
     source = delivery_source(accepted.forge)
     first_id = delivery_event_id(accepted.delivery_id, 0)
     engine = state.flightlog.engine
-    existing = await run_in_threadpool(delivery_index, engine, source, first_id)
-    if existing is not None:
-        return _answer(accepted, None, existing)
     config = source_config(request)
-    prepared = await run_in_threadpool(_map, accepted, config)
-    await run_in_threadpool(BlobStore(engine).put, accepted.body, JSON)
+    prepared = await run_in_threadpool(_lookup_or_map, engine, accepted, config)
+    if isinstance(prepared, int):
+        return _answer(accepted, None, prepared)
+    # The body is durable before any event names its digest.
+    await _caches(request).blobs(engine).put(accepted.body, JSON)
     try:
         results = await state.writer.submit(prepared)
     except ConflictError:

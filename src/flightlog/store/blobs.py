@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -59,19 +60,32 @@ class BlobStore:
 
     def put(self, data: bytes, media_type: str = "application/octet-stream") -> str:
         """Store ``data`` (idempotently) and return its hex SHA-256."""
-        digest = hashlib.sha256(data).hexdigest()
-        values = {
-            "sha256": digest,
-            "size": len(data),
-            "media_type": media_type,
-            "data": data,
-            "created_at": utc_now(),
-        }
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        statement = dialect.insert(blobs).values(**values).on_conflict_do_nothing()
-        with write_transaction(self.engine) as conn:
-            conn.execute(statement)
+        [digest] = self.put_many([(data, media_type)])
         return digest
+
+    def put_many(self, items: Sequence[tuple[bytes, str]]) -> list[str]:
+        """Store several ``(data, media_type)`` blobs in one transaction; their digests."""
+        now = utc_now()
+        rows: dict[str, dict[str, object]] = {}
+        digests = []
+        for data, media_type in items:
+            digest = hashlib.sha256(data).hexdigest()
+            digests.append(digest)
+            rows.setdefault(
+                digest,
+                {
+                    "sha256": digest,
+                    "size": len(data),
+                    "media_type": media_type,
+                    "data": data,
+                    "created_at": now,
+                },
+            )
+        dialect = sqlite if is_sqlite(self.engine) else postgresql
+        statement = dialect.insert(blobs).on_conflict_do_nothing()
+        with write_transaction(self.engine) as conn:
+            conn.execute(statement, list(rows.values()))
+        return digests
 
     def get(self, sha256: str) -> Blob:
         """The blob named ``sha256``; NotFound when there is none."""
