@@ -200,6 +200,7 @@ def _push(cx: _Context) -> list[Derived]:
         added, modified = strings(commit.get("added")), strings(commit.get("modified"))
         removed = strings(commit.get("removed"))
         keys, links = cx.tickets(message, branch)
+        when = rfc3339(commit.get("timestamp"))
         content: dict[str, Any] = {
             "sha": sha,
             "repository": cx.repository,
@@ -214,7 +215,7 @@ def _push(cx: _Context) -> list[Derived]:
         }
         for key, value in (
             ("branch", branch),
-            ("timestamp", rfc3339(commit.get("timestamp"))),
+            ("timestamp", when),
             ("uri", text(commit.get("url"))),
             ("before", before),
             ("after", after),
@@ -228,7 +229,7 @@ def _push(cx: _Context) -> list[Derived]:
                 COMMIT_PUSHED,
                 sha,
                 content,
-                rfc3339(commit.get("timestamp")),
+                when,
                 {
                     "repo": cx.repo,
                     "commit": sha,
