@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,6 +173,59 @@ def add_source(env: dict[str, str]) -> None:
         raise RuntimeError(f"flightlog source add failed: {done.stderr.strip()}")
 
 
+def breakdown(scratch: Path, deliveries: int = 320) -> list[Row]:
+    """Where a delivery's time goes, in-process: mapping + validation, then the append."""
+    from flightlog.config import Settings
+    from flightlog.events.canonical import parse_document
+    from flightlog.server.webhooks import Accepted, map_delivery
+    from flightlog.service import Flightlog
+    from flightlog.sources.config import SourceConfig
+
+    config = SourceConfig()
+    db = fresh_file(scratch, "breakdown.db")
+    home = scratch / "breakdown.home"
+    shutil.rmtree(home, ignore_errors=True)
+    service = Flightlog.open(Settings(database_url=f"sqlite:///{db}", home=home))
+    try:
+        bodies = [json.dumps(push_payload(n)).encode() for n in range(deliveries)]
+        accepted = [
+            Accepted("github", "push", "push", f"b-{n}", json.loads(b), {}, b)
+            for n, b in enumerate(bodies)
+        ]
+        t0 = time.perf_counter()
+        prepared = [map_delivery(a, config) for a in accepted]
+        map_ms = (time.perf_counter() - t0) / deliveries * 1000
+        t0 = time.perf_counter()
+        for i in range(0, deliveries, CLIENTS):
+            service.record_groups(prepared[i : i + CLIENTS])
+        append_ms = (time.perf_counter() - t0) / deliveries * 1000
+        plain_n = deliveries * 10
+        texts = [json.dumps(gen.service_deployed(n, run="b")).encode() for n in range(plain_n)]
+        t0 = time.perf_counter()
+        plain = [service.prepare_document(parse_document(t, name="body")) for t in texts]
+        plain_prepare_ms = (time.perf_counter() - t0) / plain_n * 1000
+        t0 = time.perf_counter()
+        for i in range(0, plain_n, CLIENTS):
+            service.record_groups([[p] for p in plain[i : i + CLIENTS]])
+        plain_append_ms = (time.perf_counter() - t0) / plain_n * 1000
+    finally:
+        service.close()
+    return [
+        Row(
+            "in-process: map + validate one push delivery",
+            f"{map_ms:.2f} ms",
+            f"{map_ms / plain_prepare_ms:.0f} x parsing + validating one plain event "
+            f"({plain_prepare_ms:.3f} ms)",
+        ),
+        Row(
+            "in-process: append one delivery's 21 events (groups of 64)",
+            f"{append_ms:.2f} ms",
+            f"{append_ms / plain_append_ms:.0f} x appending one plain event "
+            f"({plain_append_ms:.3f} ms)",
+        ),
+    ]
+
+
 def _row(label: str, load: Load, per: str) -> Row:
     lat = load.latencies or [0.0]
     note = (
@@ -237,6 +291,7 @@ def run(config: BenchConfig, console: Any) -> Section:
             f"webhooks vs {plain_rate:,.0f} plain",
         ),
     ]
+    section.rows += breakdown(scratch)
     section.targets.append(
         Target(
             f"a delivery costs <= {TARGET_COST:g}x a plain event",

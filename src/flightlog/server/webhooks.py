@@ -63,7 +63,7 @@ _ERRORS = problem_responses(400, 401, 413, 415, 503)
 
 
 @dataclass(frozen=True)
-class _Accepted:
+class Accepted:
     """A verified, parsed delivery: who sent what, ready to map."""
 
     forge: str
@@ -184,7 +184,7 @@ def _header(request: Request, name: str, shown: str) -> str:
 
 
 def _prepare(
-    accepted: _Accepted, derived: list[Derived], refs: dict[str, Any]
+    accepted: Accepted, derived: list[Derived], refs: dict[str, Any]
 ) -> list[PreparedEvent]:
     """Build and validate every event of one delivery; a bad mapping still records the delivery."""
     delivery = Delivery(
@@ -221,16 +221,16 @@ def _validated(event: dict[str, Any], position: int) -> PreparedEvent:
 
 
 def _lookup_or_map(
-    engine: sa.Engine, accepted: _Accepted, config: SourceConfig
+    engine: sa.Engine, accepted: Accepted, config: SourceConfig
 ) -> int | list[PreparedEvent]:
     """The index of the recorded delivery event, or else the delivery's prepared events."""
     found = delivery_index(
         engine, delivery_source(accepted.forge), delivery_event_id(accepted.delivery_id, 0)
     )
-    return found if found is not None else _map(accepted, config)
+    return found if found is not None else map_delivery(accepted, config)
 
 
-def _map(accepted: _Accepted, config: SourceConfig) -> list[PreparedEvent]:
+def map_delivery(accepted: Accepted, config: SourceConfig) -> list[PreparedEvent]:
     """Map and validate one delivery (pure)."""
     if accepted.forge == github.NAME:
         derived = github.map_payload(accepted.kind, accepted.payload, config)
@@ -242,7 +242,7 @@ def _map(accepted: _Accepted, config: SourceConfig) -> list[PreparedEvent]:
 
 
 def _answer(
-    accepted: _Accepted, results: list[AppendResult] | None, first: int | None
+    accepted: Accepted, results: list[AppendResult] | None, first: int | None
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "delivery": accepted.delivery_id,
@@ -258,7 +258,7 @@ def _answer(
     return JSONResponse(body, status_code=201 if fresh else 200)
 
 
-async def _record(request: Request, state: ServerState, accepted: _Accepted) -> JSONResponse:
+async def _record(request: Request, state: ServerState, accepted: Accepted) -> JSONResponse:
     source = delivery_source(accepted.forge)
     first_id = delivery_event_id(accepted.delivery_id, 0)
     engine = state.flightlog.engine
@@ -309,7 +309,7 @@ async def github_webhook(request: Request) -> JSONResponse:
     payload = _json_object(body)
     github.check_shape(event, payload)
     headers = headers_to_keep(dict(request.headers), github.SECRET_HEADERS)
-    accepted = _Accepted(github.NAME, event, event, delivery, payload, headers, body)
+    accepted = Accepted(github.NAME, event, event, delivery, payload, headers, body)
     return await _record(request, state, accepted)
 
 
@@ -341,5 +341,5 @@ async def gitlab_webhook(request: Request) -> JSONResponse:
     if len(delivery) > 200 or not delivery.isprintable():
         raise InputError("the delivery id header is not a plausible value")
     kept = headers_to_keep(headers, gitlab.SECRET_HEADERS)
-    accepted = _Accepted(gitlab.NAME, event, kind, delivery, payload, kept, body)
+    accepted = Accepted(gitlab.NAME, event, kind, delivery, payload, kept, body)
     return await _record(request, state, accepted)
