@@ -745,3 +745,40 @@ class TestThroughTheCli:
         out = remote.invoke(cli_app, ["blob", "get", digest])
         assert out.exit_code == 0, out.output
         assert out.stdout_bytes == push
+
+
+class TestUnexpectedShapes:
+    """A verified payload of an undocumented shape is kept as a delivery, never a 500."""
+
+    @staticmethod
+    def _mangled(doc: dict[str, Any], value: Any) -> bytes:
+        """Every top-level value replaced by ``value`` (keys kept, so headers still agree)."""
+        return json.dumps({k: value if k != "object_kind" else v for k, v in doc.items()}).encode()
+
+    @pytest.mark.parametrize("value", [7, "x", [1, "a"], None])
+    def test_github_corpus_with_wrong_types(self, hooks: Api, value: Any) -> None:
+        """Each GitHub payload with wrongly typed fields answers 201, delivery kept."""
+        for i, path in enumerate(GITHUB_FILES):
+            body = self._mangled(json.loads(github_body(path)), value)
+            r = post_github(hooks, body, github_event(path), f"bad-{i}")
+            assert r.status_code == 201, (path.name, r.text)
+        docs = entries(hooks)
+        received = [d for d in docs if d["leaf"]["type"] == RECEIVED]
+        assert len(received) == len(GITHUB_FILES)
+
+    @pytest.mark.parametrize("value", [7, "x", [1, "a"], None])
+    def test_gitlab_corpus_with_wrong_types(self, hooks: Api, value: Any) -> None:
+        """Each GitLab payload with wrongly typed fields answers 201, delivery kept."""
+        for i, path in enumerate(GITLAB_FILES):
+            body = self._mangled(json.loads(path.read_bytes()), value)
+            r = post_gitlab(hooks, body, gitlab_hook(path), f"bad-{i}")
+            assert r.status_code == 201, (path.name, r.text)
+
+    def test_mapping_error_is_recorded(self, hooks: Api) -> None:
+        """A push whose commits are not a list keeps the delivery and says why."""
+        body = json.dumps({"ref": "refs/heads/main", "commits": 5, "repository": 3}).encode()
+        r = post_github(hooks, body, "push", "odd-1")
+        assert r.status_code == 201
+        [doc] = entries(hooks)
+        assert "unexpected shape" in doc["event"]["subject"]["content"]["mappingError"]
+        assert doc["event"]["subject"]["content"]["derivedEvents"] == 0

@@ -25,7 +25,6 @@ from fastapi.responses import JSONResponse
 
 from flightlog.errors import (
     ConflictError,
-    EventInvalid,
     InputError,
     MalformedInput,
     SignatureError,
@@ -184,7 +183,7 @@ def _header(request: Request, name: str, shown: str) -> str:
 
 
 def _prepare(
-    accepted: Accepted, derived: list[Derived], refs: dict[str, Any]
+    accepted: Accepted, derived: list[Derived], refs: dict[str, Any], error: str | None
 ) -> list[PreparedEvent]:
     """Build and validate every event of one delivery; a bad mapping still records the delivery."""
     delivery = Delivery(
@@ -199,15 +198,17 @@ def _prepare(
     )
     action = accepted.payload.get("action")
     action = action if isinstance(action, str) and action else None
-    events = delivery_events(delivery, derived, action=action, refs=refs)
-    try:
-        return [_validated(e, i) for i, e in enumerate(events)]
-    except EventInvalid as exc:
-        # The forge sent something the mapping did not expect: keep the delivery itself.
-        log.warning("webhook_mapping_failed", forge=accepted.forge, error=str(exc))
-        [received] = delivery_events(delivery, [], action=action, refs=refs)
-        received["subject"]["content"]["mappingError"] = str(exc)[:500]
-        return [_validated(received, 0)]
+    if error is None:
+        events = delivery_events(delivery, derived, action=action, refs=refs)
+        try:
+            return [_validated(e, i) for i, e in enumerate(events)]
+        except InputError as exc:
+            error = str(exc)
+    # The forge sent something the mapping did not expect: keep the delivery itself.
+    log.warning("webhook_mapping_failed", forge=accepted.forge, error=error)
+    [received] = delivery_events(delivery, [], action=action, refs=refs)
+    received["subject"]["content"]["mappingError"] = error[:500]
+    return [_validated(received, 0)]
 
 
 def _validated(event: dict[str, Any], position: int) -> PreparedEvent:
@@ -232,13 +233,20 @@ def _lookup_or_map(
 
 def map_delivery(accepted: Accepted, config: SourceConfig) -> list[PreparedEvent]:
     """Map and validate one delivery (pure)."""
-    if accepted.forge == github.NAME:
-        derived = github.map_payload(accepted.kind, accepted.payload, config)
-        refs = github.repo_refs(accepted.payload)
-    else:
-        derived = gitlab.map_payload(accepted.kind, accepted.payload, config)
-        refs = gitlab.project_refs(accepted.payload, config)
-    return _prepare(accepted, derived, refs)
+    derived: list[Derived] = []
+    refs: dict[str, Any] = {}
+    error = None
+    try:
+        if accepted.forge == github.NAME:
+            refs = github.repo_refs(accepted.payload)
+            derived = github.map_payload(accepted.kind, accepted.payload, config)
+        else:
+            refs = gitlab.project_refs(accepted.payload, config)
+            derived = gitlab.map_payload(accepted.kind, accepted.payload, config)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        # A verified payload of a shape the forge's documentation does not show.
+        error = f"the {accepted.event} payload has an unexpected shape: {exc}"
+    return _prepare(accepted, derived, refs, error)
 
 
 def _answer(
