@@ -782,3 +782,40 @@ class TestUnexpectedShapes:
         [doc] = entries(hooks)
         assert "unexpected shape" in doc["event"]["subject"]["content"]["mappingError"]
         assert doc["event"]["subject"]["content"]["derivedEvents"] == 0
+
+
+class TestSecretsStayPrivate:
+    """Secrets are never logged, stored with the delivery, or answered back."""
+
+    def test_no_secret_in_logs_or_ledger(
+        self, hooks: Api, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """After good and bad deliveries, neither secret appears in logs, answers or entries."""
+        body = corpus_file("gitlab-webhooks/push.json").read_bytes()
+        answers = [
+            post_gitlab(hooks, body, "Push Hook", "s-1").text,
+            post_gitlab(
+                hooks, body, "Push Hook", "s-2", **{"X-Gitlab-Token": "wrong-one-1234"}
+            ).text,
+            post_github(hooks, b"{}", "push", "s-3").text,
+        ]
+        logged = capfd.readouterr()
+        stored = json.dumps(entries(hooks))
+        for text in (*answers, logged.out, logged.err, stored):
+            assert GITLAB_SECRET not in text
+            assert GITHUB_SECRET not in text
+        assert "x-gitlab-event-uuid" in stored
+
+
+class TestConcurrentRedelivery:
+    """Two copies of one delivery at once: one records, the other is a duplicate."""
+
+    def test_same_delivery_twice_at_once(self, hooks: Api) -> None:
+        """Both answer 2xx, and the delivery's events are in the ledger once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        body = corpus_file("github-webhooks/push.with-new-branch.payload.json").read_bytes()
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: post_github(hooks, body, "push", "twin"), range(4)))
+        assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+        assert hooks.flightlog.tree_size() == 3
