@@ -349,6 +349,10 @@ class Ledger(Protocol):
         """The verifier key that checks this log's checkpoints."""
         ...
 
+    def blob(self, sha256: str) -> bytes:
+        """The exact bytes the blob store holds under ``sha256`` (NotFound when absent)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

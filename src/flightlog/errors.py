@@ -102,3 +102,7 @@ class ForbiddenError(FlightlogError):
 
 class RemoteError(FlightlogError):
     """A Flightlog server answered with an error or could not be reached."""
+
+
+class SignatureError(AuthError):
+    """A webhook delivery whose signature or token is missing or does not verify (HTTP 401)."""

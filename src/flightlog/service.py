@@ -49,10 +49,12 @@ from flightlog.ledger.entry import (
 )
 from flightlog.ledger.keys import load_or_create_signer
 from flightlog.ledger.note import Signer, Verifier
+from flightlog.store.blobs import BlobStore
 from flightlog.store.engine import ping, sqlite_file_missing
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 from flightlog.store.tokens import TokenStore
 from flightlog.store.verification import process_runner
+from flightlog.store.webhook_sources import WebhookSources, delivery_index
 from flightlog.timestamps import format_timestamp, parse_timestamp, utc_now
 
 __all__ = [
@@ -198,6 +200,24 @@ class Flightlog:
     def tokens(self) -> TokenStore:
         """The API tokens of this store."""
         return TokenStore(self.store.engine)
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The content-addressed store of raw deliveries and reports."""
+        return BlobStore(self.store.engine)
+
+    @property
+    def webhook_sources(self) -> WebhookSources:
+        """The configured webhook sources and their secrets."""
+        return WebhookSources(self.store.engine)
+
+    def blob(self, sha256: str) -> bytes:
+        """The exact bytes the blob store holds under ``sha256`` (NotFound when absent)."""
+        return self.blobs.get(sha256).data
+
+    def delivery_index(self, source: str, event_id: str) -> int | None:
+        """The ledger index of the event ``source`` + ``event_id``, or None."""
+        return delivery_index(self.store.engine, source, event_id)
 
     def ping(self) -> None:
         """StoreError unless the database answers."""

@@ -34,6 +34,7 @@ CHECKPOINT = "/checkpoint"
 PROOF_INCLUSION = "/proof/inclusion"
 PROOF_CONSISTENCY = "/proof/consistency"
 KEY = "/key"
+BLOB = "/blobs/{sha256}"
 
 JSON_MEDIA_TYPE = "application/json"
 PROBLEM_MEDIA_TYPE = "application/problem+json"

@@ -28,11 +28,17 @@ VENDORED = ROOT / "src" / "flightlog" / "events" / "schemas" / "cdevents"
 FLIGHTLOG_TYPES = [
     "dev.cdeventsx.flightlog-approval.granted.0.1.0",
     "dev.cdeventsx.flightlog-approval.rejected.0.1.0",
+    "dev.cdeventsx.flightlog-commit.pushed.0.1.0",
+    "dev.cdeventsx.flightlog-deployment.updated.0.1.0",
     "dev.cdeventsx.flightlog-payload.erased.0.1.0",
     "dev.cdeventsx.flightlog-policy.evaluated.0.1.0",
     "dev.cdeventsx.flightlog-rollback.finished.0.1.0",
     "dev.cdeventsx.flightlog-rollback.requested.0.1.0",
+    "dev.cdeventsx.flightlog-tag.created.0.1.0",
+    "dev.cdeventsx.flightlog-tag.deleted.0.1.0",
+    "dev.cdeventsx.flightlog-taskrun.queued.0.1.0",
     "dev.cdeventsx.flightlog-vulnerabilityscan.finished.0.1.0",
+    "dev.cdeventsx.flightlog-webhook.received.0.1.0",
 ]
 
 
@@ -105,10 +111,10 @@ class TestKnownTypes:
     """known_types: the type strings with a schema."""
 
     def test_spec_and_flightlog_types(self) -> None:
-        """45 spec types plus our 7 custom types, sorted."""
+        """45 spec types plus our 13 custom types, sorted."""
         types = known_types()
         assert types == sorted(types)
-        assert len(types) == 52
+        assert len(types) == 58
         assert [t for t in types if "flightlog-" in t] == FLIGHTLOG_TYPES
         assert "dev.cdevents.change.created.0.4.0" in types
         assert ERASURE_TYPE in types

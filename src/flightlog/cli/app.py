@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from flightlog import __version__
-from flightlog.cli import ledger_commands, server_commands, trust_commands
+from flightlog.cli import ledger_commands, server_commands, source_commands, trust_commands
 from flightlog.cli.context import CliState
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ def root(
 ledger_commands.register(app)
 trust_commands.register(app)
 server_commands.register(app)
+source_commands.register(app)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from flightlog.events.canonical import ParsedDocument, parse_events
 from flightlog.timestamps import format_timestamp
 from flightlog.wire import (
     API_PREFIX,
+    BLOB,
     CHECKPOINT,
     CURSOR_PARAM,
     EVENT,
@@ -286,6 +287,10 @@ class RemoteFlightlog:
     def show(self, index: int) -> Entry:
         """One entry."""
         return Entry.from_wire(self.show_document(index))
+
+    def blob(self, sha256: str) -> bytes:
+        """The exact bytes the server's blob store holds under ``sha256``."""
+        return self._send("GET", BLOB.format(sha256=sha256), accept="*/*").content
 
     def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
         """Entries matching ``flt`` after index ``after``, oldest first, following pages."""

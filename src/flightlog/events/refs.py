@@ -30,6 +30,7 @@ REF_KINDS = (
     "environment",
     "pipeline_run",
     "actor",
+    "system",
 )
 
 # Jira-style issue keys: a project key (upper-case letter, then 1-9 upper-case letters,
@@ -55,6 +56,8 @@ _CONVENTION = {
     "environment": "environment",
     "pipelineRun": "pipeline_run",
     "actor": "actor",
+    "system": "system",
+    "systems": "system",
 }
 # Convention values scanned for ticket keys as well as recorded as refs.
 _TICKET_BEARING = ("branch", "change", "messages")

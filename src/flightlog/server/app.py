@@ -16,7 +16,7 @@ from flightlog import __version__
 from flightlog.api import CheckpointInfo
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
-from flightlog.server import health, ingest, metrics, query, tiles
+from flightlog.server import blobs, health, ingest, metrics, query, tiles, webhooks
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
@@ -111,7 +111,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
-    for module in (ingest, query, health, metrics, tiles):
+    for module in (ingest, query, health, metrics, tiles, webhooks, blobs):
         app.include_router(module.router)
     setattr(app.state, tiles.PUBLIC_TILES_ATTR, public_tiles)
     return app

@@ -1,0 +1,316 @@
+"""What every forge webhook shares: the delivery, signatures, and the events built from it.
+
+A forge module (``github``, ``gitlab``) verifies a delivery and maps its payload to
+:class:`Derived` facts; :func:`delivery_events` wraps them into CDEvents envelopes with
+deterministic ids (delivery id + position), each carrying the delivery id and the
+SHA-256 of the raw body, behind one ``dev.cdeventsx.flightlog-webhook.received`` event
+that is recorded for every delivery, mapped or not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from flightlog.errors import InputError, SignatureError
+from flightlog.events.envelope import parse_timestamp
+from flightlog.sources.config import SourceConfig, Ticket
+
+__all__ = [
+    "DELIVERY_TYPE",
+    "STANDARD_WEBHOOK_TOLERANCE",
+    "Delivery",
+    "Derived",
+    "Forge",
+    "delivery_events",
+    "hmac_sha256_hex",
+    "same_secret",
+    "verify_standard_webhook",
+]
+
+DELIVERY_TYPE = "dev.cdeventsx.flightlog-webhook.received.0.1.0"
+CHANGE_CREATED = "dev.cdevents.change.created.0.4.0"
+CHANGE_UPDATED = "dev.cdevents.change.updated.0.3.0"
+CHANGE_REVIEWED = "dev.cdevents.change.reviewed.0.3.0"
+CHANGE_MERGED = "dev.cdevents.change.merged.0.3.0"
+CHANGE_ABANDONED = "dev.cdevents.change.abandoned.0.3.0"
+BRANCH_CREATED = "dev.cdevents.branch.created.0.3.0"
+BRANCH_DELETED = "dev.cdevents.branch.deleted.0.3.0"
+PIPELINE_QUEUED = "dev.cdevents.pipelinerun.queued.0.3.0"
+PIPELINE_STARTED = "dev.cdevents.pipelinerun.started.0.3.0"
+PIPELINE_FINISHED = "dev.cdevents.pipelinerun.finished.0.3.0"
+TASK_STARTED = "dev.cdevents.taskrun.started.0.3.0"
+TASK_FINISHED = "dev.cdevents.taskrun.finished.0.3.0"
+SERVICE_DEPLOYED = "dev.cdevents.service.deployed.0.3.0"
+ARTIFACT_PUBLISHED = "dev.cdevents.artifact.published.0.3.0"
+COMMIT_PUSHED = "dev.cdeventsx.flightlog-commit.pushed.0.1.0"
+TAG_CREATED = "dev.cdeventsx.flightlog-tag.created.0.1.0"
+TAG_DELETED = "dev.cdeventsx.flightlog-tag.deleted.0.1.0"
+TASK_QUEUED = "dev.cdeventsx.flightlog-taskrun.queued.0.1.0"
+DEPLOYMENT_UPDATED = "dev.cdeventsx.flightlog-deployment.updated.0.1.0"
+SPEC_VERSION = "0.5.1"
+STANDARD_WEBHOOK_TOLERANCE = 5 * 60
+"""Standard Webhooks: timestamps further than this many seconds from now are refused."""
+STANDARD_WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One verified webhook delivery: who sent it, what, and the digest of its exact bytes."""
+
+    forge: str
+    event: str
+    delivery_id: str
+    body_sha256: str
+    body_bytes: int
+    headers: Mapping[str, str]
+    received_at: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One fact a payload states, before it gets its envelope.
+
+    ``refs`` is the ``customData.flightlog`` declaration (repo, commit, tickets, systems …);
+    ``details`` what the forge said that the CDEvents content has no field for.
+    """
+
+    type: str
+    subject_id: str
+    content: Mapping[str, Any]
+    timestamp: str | None = None
+    refs: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    links: Sequence[Mapping[str, str]] = ()
+
+
+class Forge(Protocol):
+    """What a forge module offers: header names and the pure payload mapping."""
+
+    name: str
+    event_header: str
+
+    def delivery_id(self, headers: Mapping[str, str], body_sha256: str) -> str:
+        """The id that identifies this delivery across redeliveries."""
+        ...
+
+    def map_payload(
+        self, event: str, payload: Mapping[str, Any], config: SourceConfig
+    ) -> list[Derived]:
+        """The events ``payload`` states (empty for a payload type that is not mapped)."""
+        ...
+
+
+def hmac_sha256_hex(secret: bytes, body: bytes) -> str:
+    """Lower-case hex HMAC-SHA256 of ``body`` under ``secret``."""
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def same_secret(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a shared token with the one a request presents."""
+    if given is None:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def _standard_key(secret: str) -> bytes:
+    # Standard Webhooks secrets are "whsec_" + base64 of the key; a bare secret is the key.
+    if secret.startswith(STANDARD_WEBHOOK_SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret[len(STANDARD_WEBHOOK_SECRET_PREFIX) :], validate=True)
+        except binascii.Error:
+            raise SignatureError("the configured Standard Webhooks secret is not base64") from None
+    return secret.encode("utf-8")
+
+
+def verify_standard_webhook(
+    secret: str, headers: Mapping[str, str], body: bytes, *, now: float
+) -> str:
+    """Check ``webhook-id/-timestamp/-signature`` (Standard Webhooks v1); return the message id."""
+    msg_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    signatures = headers.get("webhook-signature")
+    if not msg_id or not stamp or not signatures:
+        raise SignatureError(
+            "a Standard Webhooks delivery needs webhook-id, webhook-timestamp and "
+            "webhook-signature headers"
+        )
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        raise SignatureError(f"webhook-timestamp {stamp[:20]!r} is not a Unix time in seconds")
+    if abs(now - int(stamp)) > STANDARD_WEBHOOK_TOLERANCE:
+        raise SignatureError(
+            "webhook-timestamp is more than 5 minutes from the server's clock; "
+            "a replayed or delayed delivery is refused"
+        )
+    signed = msg_id.encode("utf-8") + b"." + stamp.encode("ascii") + b"." + body
+    expected = base64.b64encode(hmac.new(_standard_key(secret), signed, hashlib.sha256).digest())
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(expected, value.encode("ascii", "replace")):
+            return msg_id
+    raise SignatureError("webhook-signature does not match the body")
+
+
+def utc_from_epoch(seconds: float) -> str:
+    """RFC 3339 UTC text of a Unix time."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def body_digest(body: bytes) -> str:
+    """Hex SHA-256 of the raw body: the name of its blob."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def delivery_source(forge: str) -> str:
+    """The ``context.source`` of every event a forge's deliveries produce."""
+    return f"/webhooks/{forge}"
+
+
+def delivery_event_id(delivery_id: str, position: int) -> str:
+    """Deterministic event id: the delivery id and the event's position in it."""
+    return f"{delivery_id}/{position}"
+
+
+def _envelope(
+    delivery: Delivery, position: int, derived: Derived, stamp: Mapping[str, Any]
+) -> dict[str, Any]:
+    source = delivery_source(delivery.forge)
+    context: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": delivery_event_id(delivery.delivery_id, position),
+        "source": source,
+        "type": derived.type,
+        "timestamp": derived.timestamp or delivery.received_at,
+    }
+    if position:
+        context["chainId"] = delivery_event_id(delivery.delivery_id, 0)
+    if derived.links:
+        context["links"] = [dict(link) for link in derived.links]
+    custom: dict[str, Any] = {"webhook": dict(stamp)}
+    declared = {k: v for k, v in derived.refs.items() if v not in (None, "", [])}
+    if declared:
+        custom["flightlog"] = declared
+    if derived.details:
+        custom["details"] = {k: v for k, v in derived.details.items() if v is not None}
+    return {
+        "context": context,
+        "subject": {"id": derived.subject_id, "source": source, "content": dict(derived.content)},
+        "customData": custom,
+    }
+
+
+def delivery_events(
+    delivery: Delivery,
+    derived: Sequence[Derived],
+    *,
+    action: str | None = None,
+    refs: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The delivery event (position 0) followed by every derived event (positions 1…n)."""
+    stamp = {
+        "forge": delivery.forge,
+        "event": delivery.event,
+        "deliveryId": delivery.delivery_id,
+        "bodySha256": delivery.body_sha256,
+    }
+    content: dict[str, Any] = {
+        "forge": delivery.forge,
+        "event": delivery.event,
+        "deliveryId": delivery.delivery_id,
+        "bodySha256": delivery.body_sha256,
+        "bodyBytes": delivery.body_bytes,
+        "headers": dict(delivery.headers),
+        "derivedEvents": len(derived),
+    }
+    if action:
+        content["action"] = action
+    received = Derived(
+        type=DELIVERY_TYPE,
+        subject_id=delivery.delivery_id,
+        content=content,
+        timestamp=delivery.received_at,
+        refs=refs or {},
+    )
+    return [
+        _envelope(delivery, position, item, stamp)
+        for position, item in enumerate([received, *derived])
+    ]
+
+
+def headers_to_keep(headers: Mapping[str, str], secret_headers: Sequence[str]) -> dict[str, str]:
+    """The request headers worth keeping, minus any that carry a secret."""
+    hidden = {h.lower() for h in secret_headers} | {"authorization", "cookie"}
+    return {k.lower(): v for k, v in sorted(headers.items()) if k.lower() not in hidden}
+
+
+def require_object(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an InputError naming ``what``."""
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a JSON object")
+    return value
+
+
+Mapper = Callable[[Mapping[str, Any], SourceConfig], list[Derived]]
+
+
+_FORGE_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|UTC|[+-]\d{2}:?\d{2})?"
+)
+
+
+def rfc3339(value: Any) -> str | None:
+    """A forge timestamp as RFC 3339 (GitLab writes ``2021-02-23 02:41:37 UTC``), else None."""
+    if not isinstance(value, str):
+        return None
+    match = _FORGE_TIME.fullmatch(value.strip())
+    if match is None:
+        return None
+    zone = match[3] or "Z"
+    if zone == "UTC":
+        zone = "Z"
+    elif zone != "Z" and ":" not in zone:
+        zone = f"{zone[:3]}:{zone[3:]}"
+    text = f"{match[1]}T{match[2]}{zone}"
+    try:
+        parse_timestamp(text)
+    except ValueError:
+        return None
+    return text
+
+
+def at(value: Any, *keys: str) -> Any:
+    """Follow ``keys`` through nested objects, None where the path breaks."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def text(value: Any) -> str | None:
+    """``value`` as a non-blank string (numbers are written out), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def strings(value: Any) -> list[str]:
+    """The strings of a JSON list (anything else: empty)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def ticket_refs(tickets: Sequence[Ticket]) -> tuple[list[str], list[dict[str, str]]]:
+    """Ticket keys for refs, and ``{key, url}`` links for the details."""
+    keys = [t.key for t in tickets]
+    links = [{"key": t.key, "url": t.url} if t.url else {"key": t.key} for t in tickets]
+    return keys, links

@@ -1,0 +1,107 @@
+"""The content-addressed blob store: exact bytes kept under their SHA-256, beside the ledger.
+
+Webhook bodies live here today, test reports and scan files later. A blob is written
+once and never changed: putting the same bytes again is a no-op, so a retried write
+can never disagree with the first. The ledger commits to a blob by naming its digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from flightlog.errors import InputError, NotFound
+from flightlog.ledger.entry import utc_now
+from flightlog.store.engine import is_sqlite, write_transaction
+from flightlog.store.schema import metadata
+
+__all__ = ["Blob", "BlobStore", "blobs", "check_digest"]
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.Text, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One stored blob: its digest, media type and exact bytes."""
+
+    sha256: str
+    media_type: str
+    data: bytes
+    created_at: str
+
+
+def check_digest(value: str) -> str:
+    """``value`` if it is a lower-case hex SHA-256, else InputError."""
+    if not _DIGEST.fullmatch(value):
+        raise InputError(f"{value[:80]!r} is not a SHA-256 digest (64 lower-case hex digits)")
+    return value
+
+
+class BlobStore:
+    """Blobs in the ledger's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def put(self, data: bytes, media_type: str = "application/octet-stream") -> str:
+        """Store ``data`` (idempotently) and return its hex SHA-256."""
+        [digest] = self.put_many([(data, media_type)])
+        return digest
+
+    def put_many(self, items: Sequence[tuple[bytes, str]]) -> list[str]:
+        """Store several ``(data, media_type)`` blobs in one transaction; their digests."""
+        now = utc_now()
+        rows: dict[str, dict[str, object]] = {}
+        digests = []
+        for data, media_type in items:
+            digest = hashlib.sha256(data).hexdigest()
+            digests.append(digest)
+            rows.setdefault(
+                digest,
+                {
+                    "sha256": digest,
+                    "size": len(data),
+                    "media_type": media_type,
+                    "data": data,
+                    "created_at": now,
+                },
+            )
+        dialect = sqlite if is_sqlite(self.engine) else postgresql
+        statement = dialect.insert(blobs).on_conflict_do_nothing()
+        with write_transaction(self.engine) as conn:
+            conn.execute(statement, list(rows.values()))
+        return digests
+
+    def get(self, sha256: str) -> Blob:
+        """The blob named ``sha256``; NotFound when there is none."""
+        check_digest(sha256)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(blobs.c.media_type, blobs.c.data, blobs.c.created_at).where(
+                    blobs.c.sha256 == sha256
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no blob with SHA-256 {sha256}")
+        return Blob(sha256, row.media_type, bytes(row.data), row.created_at)
+
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob named ``sha256`` is stored."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(sa.literal(1)).where(blobs.c.sha256 == sha256)).first()
+        return found is not None

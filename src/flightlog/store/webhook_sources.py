@@ -1,0 +1,97 @@
+"""Webhook sources: the shared secret of each configured forge, kept in the database.
+
+Every server process reads the same row, so a secret set once works behind any load
+balancer. A secret is needed in the clear to check an HMAC, so it is stored as given;
+it is never logged and never read back out through the CLI or the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from flightlog.errors import InputError, NotFound
+from flightlog.ledger.entry import utc_now
+from flightlog.store.engine import write_transaction
+from flightlog.store.schema import entries, metadata
+
+__all__ = ["SourceRow", "WebhookSources", "delivery_index", "webhook_sources"]
+
+webhook_sources = sa.Table(
+    "webhook_sources",
+    metadata,
+    sa.Column("forge", sa.String(32), primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A configured source as listed: never its secret."""
+
+    forge: str
+    created_at: str
+
+
+class WebhookSources:
+    """Add, list, remove webhook sources, and read a secret for verification only."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def add(self, forge: str, secret: str) -> SourceRow:
+        """Configure ``forge`` with ``secret``; InputError when it is configured already."""
+        created = utc_now()
+        with write_transaction(self.engine) as conn:
+            exists = conn.execute(
+                sa.select(webhook_sources.c.forge).where(webhook_sources.c.forge == forge)
+            ).first()
+            if exists is not None:
+                raise InputError(
+                    f"a {forge} source exists already; run 'flightlog source remove {forge}' "
+                    "first to replace its secret"
+                )
+            conn.execute(
+                webhook_sources.insert().values(forge=forge, secret=secret, created_at=created)
+            )
+        return SourceRow(forge, created)
+
+    def list(self) -> list[SourceRow]:
+        """Every configured source, by forge name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(webhook_sources.c.forge, webhook_sources.c.created_at).order_by(
+                    webhook_sources.c.forge
+                )
+            ).all()
+        return [SourceRow(r.forge, r.created_at) for r in rows]
+
+    def remove(self, forge: str) -> None:
+        """Forget ``forge``'s source; NotFound when there is none."""
+        with write_transaction(self.engine) as conn:
+            gone = conn.execute(
+                webhook_sources.delete().where(webhook_sources.c.forge == forge)
+            ).rowcount
+        if not gone:
+            raise NotFound(f"no {forge} source is configured")
+
+    def secret(self, forge: str) -> str | None:
+        """The secret deliveries from ``forge`` are checked against, or None."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(webhook_sources.c.secret).where(webhook_sources.c.forge == forge)
+            ).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+
+def delivery_index(engine: sa.Engine, source: str, event_id: str) -> int | None:
+    """The ledger index of the event ``source`` + ``event_id``, or None if not recorded."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(entries.c.idx).where(
+                entries.c.event_id == event_id, entries.c.source == source
+            )
+        ).scalar_one_or_none()
+    return int(value) if value is not None else None
