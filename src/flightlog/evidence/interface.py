@@ -17,9 +17,10 @@ from typing import Any, Literal, Protocol
 from flightlog.errors import MalformedInput
 from flightlog.evidence.model import Summary
 
-__all__ = ["Report", "ReportFormat", "objects", "text"]
+__all__ = ["Report", "ReportFormat", "objects", "text", "title"]
 
 _BOM = b"\xef\xbb\xbf"
+_MAX_TITLE = 200
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,12 @@ def objects(value: Any) -> Iterator[Mapping[str, Any]]:
         for item in value:
             if isinstance(item, dict):
                 yield item
+
+
+def title(value: Any) -> str | None:
+    """Return the first line of a description, cut to a readable length, or None."""
+    found = text(value)
+    if found is None:
+        return None
+    first = found.splitlines()[0].strip()
+    return first if len(first) <= _MAX_TITLE else first[: _MAX_TITLE - 1] + "…"

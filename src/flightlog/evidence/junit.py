@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml
-from defusedxml.ElementTree import fromstring
+# defusedxml ships no type information (types-defusedxml is not a dependency).
+import defusedxml  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 from junitparser import Error, Failure, Skipped, TestCase
 
 from flightlog.evidence.interface import Report
@@ -77,6 +78,12 @@ def _suites(elem: Element) -> Iterator[Element]:
     return (child for child in elem if child.tag == _SUITE)
 
 
+def _case(elem: Element) -> TestCase:
+    """Wrap a ``<testcase>`` element in junitparser's view of it."""
+    case: TestCase = TestCase.fromelem(elem)  # type: ignore[no-untyped-call]
+    return case
+
+
 def _message(result: Failure | Error) -> str:
     """Return a failure's message attribute, else its text, stripped."""
     message: Any = result.message
@@ -119,7 +126,7 @@ class JUnitFormat:
                 if key:
                     properties[(key, prop.get("value") or prop.text or "")] = None
             for case_elem in suite.iterfind(_CASE):
-                self._case(report, TestCase.fromelem(case_elem), case_elem, name, tally, failed)
+                self._case(report, _case(case_elem), case_elem, name, tally, failed)
             pending.extend((child, name) for child in reversed(list(_suites(suite))))
         return TestSummary(
             format=self.name,

@@ -128,7 +128,7 @@ class ScanSummary:
     def build(
         cls,
         *,
-        format: str,  # noqa: A002 - the report format's name, as the issue and CLI call it
+        format: str,
         tool: str,
         tool_version: str | None,
         artifact: str | None,

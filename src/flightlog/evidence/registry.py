@@ -62,7 +62,9 @@ def detect_format(report: Report, kind: Literal["tests", "scan"] | None = None) 
     if len(matches) != 1:
         wanted = ", ".join(format_names(kind))
         if not matches:
-            raise report.fail(f"not a recognised report ({report.syntax.upper()}, but none of: {wanted})")
+            raise report.fail(
+                f"not a recognised report ({report.syntax.upper()}, but none of: {wanted})"
+            )
         names = ", ".join(fmt.name for fmt in matches)
         raise report.fail(f"ambiguous report format ({names}); name one with --format")
     return matches[0]
@@ -72,7 +74,7 @@ def parse_report(
     data: bytes,
     *,
     name: str,
-    format: str | None = None,  # noqa: A002 - named as the CLI option is
+    format: str | None = None,
     kind: Literal["tests", "scan"] | None = None,
     max_bytes: int = DEFAULT_MAX_REPORT_BYTES,
 ) -> Summary:
@@ -106,7 +108,7 @@ def parse_scan(
     data: bytes,
     *,
     name: str,
-    format: str | None = None,  # noqa: A002 - named as the CLI option is
+    format: str | None = None,
     max_bytes: int = DEFAULT_MAX_REPORT_BYTES,
 ) -> ScanSummary:
     """Summarise one security report (SARIF, CycloneDX, Trivy or Grype JSON)."""

@@ -40,10 +40,13 @@ _LEVELS: Mapping[str, Severity] = {
 }
 
 # CVSS v3 qualitative rating scale (FIRST CVSS v3.1 specification §5), which GitHub uses
-# for SARIF ``security-severity`` scores.
-_CRITICAL_FROM = 9.0
-_HIGH_FROM = 7.0
-_MEDIUM_FROM = 4.0
+# for SARIF ``security-severity`` scores: the lowest score of each level.
+_BANDS: tuple[tuple[float, Severity], ...] = (
+    (9.0, "critical"),
+    (7.0, "high"),
+    (4.0, "medium"),
+    (0.0, "low"),
+)
 _MAX_SCORE = 10.0
 
 
@@ -62,15 +65,9 @@ def from_score(value: Any) -> Severity | None:
         score = float(value)
     except (TypeError, ValueError):
         return None
-    if not math.isfinite(score) or score < 0 or score > _MAX_SCORE:
+    if not math.isfinite(score) or score > _MAX_SCORE:
         return None
-    if score >= _CRITICAL_FROM:
-        return "critical"
-    if score >= _HIGH_FROM:
-        return "high"
-    if score >= _MEDIUM_FROM:
-        return "medium"
-    return "low"
+    return next((level for floor, level in _BANDS if score >= floor), None)
 
 
 def from_security_severity(value: Any) -> Severity | None:
