@@ -28,6 +28,8 @@ VENDORED = ROOT / "src" / "flightlog" / "events" / "schemas" / "cdevents"
 FLIGHTLOG_TYPES = [
     "dev.cdeventsx.flightlog-approval.granted.0.1.0",
     "dev.cdeventsx.flightlog-approval.rejected.0.1.0",
+    "dev.cdeventsx.flightlog-deployment.finished.0.1.0",
+    "dev.cdeventsx.flightlog-deployment.started.0.1.0",
     "dev.cdeventsx.flightlog-payload.erased.0.1.0",
     "dev.cdeventsx.flightlog-policy.evaluated.0.1.0",
     "dev.cdeventsx.flightlog-rollback.finished.0.1.0",
@@ -105,10 +107,10 @@ class TestKnownTypes:
     """known_types: the type strings with a schema."""
 
     def test_spec_and_flightlog_types(self) -> None:
-        """45 spec types plus our 7 custom types, sorted."""
+        """45 spec types plus our 9 custom types, sorted."""
         types = known_types()
         assert types == sorted(types)
-        assert len(types) == 52
+        assert len(types) == 54
         assert [t for t in types if "flightlog-" in t] == FLIGHTLOG_TYPES
         assert "dev.cdevents.change.created.0.4.0" in types
         assert ERASURE_TYPE in types
@@ -207,7 +209,7 @@ class TestCustomTypes:
             fixture("flightlog-approval-rejected"), ["subject", "content", "change"], delete=True
         )
         with pytest.raises(
-            EventInvalid, match=r"^\$\.subject\.content: requires one of: artifactId, change$"
+            EventInvalid, match=r"^\$\.subject\.content: requires one of: artifactId, change, deployment$"
         ):
             validate_event(event)
 
