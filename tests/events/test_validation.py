@@ -209,7 +209,8 @@ class TestCustomTypes:
             fixture("flightlog-approval-rejected"), ["subject", "content", "change"], delete=True
         )
         with pytest.raises(
-            EventInvalid, match=r"^\$\.subject\.content: requires one of: artifactId, change, deployment$"
+            EventInvalid,
+            match=r"^\$\.subject\.content: requires one of: artifactId, change, deployment$",
         ):
             validate_event(event)
 

@@ -7,29 +7,28 @@ import pytest
 from flightlog.pipeline.ci import PROVIDERS, CiContext, detect_ci
 
 SHA = "4f2a9c1e0d7b3a5c6e8f9a0b1c2d3e4f5a6b7c8d"
+GITHUB_ENV = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_REPOSITORY": "acme/payments",
+    "GITHUB_SHA": SHA,
+    "GITHUB_REF": "refs/heads/main",
+    "GITHUB_HEAD_REF": "",
+    "GITHUB_RUN_ID": "8812",
+    "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_JOB": "test",
+    "GITHUB_ACTOR": "alice",
+    "RUNNER_OS": "Linux",
+    "RUNNER_ARCH": "X64",
+}
 
 
 class TestGitHubActions:
     """GitHub Actions default variables."""
 
-    ENV = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_REPOSITORY": "acme/payments",
-        "GITHUB_SHA": SHA,
-        "GITHUB_REF": "refs/heads/main",
-        "GITHUB_HEAD_REF": "",
-        "GITHUB_RUN_ID": "8812",
-        "GITHUB_RUN_ATTEMPT": "1",
-        "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_JOB": "test",
-        "GITHUB_ACTOR": "alice",
-        "RUNNER_OS": "Linux",
-        "RUNNER_ARCH": "X64",
-    }
-
     def test_push(self) -> None:
         """A push run names the repository, the branch of its ref, the run URL and the runner."""
-        assert detect_ci(self.ENV) == CiContext(
+        assert detect_ci(GITHUB_ENV) == CiContext(
             provider="github-actions",
             repository="acme/payments",
             commit=SHA,
@@ -44,7 +43,7 @@ class TestGitHubActions:
 
     def test_pull_request_rerun(self) -> None:
         """A pull request run uses the head branch; a re-run's URL names its attempt."""
-        env = self.ENV | {
+        env = GITHUB_ENV | {
             "GITHUB_REF": "refs/pull/12/merge",
             "GITHUB_HEAD_REF": "feature/PAY-123",
             "GITHUB_RUN_ATTEMPT": "2",
@@ -56,7 +55,7 @@ class TestGitHubActions:
 
     def test_tag(self) -> None:
         """A tag run has no branch."""
-        assert detect_ci(self.ENV | {"GITHUB_REF": "refs/tags/v1.2.0"}).branch is None
+        assert detect_ci(GITHUB_ENV | {"GITHUB_REF": "refs/tags/v1.2.0"}).branch is None
 
 
 def test_gitlab_ci() -> None:
@@ -247,7 +246,7 @@ class TestDetection:
 
     def test_flags_override(self) -> None:
         """Given flags replace detected values; None and blank flags leave them."""
-        ctx = detect_ci(TestGitHubActions.ENV).override(
+        ctx = detect_ci(GITHUB_ENV).override(
             commit="abc123", branch=None, actor="  ", repository="acme/other"
         )
         assert (ctx.commit, ctx.branch, ctx.actor, ctx.repository) == (

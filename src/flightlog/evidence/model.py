@@ -60,6 +60,23 @@ class TestSummary:
         """Return ``failure`` when any test failed or errored, else ``success``."""
         return "failure" if self.failures or self.errors else "success"
 
+    @classmethod
+    def combine(cls, summaries: Iterable[TestSummary]) -> TestSummary:
+        """Add up the summaries of several reports of one run (durations add up too)."""
+        parts = list(summaries)
+        formats = dict.fromkeys(p.format for p in parts)
+        return cls(
+            format=", ".join(formats),
+            tests=sum(p.tests for p in parts),
+            failures=sum(p.failures for p in parts),
+            errors=sum(p.errors for p in parts),
+            skipped=sum(p.skipped for p in parts),
+            duration=round(sum(p.duration for p in parts), 6),
+            failed=tuple(f for p in parts for f in p.failed),
+            suites=tuple(s for p in parts for s in p.suites),
+            properties=tuple(dict.fromkeys(kv for p in parts for kv in p.properties)),
+        )
+
 
 @dataclass(frozen=True)
 class SeverityCounts:
