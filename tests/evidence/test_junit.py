@@ -153,7 +153,18 @@ class TestBadInput:
                 b"<testsuite><testcase name='a' time='soon'/></testsuite>",
                 r"time 'soon' is not a number",
             ),
-            (b"<testsuite><testcase name='a' time='-1'/></testsuite>", r"time '-1' is negative"),
+            (
+                b"<testsuite><testcase name='a' time='-1'/></testsuite>",
+                r"time '-1' is not a finite, non-negative number of seconds",
+            ),
+            (
+                b"<testsuite><testcase name='a' time='1e999'/></testsuite>",
+                r"time '1e999' is not a finite",
+            ),
+            (
+                b"<testsuite time='nan'><testcase name='a'/></testsuite>",
+                r"<testsuite name=''>: time 'nan' is not a finite",
+            ),
             (b"", r"^bad\.xml: not a report: neither XML nor JSON"),
             (b'{"runs": []}', r"^bad\.xml: not a recognised report \(JSON, but none of: junit\)"),
         ],

@@ -8,6 +8,7 @@ suites' ``tests=``/``failures=`` attributes, which tools fill in inconsistently.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -57,8 +58,11 @@ def _seconds(report: Report, elem: Element) -> float | None:
         value = _lenient_seconds(report, elem, raw)
         if value is None:
             return None
-    if value < 0 or value != value:  # noqa: PLR0124 - NaN is the one value unequal to itself
-        raise report.fail(f"<{elem.tag} name={elem.get('name', '')!r}>: time {raw!r} is negative")
+    if not math.isfinite(value) or value < 0:
+        raise report.fail(
+            f"<{elem.tag} name={elem.get('name', '')!r}>: time {raw!r} is not a finite, "
+            "non-negative number of seconds"
+        )
     return value
 
 
@@ -84,6 +88,8 @@ class _Tally:
     errors: int = 0
     skipped: int = 0
     case_seconds: float = 0.0
+    # Cases' times are read only when the suites do not state the run's duration.
+    time_cases: bool = True
 
 
 def _suites(elem: Element) -> Iterator[Element]:
@@ -129,6 +135,8 @@ class JUnitFormat:
         suites: list[str] = []
         properties: dict[tuple[str, str], None] = {}
         top = [root] if root.tag == _SUITE else list(_suites(root))
+        stated = self._stated_duration(report, root, top)
+        tally.time_cases = stated is None
         pending = [(suite, "") for suite in reversed(top)]
         while pending:
             suite, parent = pending.pop()
@@ -147,7 +155,7 @@ class JUnitFormat:
             failures=tally.failures,
             errors=tally.errors,
             skipped=tally.skipped,
-            duration=self._duration(report, root, top, tally),
+            duration=round(tally.case_seconds, 6) if stated is None else stated,
             failed=tuple(failed),
             suites=tuple(suites),
             properties=tuple(properties),
@@ -163,7 +171,8 @@ class JUnitFormat:
     ) -> None:
         """Count one test case; a case with several results counts once, worst first."""
         tally.tests += 1
-        tally.case_seconds += _seconds(report, elem) or 0.0
+        if tally.time_cases:
+            tally.case_seconds += _seconds(report, elem) or 0.0
         if len(elem) == 0:
             return  # no child element: passed (the common case, so no wrapper is built)
         results = _case(elem).result
@@ -193,15 +202,15 @@ class JUnitFormat:
         )
 
     @staticmethod
-    def _duration(report: Report, root: Element, top: list[Element], tally: _Tally) -> float:
-        """The run's wall time: the root's ``time``, else its suites' sum, else the cases'."""
+    def _stated_duration(report: Report, root: Element, top: list[Element]) -> float | None:
+        """The run's wall time as stated: the root's ``time``, else its suites' sum, else None."""
         own = _seconds(report, root)
         if own is not None:
             return own
         times = [_seconds(report, suite) for suite in top]
         if top and all(t is not None for t in times):
             return round(sum(t for t in times if t is not None), 6)
-        return round(tally.case_seconds, 6)
+        return None
 
 
 FORMAT = JUnitFormat()
