@@ -190,6 +190,11 @@ def run(config: BenchConfig, console: Console) -> Section:
         "its signing key, parsing, building and validating the event and appending it "
         "(process start to exit)."
     )
+    section.notes.append(
+        "Wall times under contention (load average above the CPU count) mostly measure "
+        "waiting for a core; the CPU figure is the process's own work, and the CLI's start "
+        "alone (flightlog --help) is measured beside it in the same run."
+    )
     return section
 
 
