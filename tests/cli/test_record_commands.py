@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from flightlog.cli.app import app
-from flightlog.config import Settings
+from flightlog.pipeline.ci import PROVIDERS
 from tests.paths import corpus_file
+from tests.server.conftest import live_server  # noqa: F401 - the real-server fixture
+from tests.server.harness import LiveServer
 
 SHA = "4f2a9c1e0d7b3a5c6e8f9a0b1c2d3e4f5a6b7c8d"
 ARTIFACT = "pkg:oci/api@sha256%3A" + "ab" * 32
 # Every CI marker the detection knows, unset, so the runner's own CI does not leak in.
-NO_CI: dict[str, str | None] = dict.fromkeys(
-    [
-        "GITHUB_ACTIONS",
-        "GITLAB_CI",
-        "BUILDKITE",
-        "CIRCLECI",
-        "TF_BUILD",
-        "BITBUCKET_BUILD_NUMBER",
-        "JENKINS_URL",
-    ]
-)
+NO_CI: dict[str, str | None] = dict.fromkeys(marker for _, marker, _ in PROVIDERS)
 GITHUB: dict[str, str | None] = {
     "GITHUB_ACTIONS": "true",
     "GITHUB_REPOSITORY": "acme/payments",
@@ -313,49 +302,14 @@ class TestOtherRecords:
         assert event["customData"]["flightlog"] == {"repo": "acme/x", "artifact": ARTIFACT}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    """A real Flightlog server under uvicorn on a free port; yields its URL and settings."""
-    import uvicorn
-
-    from flightlog.server.app import create_app
-    from tests.server.harness import free_port
-
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'server.db'}",
-        home=tmp_path / "srv",
-        origin="test.example/log",
-    )
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, checkpoint_interval=3600),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", settings
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=20)
-
-
-def test_through_the_server(server: tuple[str, Settings], tmp_path: Path) -> None:
+def test_through_the_server(live_server: LiveServer, tmp_path: Path) -> None:  # noqa: F811
     """With --server the events go to the server, and land in its ledger."""
-    from tests.server.harness import admin_token
-
-    url, settings = server
-    cli = runner(f"sqlite:///{tmp_path / 'client.db'}", tmp_path, FLIGHTLOG_SERVER=url)
-    cli.env["FLIGHTLOG_TOKEN"] = admin_token(settings)
+    cli = runner(
+        f"sqlite:///{tmp_path / 'client.db'}",
+        tmp_path,
+        FLIGHTLOG_SERVER=live_server.url,
+        FLIGHTLOG_TOKEN=live_server.admin,
+    )
     out = run_json(cli, "record", "test", "--junit", corpus("junit/jest-junit.xml"))
     assert (out["tests"], out["failures"], out["index"]) == (6, 4, 0)
     scan = run_json(cli, "record", "scan", corpus("cyclonedx/trivy-alpine-310.trivy-report.json"),

@@ -5,6 +5,9 @@ Each command reads its report or flags, detects the CI context from the environm
 the same backend as ``record event`` (the local store, or ``--server``).
 """
 
+# The CI flags are declared on every command for Typer and read once, from ctx.params.
+# ruff: noqa: ARG001
+
 from __future__ import annotations
 
 import json
@@ -67,32 +70,23 @@ def _read_report(path: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
-def _origin(
-    *,
-    repo: str | None,
-    commit: str | None,
-    branch: str | None,
-    run: str | None,
-    run_url: str | None,
-    job: str | None,
-    actor: str | None,
-    source: str | None,
-) -> Origin:
-    """A fresh event id and time, with the CI context detected and overridden by flags."""
+def _origin(ctx: typer.Context) -> Origin:
+    """A fresh event id and time, with the CI context detected and overridden by the flags."""
     from flightlog.pipeline.ci import detect_ci
     from flightlog.pipeline.records import Origin
 
+    flags = ctx.params
     ci = detect_ci(os.environ).override(
-        repository=repo,
-        commit=commit,
-        branch=branch,
-        run_id=run,
-        run_url=run_url,
-        job=job,
-        actor=actor,
+        repository=flags.get("repo"),
+        commit=flags.get("commit"),
+        branch=flags.get("branch"),
+        run_id=flags.get("run"),
+        run_url=flags.get("run_url"),
+        job=flags.get("job"),
+        actor=flags.get("actor"),
     )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return Origin(event_id=str(uuid.uuid4()), timestamp=now, ci=ci, source=source)
+    return Origin(event_id=str(uuid.uuid4()), timestamp=now, ci=ci, source=flags.get("source"))
 
 
 def _record(ctx: typer.Context, events: list[dict[str, Any]]) -> list[int]:
@@ -144,10 +138,7 @@ def record_build(
     from flightlog.pipeline import records
 
     with reported_errors():
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         indexes = _record(ctx, records.build_events(origin, artifact=artifact, version=version))
     _say(
         as_json,
@@ -186,10 +177,7 @@ def record_test(
             summaries.append(parse_tests(data, name=str(path), max_bytes=limit))
             reports.append(records.ReportFile.of(path.name, data))
         summary = TestSummary.combine(summaries)
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         event = records.suite_run_event(
             origin,
             summary,
@@ -244,10 +232,7 @@ def record_scan(
 
     with reported_errors():
         limit = _max_report_bytes()
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         scans, events = [], []
         for number, path in enumerate(files):
             data = _read_report(path, limit)
@@ -314,10 +299,7 @@ def record_approve(
         targets = [t for t in (artifact, change, deployment) if t is not None]
         if len(targets) != 1:
             raise InputError("give exactly one of --artifact, --change and --deployment")
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         event = records.approval_event(
             origin,
             approver=approver,
@@ -366,10 +348,7 @@ def record_deploy(
             raise InputError(f"--status {status!r}: expected started, succeeded or failed")
         if artifact is None and version is None:
             raise InputError("give --artifact or --version")
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         events = records.deployment_events(
             origin,
             service=service,
@@ -423,10 +402,7 @@ def record_incident(
     with reported_errors():
         if status not in ("opened", "resolved"):
             raise InputError(f"--status {status!r}: expected opened or resolved")
-        origin = _origin(
-            repo=repo, commit=commit, branch=branch, run=run, run_url=run_url,
-            job=job, actor=actor, source=source,
-        )  # fmt: skip
+        origin = _origin(ctx)
         event = records.incident_event(
             origin,
             service=service,
