@@ -29,6 +29,8 @@ FLIGHTLOG_TYPES = [
     "dev.cdeventsx.flightlog-approval.granted.0.1.0",
     "dev.cdeventsx.flightlog-approval.rejected.0.1.0",
     "dev.cdeventsx.flightlog-commit.pushed.0.1.0",
+    "dev.cdeventsx.flightlog-deployment.finished.0.1.0",
+    "dev.cdeventsx.flightlog-deployment.started.0.1.0",
     "dev.cdeventsx.flightlog-deployment.updated.0.1.0",
     "dev.cdeventsx.flightlog-payload.erased.0.1.0",
     "dev.cdeventsx.flightlog-policy.evaluated.0.1.0",
@@ -111,10 +113,10 @@ class TestKnownTypes:
     """known_types: the type strings with a schema."""
 
     def test_spec_and_flightlog_types(self) -> None:
-        """45 spec types plus our 13 custom types, sorted."""
+        """45 spec types plus our 15 custom types, sorted."""
         types = known_types()
         assert types == sorted(types)
-        assert len(types) == 58
+        assert len(types) == 60
         assert [t for t in types if "flightlog-" in t] == FLIGHTLOG_TYPES
         assert "dev.cdevents.change.created.0.4.0" in types
         assert ERASURE_TYPE in types
@@ -213,7 +215,8 @@ class TestCustomTypes:
             fixture("flightlog-approval-rejected"), ["subject", "content", "change"], delete=True
         )
         with pytest.raises(
-            EventInvalid, match=r"^\$\.subject\.content: requires one of: artifactId, change$"
+            EventInvalid,
+            match=r"^\$\.subject\.content: requires one of: artifactId, change, deployment$",
         ):
             validate_event(event)
 

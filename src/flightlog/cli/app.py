@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 
 from flightlog import __version__
-from flightlog.cli import ledger_commands, server_commands, source_commands, trust_commands
+from flightlog.cli import (
+    ledger_commands,
+    record_commands,
+    server_commands,
+    source_commands,
+    trust_commands,
+)
 from flightlog.cli.context import CliState
 
 app = typer.Typer(
@@ -51,6 +57,7 @@ def root(
 
 
 ledger_commands.register(app)
+record_commands.register(ledger_commands.record_app)
 trust_commands.register(app)
 server_commands.register(app)
 source_commands.register(app)

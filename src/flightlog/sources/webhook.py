@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from flightlog.errors import InputError, SignatureError
 from flightlog.events.envelope import parse_timestamp
 from flightlog.sources.config import SourceConfig, Ticket
+from flightlog.timestamps import format_timestamp
 
 __all__ = [
     "DELIVERY_TYPE",
@@ -161,7 +162,7 @@ def verify_standard_webhook(
 
 def utc_from_epoch(seconds: float) -> str:
     """RFC 3339 UTC text of a Unix time."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_timestamp(datetime.fromtimestamp(seconds, UTC))
 
 
 def body_digest(body: bytes) -> str:

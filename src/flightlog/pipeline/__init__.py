@@ -1,0 +1,1 @@
+"""The pipeline side: CI context from the environment and the events a step records (pure)."""

@@ -1,0 +1,1 @@
+"""Tests of flightlog.evidence and the pipeline CI context."""
