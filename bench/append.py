@@ -35,6 +35,7 @@ from bench.results import Row, Section, Target, median, rate
 from flightlog.config import Settings
 from flightlog.ledger import merkle
 from flightlog.ledger.entry import utc_now
+from flightlog.ledger.tiles import tile_appends
 from flightlog.service import Flightlog, PreparedEvent
 from flightlog.store.tiles import grow_tiles
 
@@ -154,7 +155,7 @@ def all_rows(
     for batch in work.prepared:
         rows = bare_rows(batch, index)
         nodes = [n for row in rows for n in tree.append(merkle.leaf_hash(row[7].encode()))]
-        tile_rows, edge = grow_tiles(edge, nodes)
+        tile_rows, edge = grow_tiles(edge, tile_appends(nodes))
         refs = [(k, v, index + i) for i, ev in enumerate(batch) for k, v in ev.refs]
         out.append((rows, tile_rows, refs))
         index += len(rows)

@@ -212,6 +212,19 @@ def tile_appends(completed: Iterable[tuple[int, int, bytes]]) -> dict[TileKey, l
     return out
 
 
+def leaf_appends(first: int, leaves: Sequence[bytes]) -> dict[TileKey, list[bytes]]:
+    """Group leaf hashes appended from index ``first`` on into the level-0 tiles they extend."""
+    out: dict[TileKey, list[bytes]] = {}
+    pos = 0
+    index = first
+    while pos < len(leaves):
+        take = min(TILE_WIDTH - (index & (TILE_WIDTH - 1)), len(leaves) - pos)
+        out[(0, index >> TILE_HEIGHT)] = list(leaves[pos : pos + take])
+        pos += take
+        index += take
+    return out
+
+
 def edge_tiles(size: int) -> list[TileKey]:
     """The partial tiles of a tree of ``size`` leaves (one per level at most)."""
     return [(t.level, t.index) for t in tiles_of_tree(size) if not t.full]

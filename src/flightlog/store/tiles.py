@@ -67,16 +67,16 @@ def load_edge(conn: sa.Connection, size: int) -> tuple[merkle.CompactRange, dict
 
 
 def grow_tiles(
-    edge: Mapping[TileKey, bytes], completed: Iterable[tuple[int, int, bytes]]
+    edge: Mapping[TileKey, bytes], appends: Mapping[TileKey, Sequence[bytes]]
 ) -> tuple[list[tuple[int, int, bytes]], dict[TileKey, bytes]]:
-    """Rows to upsert for the nodes appends completed, and the new partial tiles.
+    """Rows to upsert for the hashes appends add to each tile, and the new partial tiles.
 
-    A completed node on a tile level extends the partial tile it belongs to, or starts a
-    new tile; nothing else is ever rewritten.
+    Appended hashes extend the partial tile they belong to, or start a new tile; nothing
+    else is ever rewritten.
     """
     rows: list[tuple[int, int, bytes]] = []
     new_edge = dict(edge)
-    for key, hashes in tiles.tile_appends(completed).items():
+    for key, hashes in appends.items():
         data = new_edge.pop(key, b"") + b"".join(hashes)
         rows.append((key[0], key[1], data))
         if len(data) < FULL_BYTES:
