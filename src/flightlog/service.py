@@ -384,7 +384,12 @@ class Flightlog:
                     snap, self.verifier, erased, origin=self.settings.origin, progress=progress
                 )
             try:
-                with process_runner(self.settings.database_url, workers, erased) as runner:
+                with process_runner(
+                    self.settings.database_url,
+                    workers,
+                    erased,
+                    sqlite_path=self.store.sqlite_path(),
+                ) as runner:
                     return verify_log(
                         snap,
                         self.verifier,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from flightlog.errors import NotFound, StoreError
 from flightlog.ledger import merkle, tiles
 from flightlog.ledger.entry import leaf_bytes_of
 from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileID, TileKey
 
 if TYPE_CHECKING:
+    # Types only: verification workers import this module without the SQL toolkit.
+    import sqlalchemy as sa
+
     from flightlog.store.snapshot import LedgerSnapshot
 
 _TILE_CHUNK = 400  # two parameters each, under SQLite's 999-parameter floor
