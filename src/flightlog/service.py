@@ -386,9 +386,10 @@ class Flightlog:
             try:
                 with process_runner(
                     self.settings.database_url,
-                    workers,
+                    workers - 1,
                     erased,
                     sqlite_path=self.store.sqlite_path(),
+                    local=snap,
                 ) as runner:
                     return verify_log(
                         snap,

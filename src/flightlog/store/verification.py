@@ -10,14 +10,13 @@ toolkit and stays small.
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 
-from flightlog.ledger.audit import ChunkRun, ChunkRunner, verify_chunks
+from flightlog.ledger.audit import AuditSource, ChunkRun, ChunkRunner, verify_chunks
 from flightlog.store.snapshot import LedgerSnapshot
 
 _worker_snapshot: Callable[[], AbstractContextManager[LedgerSnapshot]] | None = None
@@ -55,11 +54,18 @@ def _check(task: tuple[int, int], erased: tuple[int, ...]) -> ChunkRun:
 
 @contextmanager
 def process_runner(
-    url: str, workers: int, erased: Iterable[int], *, sqlite_path: str | None = None
+    url: str,
+    workers: int,
+    erased: Iterable[int],
+    *,
+    sqlite_path: str | None = None,
+    local: AuditSource | None = None,
 ) -> Iterator[ChunkRunner]:
     """A chunk runner backed by ``workers`` processes reading the store at ``url``.
 
     ``sqlite_path``: the file of an SQLite store, read by the workers directly.
+    ``local``: a snapshot this process checks every ``workers + 1``-th run of chunks
+    from, so N-way parallelism costs N - 1 extra processes (and their memory).
     """
     frozen = tuple(erased)
     pool = ProcessPoolExecutor(
@@ -68,9 +74,21 @@ def process_runner(
         initializer=_open_worker,
         initargs=(url, sqlite_path),
     )
+    share = workers + 1
 
     def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
-        return pool.map(_check, ranges, itertools.repeat(frozen))
+        remote = {
+            k: pool.submit(_check, r, frozen)
+            for k, r in enumerate(ranges)
+            if local is None or k % share
+        }
+        for k, (first, end) in enumerate(ranges):
+            future = remote.get(k)
+            if future is not None:
+                yield future.result()
+            else:
+                assert local is not None
+                yield verify_chunks(local, first, end, frozen)
 
     try:
         yield run
