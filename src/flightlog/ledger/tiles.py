@@ -18,18 +18,23 @@ from flightlog.ledger import merkle
 from flightlog.ledger.merkle import HASH_SIZE, NodeID
 
 __all__ = [
+    "MAX_TILE_LEVEL",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "TileID",
     "TileKey",
     "decode_bundle",
+    "edge_tiles",
     "encode_bundle",
     "entries_path",
+    "leaf_appends",
     "node_tile",
     "nodes_from_tiles",
     "parse_entries_path",
     "parse_tile_path",
+    "split_hashes",
     "subtree_hash",
+    "tile_appends",
     "tile_path",
     "tiles_for_nodes",
     "tiles_of_tree",
