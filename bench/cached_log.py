@@ -105,3 +105,65 @@ def _build(log: CachedLog, console: Console) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+_PG_TABLES = (
+    (
+        "entries",
+        "idx, event_id, source, type, time, time_utc, received_at, payload_sha256, payload",
+    ),
+    ("tiles", "level, idx, hashes"),
+    ("checkpoints", "id, tree_size, root_hash, note, created_at"),
+)
+
+
+def ensure_pg_log(log: CachedLog, url: str, console: Console) -> str:
+    """The URL of a PostgreSQL schema holding a copy of ``log`` (copied once, then reused).
+
+    The copy holds what verification and proofs read (entries, tiles, checkpoints, the
+    tree size); refs are left out.
+    """
+    import psycopg
+    from psycopg import sql
+
+    from bench.append import libpq_dsn, with_search_path
+    from flightlog.store.ledger import LedgerStore
+
+    schema = f"bench_log_{log.entries}_f{FORMAT}"
+    dsn = libpq_dsn(url)
+    scoped = with_search_path(url, schema)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        done = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name = 'bench_copied'",
+            (schema,),
+        ).fetchone()
+        if done is not None:
+            return scoped
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    LedgerStore.open(scoped).close()
+    source = sqlite3.connect(log.path)
+    try:
+        with (
+            psycopg.connect(dsn) as conn,
+            console.status(f"copying the {log.entries:,}-entry log to PostgreSQL"),
+        ):
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            for table, columns in _PG_TABLES:
+                query = f"COPY {table} ({columns}) FROM STDIN"
+                with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
+                    for row in source.execute(f"SELECT {columns} FROM {table}"):
+                        copy.write_row(row)
+            size = source.execute("SELECT tree_size FROM ledger_state").fetchone()[0]
+            conn.execute("UPDATE ledger_state SET tree_size = %s WHERE id = 1", (size,))
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('checkpoints', 'id'),"
+                " (SELECT max(id) FROM checkpoints))"
+            )
+            conn.execute("CREATE TABLE bench_copied ()")
+            conn.commit()
+            conn.execute("ANALYZE")
+    finally:
+        source.close()
+    return scoped

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import event
 
-from bench.cached_log import ensure_log
+from bench.cached_log import CachedLog, ensure_log
 from bench.config import BenchConfig, run_alone
 from bench.results import (
     Row,
@@ -184,6 +184,7 @@ def run(config: BenchConfig, console: Console) -> Section:
             "",
         )
     )
+    _postgres(config, log, console, section, inclusion_args, consistency_args)
     section.targets.append(
         Target(
             "median inclusion proof < 2 ms",
@@ -205,6 +206,34 @@ def run(config: BenchConfig, console: Console) -> Section:
         "The sample proof was checked with flightlog.ledger.merkle.verify_inclusion before timing."
     )
     return section
+
+
+def _postgres(
+    config: BenchConfig,
+    log: CachedLog,
+    console: Console,
+    section: Section,
+    inclusion_args: Sequence[tuple[int, int]],
+    consistency_args: Sequence[tuple[int, int]],
+) -> None:
+    """The same proofs on a PostgreSQL copy of the log, reported beside the SQLite ones."""
+    from bench.append import postgres_reachable
+    from bench.cached_log import ensure_pg_log
+    from flightlog.config import Settings
+
+    problem = postgres_reachable(config.postgres_url) if config.postgres_url else "skipped"
+    if config.postgres_url is None or problem is not None:
+        section.notes.append(f"PostgreSQL not measured: {problem}.")
+        return
+    url = ensure_pg_log(log, config.postgres_url, console)
+    with (
+        Flightlog.open(Settings(database_url=url, home=log.home)) as service,
+        Progress(console=console, transient=True) as progress,
+    ):
+        incl = timed_calls(inclusion_args, service.inclusion_proof, progress, "pg inclusion")
+        cons = timed_calls(consistency_args, service.consistency_proof, progress, "pg consist.")
+    _summary(section, "PostgreSQL: inclusion_proof(i, size)", incl)
+    _summary(section, "PostgreSQL: consistency_proof(m, size)", cons)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -182,8 +182,9 @@ def child_main(argv: Sequence[str]) -> None:
     parser.add_argument("--child", choices=("read", "iterate", "verify"), required=True)
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--url", help="verify this store instead of the SQLite file")
     args = parser.parse_args(argv)
-    url = f"sqlite:///{args.db}"
+    url = args.url or f"sqlite:///{args.db}"
     if args.child == "read":
         out = child_read(args.db)
     elif args.child == "iterate":
@@ -197,9 +198,13 @@ def child_main(argv: Sequence[str]) -> None:
 # -- the parent --------------------------------------------------------------------------
 
 
-def run_child(kind: str, log: CachedLog, console: Console) -> dict[str, Any]:
+def run_child(
+    kind: str, log: CachedLog, console: Console, url: str | None = None
+) -> dict[str, Any]:
     """Run one child measurement on ``log``, showing its progress; return its figures."""
     cmd = python_command("verify", "--child", kind, "--db", str(log.path), "--home", str(log.home))
+    if url is not None:
+        cmd += ["--url", url]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task(f"{kind} {log.entries:,} entries", total=log.entries)
@@ -307,6 +312,7 @@ def run(config: BenchConfig, console: Console) -> Section:
     ]
     if not ok:
         section.notes.append(f"Verification reported a problem: {verifies[0]['problem']}")
+    _postgres(config, log, console, section, read_rate)
     if config.profile:
         small = ensure_log(min(PROFILE_ENTRIES, config.entries), config.data_dir, console)
         from flightlog.service import Flightlog
@@ -315,6 +321,34 @@ def run(config: BenchConfig, console: Console) -> Section:
             section.profile = profile_rows(service.verify, top=14)
         section.notes.append(f"Profile: Flightlog.verify() of a {small.entries:,}-entry log.")
     return section
+
+
+def _postgres(
+    config: BenchConfig, log: CachedLog, console: Console, section: Section, read_rate: float
+) -> None:
+    """Verify a PostgreSQL copy of the same log once, reported beside the SQLite figures."""
+    from bench.append import postgres_reachable
+    from bench.cached_log import ensure_pg_log
+
+    problem = postgres_reachable(config.postgres_url) if config.postgres_url else "skipped"
+    if config.postgres_url is None or problem is not None:
+        section.notes.append(f"PostgreSQL not measured: {problem}.")
+        return
+    url = ensure_pg_log(log, config.postgres_url, console)
+    pg = run_child("verify", log, console, url=url)
+    section.rows += [
+        Row(
+            "PostgreSQL: Flightlog.verify()",
+            f"{pg['entries'] / pg['seconds']:,.0f} entries/s",
+            f"1 run, {pg['seconds']:.1f} s; {'ok' if pg['ok'] else pg['problem']}; "
+            f"{pg['entries'] / pg['seconds'] / read_rate:.3f} x the SQLite baseline",
+        ),
+        Row(
+            "PostgreSQL: peak RSS of all verification processes together",
+            f"{pg['tree_peak_kb'] / 1024:.0f} MB",
+            "the server's own memory not included",
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

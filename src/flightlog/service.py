@@ -449,7 +449,13 @@ class Flightlog:
                     snap, self.verifier, erased, origin=self.settings.origin, progress=progress
                 )
             try:
-                with process_runner(self.settings.database_url, workers, erased) as runner:
+                with process_runner(
+                    self.settings.database_url,
+                    workers - 1,
+                    erased,
+                    sqlite_path=self.store.sqlite_path(),
+                    local=snap,
+                ) as runner:
                     return verify_log(
                         snap,
                         self.verifier,

@@ -1,10 +1,11 @@
 """RFC 9162 Merkle tree hashing, compact ranges, and inclusion/consistency proofs.
 
-The ledger keeps the hash of every complete subtree, keyed by ``(level, index)``: node
-``(L, i)`` covers leaves ``[i << L, (i + 1) << L)`` and level 0 holds the leaf hashes. A
-proof is therefore built in three steps: a plan names the complete nodes it needs
-(O(log n) of them), the store fetches them in one query, and the plan assembles the
-RFC 9162 proof, rehashing the incomplete right-edge subtree from its complete parts.
+Complete subtrees are named ``(level, index)``: node ``(L, i)`` covers leaves
+``[i << L, (i + 1) << L)`` and level 0 holds the leaf hashes (the store keeps them as
+tlog-tiles, see :mod:`flightlog.ledger.tiles`). A proof is built in three steps: a plan
+names the complete nodes it needs (O(log n) of them), the store reads the tiles holding
+them, and the plan assembles the RFC 9162 proof, rehashing the incomplete right-edge
+subtree from its complete parts.
 """
 
 from __future__ import annotations

@@ -18,18 +18,23 @@ from flightlog.ledger import merkle
 from flightlog.ledger.merkle import HASH_SIZE, NodeID
 
 __all__ = [
+    "MAX_TILE_LEVEL",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "TileID",
     "TileKey",
     "decode_bundle",
+    "edge_tiles",
     "encode_bundle",
     "entries_path",
+    "leaf_appends",
     "node_tile",
     "nodes_from_tiles",
     "parse_entries_path",
     "parse_tile_path",
+    "split_hashes",
     "subtree_hash",
+    "tile_appends",
     "tile_path",
     "tiles_for_nodes",
     "tiles_of_tree",
@@ -209,6 +214,19 @@ def tile_appends(completed: Iterable[tuple[int, int, bytes]]) -> dict[TileKey, l
         if level % TILE_HEIGHT == 0:
             key = (level // TILE_HEIGHT, index >> TILE_HEIGHT)
             out.setdefault(key, []).append(value)
+    return out
+
+
+def leaf_appends(first: int, leaves: Sequence[bytes]) -> dict[TileKey, list[bytes]]:
+    """Group leaf hashes appended from index ``first`` on into the level-0 tiles they extend."""
+    out: dict[TileKey, list[bytes]] = {}
+    pos = 0
+    index = first
+    while pos < len(leaves):
+        take = min(TILE_WIDTH - (index & (TILE_WIDTH - 1)), len(leaves) - pos)
+        out[(0, index >> TILE_HEIGHT)] = list(leaves[pos : pos + take])
+        pos += take
+        index += take
     return out
 
 

@@ -18,7 +18,7 @@ from flightlog.errors import ConflictError, NotFound, StoreError
 from flightlog.ledger import merkle
 from flightlog.ledger.entry import AppendResult, PreparedEvent, leaf_bytes_of, utc_now
 from flightlog.ledger.merkle import leaf_hash
-from flightlog.ledger.tiles import TileKey
+from flightlog.ledger.tiles import TILE_HEIGHT, TileKey, leaf_appends, tile_appends
 from flightlog.store.engine import is_sqlite, write_transaction
 from flightlog.store.reads import IN_CHUNK, nodes
 from flightlog.store.schema import entries, ledger_state, refs
@@ -158,7 +158,8 @@ class Appender:
         frontier, edge = self._load_edge(conn, size)
         received_at = utc_now()
         entry_rows: list[tuple[Any, ...]] = []
-        completed: list[tuple[int, int, bytes]] = []
+        new_leaves: list[bytes] = []
+        upper: list[tuple[int, int, bytes]] = []  # completed nodes on tile levels above 0
         ref_rows: list[tuple[str, str, int]] = []
         appended: list[Appended] = []
         leaf_hashes: dict[int, bytes] = {}
@@ -202,7 +203,10 @@ class Appender:
                     )
                 )
                 leaf_hashes[index] = lh
-                completed.extend(frontier.append(lh))
+                new_leaves.append(lh)
+                completed = frontier.append(lh)  # completed[k] is on level k
+                if len(completed) > TILE_HEIGHT:
+                    upper.extend(completed[TILE_HEIGHT::TILE_HEIGHT])
                 entry_rows.append(
                     (
                         index,
@@ -224,7 +228,9 @@ class Appender:
             next_index += len(assigned)
             outcome.append(results)
         if entry_rows:
-            tile_rows, edge = grow_tiles(edge, completed)
+            appends = leaf_appends(size, new_leaves)
+            appends.update(tile_appends(upper))
+            tile_rows, edge = grow_tiles(edge, appends)
             insert_many(conn, entries, entry_rows)
             upsert_tiles(conn, tile_rows)
             insert_many(conn, refs, ref_rows)

@@ -68,6 +68,13 @@ class LedgerStore:
             raise
         return store
 
+    def sqlite_path(self) -> str | None:
+        """The file of an SQLite store (None for PostgreSQL or an in-memory database)."""
+        database = self.engine.url.database
+        if is_sqlite(self.engine) and database and database != ":memory:":
+            return database
+        return None
+
     def shareable(self) -> bool:
         """Whether other processes can open this same store (not an in-memory SQLite)."""
         database = self.engine.url.database

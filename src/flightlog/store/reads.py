@@ -3,53 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from flightlog.errors import NotFound
 from flightlog.ledger import merkle
+from flightlog.store.records import EntryRow, Query, StoredCheckpoint
 from flightlog.store.schema import checkpoints, entries, ledger_state, refs
 from flightlog.store.tiles import driver_run, fetch_nodes
 
+__all__ = ["EntryReader", "EntryRow", "Query", "StoredCheckpoint"]
+
 IN_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    """One stored entry as read back (payload is ``None`` once erased)."""
-
-    index: int
-    id: str
-    source: str
-    type: str
-    time: str
-    time_utc: str
-    received_at: str
-    payload_sha256: str
-    payload: bytes | None
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint:
-    """A checkpoint as stored: its signed note and the tree it commits to."""
-
-    id: int
-    tree_size: int
-    root_hash: bytes
-    note: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Query:
-    """Entry filters translated for the store: refs to match, type patterns, time range."""
-
-    refs: tuple[tuple[str, str], ...] = ()
-    types: tuple[str, ...] = ()
-    since_utc: str | None = None
-    until_utc: str | None = None
 
 
 class EntryReader(Protocol):

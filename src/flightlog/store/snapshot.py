@@ -8,7 +8,7 @@ from typing import Any
 from flightlog.ledger import merkle
 from flightlog.ledger.audit import AuditRow
 from flightlog.ledger.tiles import TileKey
-from flightlog.store.reads import StoredCheckpoint
+from flightlog.store.records import StoredCheckpoint
 from flightlog.store.tiles import fetch_nodes, fetch_tiles
 
 LeafRow = tuple[int, str, str, str, str, str, str]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from flightlog.errors import NotFound, StoreError
 from flightlog.ledger import merkle, tiles
 from flightlog.ledger.entry import leaf_bytes_of
 from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, TileID, TileKey
 
 if TYPE_CHECKING:
+    # Types only: verification workers import this module without the SQL toolkit.
+    import sqlalchemy as sa
+
     from flightlog.store.snapshot import LedgerSnapshot
 
 _TILE_CHUNK = 400  # two parameters each, under SQLite's 999-parameter floor
@@ -67,16 +68,16 @@ def load_edge(conn: sa.Connection, size: int) -> tuple[merkle.CompactRange, dict
 
 
 def grow_tiles(
-    edge: Mapping[TileKey, bytes], completed: Iterable[tuple[int, int, bytes]]
+    edge: Mapping[TileKey, bytes], appends: Mapping[TileKey, Sequence[bytes]]
 ) -> tuple[list[tuple[int, int, bytes]], dict[TileKey, bytes]]:
-    """Rows to upsert for the nodes appends completed, and the new partial tiles.
+    """Rows to upsert for the hashes appends add to each tile, and the new partial tiles.
 
-    A completed node on a tile level extends the partial tile it belongs to, or starts a
-    new tile; nothing else is ever rewritten.
+    Appended hashes extend the partial tile they belong to, or start a new tile; nothing
+    else is ever rewritten.
     """
     rows: list[tuple[int, int, bytes]] = []
     new_edge = dict(edge)
-    for key, hashes in tiles.tile_appends(completed).items():
+    for key, hashes in appends.items():
         data = new_edge.pop(key, b"") + b"".join(hashes)
         rows.append((key[0], key[1], data))
         if len(data) < FULL_BYTES:
