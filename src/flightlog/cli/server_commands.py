@@ -20,7 +20,7 @@ from flightlog.cli.context import (
     print_json,
     reported_errors,
 )
-from flightlog.config import Settings
+from flightlog.config import DEFAULT_ORIGIN, Settings
 
 token_app = typer.Typer(
     help="Manage API tokens (stored hashed; shown once).",
@@ -36,6 +36,17 @@ def is_sqlite_url(url: str) -> bool:
     from flightlog.store.engine import normalise_url
 
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def default_origin_warning(settings: Settings) -> str | None:
+    """A warning when the log signs under the default origin, which other logs share."""
+    if settings.origin != DEFAULT_ORIGIN:
+        return None
+    return (
+        f"warning: this log signs its checkpoints as the default origin {DEFAULT_ORIGIN!r}; "
+        "set FLIGHTLOG_ORIGIN to a name of your own (e.g. audit.example.com/log) so "
+        "clients can tell your log from others"
+    )
 
 
 def server_url(host: str, port: int) -> str:
@@ -78,6 +89,9 @@ def serve(
             created = ensure_first_admin(service.tokens, settings.admin_token_path)
         finally:
             service.close()
+    warning = default_origin_warning(settings)
+    if warning is not None:
+        typer.echo(warning, err=True)
     # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
     typer.echo(f"Flightlog serving on {server_url(host, port)}")
     token_path = settings.admin_token_path

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from flightlog.api import b64
+from flightlog.api import VerifyReport
 from flightlog.cli.context import (
     console,
     fail,
@@ -135,22 +135,24 @@ def verify(
             bar.update(task, completed=done, total=total)
 
         report = fl.verify(progress=step, workers=workers)
-    doc = {
-        "ok": report.ok,
-        "tree_size": report.tree_size,
-        "entries_checked": report.entries_checked,
-        "nodes_checked": report.nodes_checked,
-        "checkpoints_checked": report.checkpoints_checked,
-        "erased": report.erased,
-        "root": b64(report.root) if report.ok else None,
-        "problem": None
+    doc = VerifyReport(
+        ok=report.ok,
+        tree_size=report.tree_size,
+        root=report.root if report.ok else None,
+        entries_checked=report.entries_checked,
+        details={
+            "nodes_checked": report.nodes_checked,
+            "checkpoints_checked": report.checkpoints_checked,
+            "erased": report.erased,
+        },
+        problem=None
         if report.problem is None
         else {
             "index": report.problem.index,
             "kind": report.problem.kind,
             "detail": report.problem.detail,
         },
-    }
+    ).to_wire()
     if as_json:
         print_json(doc)
     elif report.problem is None:
@@ -178,18 +180,20 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool, *, full: 
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
     whole = _verify_tiles(st.server, st.token, report.tree_size, report.root) if full else None
-    doc = {
-        "ok": True,
-        "origin": report.origin,
-        "tree_size": report.tree_size,
-        "root": b64(report.root),
-        "previous_size": report.previous_size,
-        "entries_checked": report.entries_checked,
-        "first_use": report.first_use,
-        "full": None
-        if whole is None
-        else {"entries_checked": whole.entries_checked, "tiles_checked": whole.tiles_checked},
-    }
+    doc = VerifyReport(
+        ok=True,
+        tree_size=report.tree_size,
+        root=report.root,
+        entries_checked=report.entries_checked,
+        details={
+            "origin": report.origin,
+            "previous_size": report.previous_size,
+            "first_use": report.first_use,
+            "full": None
+            if whole is None
+            else {"entries_checked": whole.entries_checked, "tiles_checked": whole.tiles_checked},
+        },
+    ).to_wire()
     if as_json:
         print_json(doc)
         return
