@@ -90,11 +90,14 @@ class TestTokenCommands:
 class TestServe:
     """serve's refusals and helpers (the running server is tested in test_uvicorn)."""
 
-    def test_workers_on_sqlite_are_refused(self, env: Settings) -> None:
-        """--workers 2 on SQLite exits 2 explaining PostgreSQL is needed."""
+    def test_workers_on_in_memory_sqlite_are_refused(
+        self, env: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--workers 2 on an in-memory SQLite database exits 2: workers cannot share it."""
+        monkeypatch.setenv("FLIGHTLOG_DATABASE_URL", "sqlite:///:memory:")
         code, _, err = _run("serve", "--workers", "2")
         assert code == 2
-        assert "PostgreSQL" in err
+        assert "in-memory SQLite" in err
 
     def test_is_sqlite_url(self) -> None:
         """SQLite URLs are recognised; PostgreSQL ones (any spelling) are not."""

@@ -47,17 +47,29 @@ def server_url(host: str, port: int) -> str:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="TCP port."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (PostgreSQL only)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (they share the database's one writer lock)."
+    ),
     checkpoint_interval: float = typer.Option(
         60.0, "--checkpoint-interval", min=0.1, help="Seconds between automatic checkpoints."
     ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     settings = Settings.from_env()
-    if workers > 1 and is_sqlite_url(settings.database_url):
+    url = settings.database_url
+    if (
+        workers > 1
+        and is_sqlite_url(url)
+        and make_url(normalise_url(url)).database
+        in (
+            None,
+            "",
+            ":memory:",
+        )
+    ):
         raise fail(
-            "--workers > 1 needs PostgreSQL: an SQLite file has one writer. Set "
-            "FLIGHTLOG_DATABASE_URL=postgresql+psycopg://… or run with --workers 1.",
+            "--workers > 1 needs a database the workers share: an in-memory SQLite "
+            "database lives in one process. Name a file or run with --workers 1.",
             code=2,
         )
     # Migrate, load the key and create the first admin token once, before any worker
