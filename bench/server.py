@@ -54,6 +54,9 @@ from bench.results import (
     python_command,
     rate,
 )
+from flightlog.config import Settings
+from flightlog.server.ingest import JSON, prepare_single
+from flightlog.service import Flightlog
 
 SINGLE_CLIENTS = 64
 BATCH_CLIENTS = 4
@@ -128,9 +131,37 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of ``pid`` and its descendants so far; None off Linux."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in proc.glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # Fields after the parenthesised command name: state, ppid, ... utime, stime.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+            parents[child] = int(fields[1])
+            times[child] = (int(fields[11]) + int(fields[12])) / tick
+    family, total = {pid}, 0.0
+    for child in sorted(times):
+        ancestor = child
+        while ancestor not in family and ancestor in parents and ancestor > 1:
+            ancestor = parents[ancestor]
+        if ancestor in family:
+            family.add(child)
+            total += times[child]
+    return total
+
+
 @contextlib.contextmanager
-def running(cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
-    """Start ``cmd``, wait until ``/healthz`` answers, yield the base URL, then stop it."""
+def running(
+    cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int
+) -> Iterator[tuple[str, int]]:
+    """Start ``cmd``, wait until ``/healthz`` answers, yield base URL and pid, then stop it."""
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -148,7 +179,7 @@ def running(cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int) 
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{cmd[0]} did not answer on {base} in time")
                 time.sleep(0.2)
-            yield base
+            yield base, proc.pid
         finally:
             proc.terminate()
             try:
@@ -190,6 +221,12 @@ class Load:
     first_error: str = ""
     p50: float | None = None  # given by wrk, which reports percentiles, not samples
     p99: float | None = None
+    cpu: float | None = None  # CPU seconds the server's processes used during the phase
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        """Server CPU seconds per request, when measured."""
+        return self.cpu / self.requests if self.cpu is not None and self.requests else None
 
     @property
     def rate(self) -> float:
@@ -368,16 +405,20 @@ class Phases:
     batch: Load
 
 
-def load_server(base: str, token: str, seconds: float, tag: str, console: Console) -> Phases:
+def load_server(
+    base: str, token: str, seconds: float, tag: str, console: Console, pid: int
+) -> Phases:
     """Warm up, then run the single-event phase and the batch phase against ``base``."""
     if WRK is not None:
         with console.status(f"{tag}: wrk, single events x{SINGLE_CLIENTS}, then batches"):
             _wrk(
                 base, token, batch=1, clients=SINGLE_CLIENTS, seconds=WARMUP_SECONDS, tag=tag + "-w"
             )
+            before = cpu_seconds(pid)
             single = _wrk(
                 base, token, batch=1, clients=SINGLE_CLIENTS, seconds=seconds, tag=tag + "-s"
             )
+            middle = cpu_seconds(pid)
             batch = _wrk(
                 base,
                 token,
@@ -386,6 +427,9 @@ def load_server(base: str, token: str, seconds: float, tag: str, console: Consol
                 seconds=seconds,
                 tag=tag + "-b",
             )
+            after = cpu_seconds(pid)
+        if before is not None and middle is not None and after is not None:
+            single.cpu, batch.cpu = middle - before, after - middle
         return Phases(single, batch)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -481,6 +525,60 @@ def postgres_ceiling(dsn: str, seconds: float) -> float:
         return _rows(seconds, insert)
 
 
+# -- where a single event's CPU goes ----------------------------------------------------------
+
+PROFILE_EVENTS = 2048
+GROUP = SINGLE_CLIENTS
+
+
+@dataclass(frozen=True)
+class CpuShares:
+    """CPU seconds per event of the ingest steps, measured in this process."""
+
+    prepare: float  # parse, RFC 8785 bytes, schema check, refs (prepare_single)
+    append: float  # record_groups with groups of one event, SINGLE_CLIENTS a commit
+
+
+def cpu_shares(scratch: Path) -> CpuShares:
+    """Time prepare_single and record_groups per event on a fresh SQLite store."""
+    home = scratch / "profile.home"
+    shutil.rmtree(home, ignore_errors=True)
+    db = fresh_file(scratch, "profile.db")
+    settings = Settings(database_url=f"sqlite:///{db}", home=home)
+    bodies = [
+        json.dumps(gen.service_deployed(n, run="cpu")).encode() for n in range(PROFILE_EVENTS)
+    ]
+    with Flightlog.open(settings) as service:
+        started = time.process_time()
+        prepared = [prepare_single(service, JSON, body, None) for body in bodies]
+        prepare = (time.process_time() - started) / len(bodies)
+        started = time.process_time()
+        for i in range(0, len(prepared), GROUP):
+            service.record_groups([[p] for p in prepared[i : i + GROUP]])
+        append = (time.process_time() - started) / len(prepared)
+    return CpuShares(prepare, append)
+
+
+def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) -> None:
+    total, http = ours.single.cpu_per_request, raw.single.cpu_per_request
+    if total is None or http is None:
+        return
+    rest = total - http - shares.prepare - shares.append
+    for step, cpu, note in (
+        ("HTTP server + ASGI (the raw ceiling's own CPU)", http, "uvicorn, httptools, uvloop"),
+        ("parse + canonical bytes + schema + refs", shares.prepare, "prepare_single, in process"),
+        ("append", shares.append, f"record_groups, {GROUP} one-event groups a commit"),
+        ("the rest", rest, "fast path, auth, logging, metrics, writer hand-offs"),
+    ):
+        section.rows.append(
+            Row(
+                f"SQLite single event CPU: {step}",
+                f"{cpu * 1e6:,.0f} µs",
+                f"{cpu / total:.0%} of {total * 1e6:,.0f} µs per request; {note}",
+            )
+        )
+
+
 # -- the benchmark ------------------------------------------------------------------------
 
 
@@ -490,6 +588,9 @@ def _phase_rows(section: Section, name: str, phases: Phases) -> None:
             f"{load.requests:,} requests in {load.seconds:.1f} s; "
             f"p50 {millis(load.percentile(50))}, p99 {millis(load.percentile(99))}"
         )
+        per_request = load.cpu_per_request
+        if per_request is not None:
+            note += f"; server CPU {per_request * 1e6:,.0f} µs per request"
         if load.errors:
             note += f"; {load.errors:,} errors, first: {load.first_error}"
         section.rows.append(Row(f"{name}: {kind}", rate(load.rate), note))
@@ -511,8 +612,8 @@ def _flightlog_phases(
     port = free_port()
     cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
-    with running(cmd, env, scratch / f"{name}.log", port) as base:
-        return load_server(base, token, seconds, name, console)
+    with running(cmd, env, scratch / f"{name}.log", port) as (base, pid):
+        return load_server(base, token, seconds, name, console, pid)
 
 
 def _judge(section: Section, name: str, phases: Phases, raw: Phases) -> None:
@@ -541,8 +642,8 @@ def _judge(section: Section, name: str, phases: Phases, raw: Phases) -> None:
 def _ceiling(flag: str, name: str, scratch: Path, seconds: float, console: Console) -> Phases:
     port = free_port()
     cmd = python_command("server", flag, str(port))
-    with running(cmd, dict(os.environ), scratch / f"{name}.log", port) as base:
-        return load_server(base, "unused", seconds, name, console)
+    with running(cmd, dict(os.environ), scratch / f"{name}.log", port) as (base, pid):
+        return load_server(base, "unused", seconds, name, console, pid)
 
 
 def run(config: BenchConfig, console: Console) -> Section:
@@ -594,6 +695,9 @@ def run(config: BenchConfig, console: Console) -> Section:
         _phase_rows(section, f"flightlog serve, {name}", phases)
         _ratios(section, name, phases, raw, sqlite_rows)
         _judge(section, name, phases, raw)
+        if workers == 1:
+            with console.status("CPU per event of prepare and append, in process"):
+                _cpu_rows(section, cpu_shares(scratch), raw, phases)
 
     url = config.postgres_url
     problem = postgres_reachable(url) if url is not None else "skipped"
@@ -626,12 +730,17 @@ def run(config: BenchConfig, console: Console) -> Section:
 
 
 def _ratios(section: Section, name: str, phases: Phases, raw: Phases, rows: float) -> None:
+    note = f"single events / storage ceiling: {phases.single.rate / max(rows, 1e-9):.2f} x"
+    ours, theirs = phases.single.cpu_per_request, raw.single.cpu_per_request
+    if ours is not None and theirs:
+        # CPU per request is steadier than rates on a shared machine.
+        note += f"; server CPU per single-event request: {ours / theirs:.1f} x raw ASGI's"
     section.rows.append(
         Row(
             f"{name}: ratios",
             f"{phases.single.rate / max(raw.single.rate, 1e-9):.2f} x raw ASGI (single), "
             f"{phases.batch.rate / max(raw.batch.rate, 1e-9):.2f} x raw ASGI (batch)",
-            f"single events / storage ceiling: {phases.single.rate / max(rows, 1e-9):.2f} x",
+            note,
         )
     )
 

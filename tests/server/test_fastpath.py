@@ -120,3 +120,26 @@ class TestFastIngest:
             if "POST" in getattr(route, "methods", ())
         }
         assert {path: declared.get(path) for path in FAST_ROUTES} == FAST_ROUTES
+
+
+class TestFastIngestAPI:
+    """The app hands ingest POSTs to the fast path before FastAPI's middleware stack."""
+
+    def test_ingest_skips_fastapis_stack_and_keeps_the_apps_middleware(self, fast: Fast) -> None:
+        """With FastAPI's stack replaced, ingest still answers, with the app's request id."""
+        inner = _Unreachable()
+        fast.app.middleware_stack = inner
+
+        async def post() -> httpx.Response:
+            transport = httpx.ASGITransport(app=fast.app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                return await client.post(
+                    "/api/v1/events",
+                    json=deployed(7),
+                    headers={**fast.auth(), "X-Request-ID": "ingest-7"},
+                )
+
+        r = fast.portal.call(post)
+        assert (r.status_code, r.json()["index"]) == (201, 0)
+        assert r.headers["x-request-id"] == "ingest-7"
+        assert inner.paths == []

@@ -18,7 +18,7 @@ from flightlog import __version__
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
 from flightlog.server import health, ingest, metrics, query
-from flightlog.server.fastpath import FastIngest
+from flightlog.server.fastpath import FastIngestAPI
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
@@ -117,15 +117,13 @@ def create_app(
             if flightlog is None:
                 await run_in_threadpool(service.close)
 
-    app = FastAPI(
+    app = FastIngestAPI(
         title="Flightlog",
         version=__version__,
         summary="The tamper-evident audit trail for continuous deployment.",
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    # Added first, so it runs inside the request-context layer (ids, access log, metrics).
-    app.add_middleware(FastIngest)
     app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
     for module in (ingest, query, health, metrics):
         app.include_router(module.router)
