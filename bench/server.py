@@ -579,6 +579,23 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
         )
 
 
+def _ceiling_notes(section: Section, ours: Phases, raw: Phases) -> None:
+    """What the measured CPU per request allows one process, whatever the machine's load."""
+    single, batch = ours.single.cpu_per_request, ours.batch.cpu_per_request
+    if single is None or batch is None or not raw.single.cpu_per_request:
+        return
+    per_event = batch / BATCH_EVENTS
+    section.notes.append(
+        f"Ceilings from CPU time, not from rates: one server process spends "
+        f"{single * 1e6:,.0f} µs of CPU per single-event request, so on a whole core of "
+        f"its own it could answer at most {1 / single:,.0f} requests/s; the raw ASGI app "
+        f"spends {raw.single.cpu_per_request * 1e6:,.0f} µs "
+        f"({1 / raw.single.cpu_per_request:,.0f}/s). Batches cost {per_event * 1e6:,.0f} µs "
+        f"per event, at most {1 / per_event:,.0f} events/s per core; "
+        f"{TARGET_BATCH_RATE:,} events/s needs {1e6 / TARGET_BATCH_RATE:,.0f} µs."
+    )
+
+
 # -- the benchmark ------------------------------------------------------------------------
 
 
@@ -698,6 +715,7 @@ def run(config: BenchConfig, console: Console) -> Section:
         if workers == 1:
             with console.status("CPU per event of prepare and append, in process"):
                 _cpu_rows(section, cpu_shares(scratch), raw, phases)
+            _ceiling_notes(section, phases, raw)
 
     url = config.postgres_url
     problem = postgres_reachable(url) if url is not None else "skipped"
