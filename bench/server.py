@@ -445,6 +445,7 @@ def load_server(
                 label="",
             )
         )
+        before = cpu_seconds(pid)
         single = asyncio.run(
             _drive(
                 base,
@@ -457,6 +458,7 @@ def load_server(
                 label=f"{tag}: single events x{SINGLE_CLIENTS}",
             )
         )
+        middle = cpu_seconds(pid)
         batch = asyncio.run(
             _drive(
                 base,
@@ -469,6 +471,9 @@ def load_server(
                 label=f"{tag}: batches x{BATCH_CLIENTS}",
             )
         )
+        after = cpu_seconds(pid)
+    if before is not None and middle is not None and after is not None:
+        single.cpu, batch.cpu = middle - before, after - middle
     return Phases(single, batch)
 
 
