@@ -1,15 +1,20 @@
-"""HTTP ingest under load: ``flightlog serve`` against an HTTP ceiling and a storage ceiling.
+"""HTTP ingest under load: ``flightlog serve`` against HTTP ceilings and a storage ceiling.
 
 A real server process (``flightlog serve`` on 127.0.0.1, a free port, a fresh store)
-receives, for a bounded time, one event per request from 64 concurrent async clients,
-then 1,000-event batches from a few clients. Acknowledged events per second and request
-latencies are measured by the clients. In the same run and with the same clients:
+receives, for a bounded time, one event per request from 64 concurrent connections,
+then 1,000-event batches from a few connections. The load comes from ``wrk`` with
+``bench/ingest.lua`` (distinct ids, one result line); without ``wrk`` a built-in asyncio
+generator takes its place, and the section says so. In the same run and with the same
+load generator:
 
-- the HTTP ceiling: a FastAPI app whose POST endpoints only read the body, under uvicorn;
+- the raw ASGI ceiling: a plain ASGI app under the same HTTP server (uvicorn with
+  httptools and uvloop) that reads and parses the body and answers 201;
+- the FastAPI ceiling: a FastAPI app whose POST endpoints only read the body;
 - the storage ceiling: a bare loop of single-row insert transactions on the same store.
 
 Everything runs on 127.0.0.1 and stops by itself. Targets (product requirements):
-single events >= 3,000 ev/s with p99 < 100 ms; batches >= 20,000 ev/s.
+single events >= 3,000 ev/s with p99 < 100 ms and >= 0.5 x the raw ASGI ceiling;
+batches >= 20,000 ev/s.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import psycopg
 from fastapi import FastAPI, Request, Response
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from starlette.types import Receive, Scope, Send
 
 from bench import events as gen
 from bench.append import fresh_file, libpq_dsn, pg_schema, postgres_reachable
@@ -43,12 +49,14 @@ from bench.results import (
     Row,
     Section,
     Target,
-    median,
     millis,
     percentile,
     python_command,
     rate,
 )
+from flightlog.config import Settings
+from flightlog.server.ingest import JSON, prepare_single
+from flightlog.service import Flightlog
 
 SINGLE_CLIENTS = 64
 BATCH_CLIENTS = 4
@@ -58,10 +66,37 @@ STARTUP_TIMEOUT = 60.0
 TARGET_SINGLE_RATE = 3000
 TARGET_SINGLE_P99 = 0.100
 TARGET_BATCH_RATE = 20_000
+TARGET_RAW_RATIO = 0.5
+WRK = shutil.which("wrk")
+WRK_SCRIPT = REPO_ROOT / "bench" / "ingest.lua"
+WRK_RESULT = "flightlog-wrk "
 FLIGHTLOG = str(Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "flightlog")
 
 
-# -- the HTTP ceiling ------------------------------------------------------------------------
+# -- the HTTP ceilings -----------------------------------------------------------------------
+
+
+async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI app: read and parse the body of any POST, answer 201 (GET: 200)."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    status = 200
+    if scope["method"] == "POST":
+        json.loads(b"".join(chunks))
+        status = 201
+    body = b'{"index":0}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def noop_app() -> FastAPI:
@@ -96,9 +131,37 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of ``pid`` and its descendants so far; None off Linux."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in proc.glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # Fields after the parenthesised command name: state, ppid, ... utime, stime.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+            parents[child] = int(fields[1])
+            times[child] = (int(fields[11]) + int(fields[12])) / tick
+    family, total = {pid}, 0.0
+    for child in sorted(times):
+        ancestor = child
+        while ancestor not in family and ancestor in parents and ancestor > 1:
+            ancestor = parents[ancestor]
+        if ancestor in family:
+            family.add(child)
+            total += times[child]
+    return total
+
+
 @contextlib.contextmanager
-def running(cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int) -> Iterator[str]:
-    """Start ``cmd``, wait until ``/healthz`` answers, yield the base URL, then stop it."""
+def running(
+    cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int
+) -> Iterator[tuple[str, int]]:
+    """Start ``cmd``, wait until ``/healthz`` answers, yield base URL and pid, then stop it."""
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,7 +179,7 @@ def running(cmd: Sequence[str], env: dict[str, str], log_path: Path, port: int) 
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{cmd[0]} did not answer on {base} in time")
                 time.sleep(0.2)
-            yield base
+            yield base, proc.pid
         finally:
             proc.terminate()
             try:
@@ -156,11 +219,26 @@ class Load:
     errors: int = 0
     latencies: list[float] = field(default_factory=list)
     first_error: str = ""
+    p50: float | None = None  # given by wrk, which reports percentiles, not samples
+    p99: float | None = None
+    cpu: float | None = None  # CPU seconds the server's processes used during the phase
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        """Server CPU seconds per request, when measured."""
+        return self.cpu / self.requests if self.cpu is not None and self.requests else None
 
     @property
     def rate(self) -> float:
         """Acknowledged events per second."""
         return self.events / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: int) -> float:
+        """The ``q``-th latency percentile in seconds (50 or 99 when wrk measured)."""
+        given = self.p50 if q == 50 else self.p99 if q == 99 else None
+        if given is not None:
+            return given
+        return percentile(self.latencies, q) if self.latencies else float("inf")
 
 
 class Http11:
@@ -264,27 +342,38 @@ async def _drive(
     return load
 
 
-async def _drive_httpx(base: str, *, clients: int, seconds: float) -> Load:
-    """The single-event load through one shared httpx.AsyncClient (for comparison only)."""
-    load = Load()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    body = single_bodies("httpx")
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0) as c:
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def client() -> None:
-            while time.perf_counter() < deadline:
-                data, count = body()
-                t0 = time.perf_counter()
-                resp = await c.post("/api/v1/events", content=data)
-                load.latencies.append(time.perf_counter() - t0)
-                load.requests += 1
-                load.events += count if resp.status_code in (200, 201) else 0
-
-        await asyncio.gather(*(client() for _ in range(clients)))
-        load.seconds = time.perf_counter() - started
-    return load
+def _wrk(base: str, token: str, *, batch: int, clients: int, seconds: float, tag: str) -> Load:
+    """One load phase from wrk running ``bench/ingest.lua``."""
+    assert WRK is not None
+    env = dict(os.environ)
+    env.update(
+        {
+            "FLIGHTLOG_BENCH_TOKEN": token,
+            "FLIGHTLOG_BENCH_RUN": tag.replace(" ", "-"),
+            "FLIGHTLOG_BENCH_BATCH": str(batch),
+        }
+    )
+    # One wrk thread: the generator should take as little of the two CPUs as it can.
+    cmd = [WRK, "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s"]
+    cmd += ["-s", str(WRK_SCRIPT), base]
+    done = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, check=False, timeout=seconds + 120
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith(WRK_RESULT)), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {(done.stderr or done.stdout)[-500:]}")
+    found = json.loads(line[len(WRK_RESULT) :])
+    ok = found["requests"] - found["failed"]
+    return Load(
+        seconds=found["micros"] / 1e6,
+        requests=found["requests"],
+        events=ok * batch,
+        errors=found["failed"] + found["socket_errors"],
+        first_error=found["first_failure"]
+        or (f"{found['socket_errors']} socket errors" if found["socket_errors"] else ""),
+        p50=found["p50_us"] / 1e6,
+        p99=found["p99_us"] / 1e6,
+    )
 
 
 def single_bodies(tag: str) -> Callable[[], tuple[bytes, int]]:
@@ -316,8 +405,32 @@ class Phases:
     batch: Load
 
 
-def load_server(base: str, token: str, seconds: float, tag: str, console: Console) -> Phases:
+def load_server(
+    base: str, token: str, seconds: float, tag: str, console: Console, pid: int
+) -> Phases:
     """Warm up, then run the single-event phase and the batch phase against ``base``."""
+    if WRK is not None:
+        with console.status(f"{tag}: wrk, single events x{SINGLE_CLIENTS}, then batches"):
+            _wrk(
+                base, token, batch=1, clients=SINGLE_CLIENTS, seconds=WARMUP_SECONDS, tag=tag + "-w"
+            )
+            before = cpu_seconds(pid)
+            single = _wrk(
+                base, token, batch=1, clients=SINGLE_CLIENTS, seconds=seconds, tag=tag + "-s"
+            )
+            middle = cpu_seconds(pid)
+            batch = _wrk(
+                base,
+                token,
+                batch=BATCH_EVENTS,
+                clients=BATCH_CLIENTS,
+                seconds=seconds,
+                tag=tag + "-b",
+            )
+            after = cpu_seconds(pid)
+        if before is not None and middle is not None and after is not None:
+            single.cpu, batch.cpu = middle - before, after - middle
+        return Phases(single, batch)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         asyncio.run(
@@ -332,6 +445,7 @@ def load_server(base: str, token: str, seconds: float, tag: str, console: Consol
                 label="",
             )
         )
+        before = cpu_seconds(pid)
         single = asyncio.run(
             _drive(
                 base,
@@ -344,6 +458,7 @@ def load_server(base: str, token: str, seconds: float, tag: str, console: Consol
                 label=f"{tag}: single events x{SINGLE_CLIENTS}",
             )
         )
+        middle = cpu_seconds(pid)
         batch = asyncio.run(
             _drive(
                 base,
@@ -356,6 +471,9 @@ def load_server(base: str, token: str, seconds: float, tag: str, console: Consol
                 label=f"{tag}: batches x{BATCH_CLIENTS}",
             )
         )
+        after = cpu_seconds(pid)
+    if before is not None and middle is not None and after is not None:
+        single.cpu, batch.cpu = middle - before, after - middle
     return Phases(single, batch)
 
 
@@ -412,16 +530,89 @@ def postgres_ceiling(dsn: str, seconds: float) -> float:
         return _rows(seconds, insert)
 
 
+# -- where a single event's CPU goes ----------------------------------------------------------
+
+PROFILE_EVENTS = 2048
+GROUP = SINGLE_CLIENTS
+
+
+@dataclass(frozen=True)
+class CpuShares:
+    """CPU seconds per event of the ingest steps, measured in this process."""
+
+    prepare: float  # parse, RFC 8785 bytes, schema check, refs (prepare_single)
+    append: float  # record_groups with groups of one event, SINGLE_CLIENTS a commit
+
+
+def cpu_shares(scratch: Path) -> CpuShares:
+    """Time prepare_single and record_groups per event on a fresh SQLite store."""
+    home = scratch / "profile.home"
+    shutil.rmtree(home, ignore_errors=True)
+    db = fresh_file(scratch, "profile.db")
+    settings = Settings(database_url=f"sqlite:///{db}", home=home)
+    bodies = [
+        json.dumps(gen.service_deployed(n, run="cpu")).encode() for n in range(PROFILE_EVENTS)
+    ]
+    with Flightlog.open(settings) as service:
+        started = time.process_time()
+        prepared = [prepare_single(service, JSON, body, None) for body in bodies]
+        prepare = (time.process_time() - started) / len(bodies)
+        started = time.process_time()
+        for i in range(0, len(prepared), GROUP):
+            service.record_groups([[p] for p in prepared[i : i + GROUP]])
+        append = (time.process_time() - started) / len(prepared)
+    return CpuShares(prepare, append)
+
+
+def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) -> None:
+    total, http = ours.single.cpu_per_request, raw.single.cpu_per_request
+    if total is None or http is None:
+        return
+    rest = total - http - shares.prepare - shares.append
+    for step, cpu, note in (
+        ("HTTP server + ASGI (the raw ceiling's own CPU)", http, "uvicorn, httptools, uvloop"),
+        ("parse + canonical bytes + schema + refs", shares.prepare, "prepare_single, in process"),
+        ("append", shares.append, f"record_groups, {GROUP} one-event groups a commit"),
+        ("the rest", rest, "fast path, auth, logging, metrics, writer hand-offs"),
+    ):
+        section.rows.append(
+            Row(
+                f"SQLite single event CPU: {step}",
+                f"{cpu * 1e6:,.0f} µs",
+                f"{cpu / total:.0%} of {total * 1e6:,.0f} µs per request; {note}",
+            )
+        )
+
+
+def _ceiling_notes(section: Section, ours: Phases, raw: Phases) -> None:
+    """What the measured CPU per request allows one process, whatever the machine's load."""
+    single, batch = ours.single.cpu_per_request, ours.batch.cpu_per_request
+    if single is None or batch is None or not raw.single.cpu_per_request:
+        return
+    per_event = batch / BATCH_EVENTS
+    section.notes.append(
+        f"Ceilings from CPU time, not from rates: one server process spends "
+        f"{single * 1e6:,.0f} µs of CPU per single-event request, so on a whole core of "
+        f"its own it could answer at most {1 / single:,.0f} requests/s; the raw ASGI app "
+        f"spends {raw.single.cpu_per_request * 1e6:,.0f} µs "
+        f"({1 / raw.single.cpu_per_request:,.0f}/s). Batches cost {per_event * 1e6:,.0f} µs "
+        f"per event, at most {1 / per_event:,.0f} events/s per core; "
+        f"{TARGET_BATCH_RATE:,} events/s needs {1e6 / TARGET_BATCH_RATE:,.0f} µs."
+    )
+
+
 # -- the benchmark ------------------------------------------------------------------------
 
 
 def _phase_rows(section: Section, name: str, phases: Phases) -> None:
     for kind, load in (("single events", phases.single), ("1,000-event batches", phases.batch)):
-        lat = load.latencies or [0.0]
         note = (
             f"{load.requests:,} requests in {load.seconds:.1f} s; "
-            f"p50 {millis(median(lat))}, p99 {millis(percentile(lat, 99))}"
+            f"p50 {millis(load.percentile(50))}, p99 {millis(load.percentile(99))}"
         )
+        per_request = load.cpu_per_request
+        if per_request is not None:
+            note += f"; server CPU {per_request * 1e6:,.0f} µs per request"
         if load.errors:
             note += f"; {load.errors:,} errors, first: {load.first_error}"
         section.rows.append(Row(f"{name}: {kind}", rate(load.rate), note))
@@ -443,18 +634,24 @@ def _flightlog_phases(
     port = free_port()
     cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
-    with running(cmd, env, scratch / f"{name}.log", port) as base:
-        return load_server(base, token, seconds, name, console)
+    with running(cmd, env, scratch / f"{name}.log", port) as (base, pid):
+        return load_server(base, token, seconds, name, console, pid)
 
 
-def _judge(section: Section, name: str, phases: Phases) -> None:
+def _judge(section: Section, name: str, phases: Phases, raw: Phases) -> None:
     single, batch = phases.single, phases.batch
-    p99 = percentile(single.latencies or [float("inf")], 99)
+    p99 = single.percentile(99)
+    ratio = single.rate / max(raw.single.rate, 1e-9)
     section.targets += [
         Target(
             f"{name}: single events >= {TARGET_SINGLE_RATE:,} ev/s, p99 < 100 ms",
             f"{rate(single.rate)}, p99 {millis(p99)}",
             single.errors == 0 and single.rate >= TARGET_SINGLE_RATE and p99 < TARGET_SINGLE_P99,
+        ),
+        Target(
+            f"{name}: single events >= {TARGET_RAW_RATIO} x raw ASGI ceiling",
+            f"{ratio:.2f} x",
+            single.errors == 0 and ratio >= TARGET_RAW_RATIO,
         ),
         Target(
             f"{name}: batches >= {TARGET_BATCH_RATE:,} ev/s",
@@ -464,8 +661,15 @@ def _judge(section: Section, name: str, phases: Phases) -> None:
     ]
 
 
+def _ceiling(flag: str, name: str, scratch: Path, seconds: float, console: Console) -> Phases:
+    port = free_port()
+    cmd = python_command("server", flag, str(port))
+    with running(cmd, dict(os.environ), scratch / f"{name}.log", port) as (base, pid):
+        return load_server(base, "unused", seconds, name, console, pid)
+
+
 def run(config: BenchConfig, console: Console) -> Section:
-    """Measure HTTP ingest on SQLite and PostgreSQL with both ceilings."""
+    """Measure HTTP ingest on SQLite and PostgreSQL with the HTTP and storage ceilings."""
     seconds = config.server_seconds
     scratch = config.data_dir / "server"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -477,48 +681,46 @@ def run(config: BenchConfig, console: Console) -> Section:
             "single-event clients": str(SINGLE_CLIENTS),
             "batch clients": str(BATCH_CLIENTS),
             "events per batch": f"{BATCH_EVENTS:,}",
+            "load generator": "wrk -t1 + bench/ingest.lua" if WRK else "built-in (asyncio)",
         },
     )
+    if WRK is None:
+        console.print(
+            "wrk not found: using the built-in Python load generator, which bounds the "
+            "figures lower (install wrk, e.g. `apt-get install wrk`, for the stated targets)."
+        )
+        section.notes.append(
+            "wrk was not installed: the built-in asyncio load generator drove the load; it "
+            "takes more CPU per request than wrk, so every figure here is lower than wrk's."
+        )
     storage_seconds = min(seconds, 5.0)
 
-    port = free_port()
-    noop_cmd = python_command("server", "--serve-noop", str(port))
-    with running(noop_cmd, dict(os.environ), scratch / "noop.log", port) as base:
-        ceiling = load_server(base, "unused", seconds, "HTTP ceiling", console)
-        with console.status("the same single-event load through httpx.AsyncClient"):
-            via_httpx = asyncio.run(
-                _drive_httpx(base, clients=SINGLE_CLIENTS, seconds=min(seconds, 3.0))
-            )
-    _phase_rows(section, "HTTP ceiling (no-op FastAPI + uvicorn)", ceiling)
-    if ceiling.single.rate < TARGET_SINGLE_RATE:
-        section.notes.append(
-            f"The HTTP ceiling for single events ({rate(ceiling.single.rate)}) is below the "
-            f"{TARGET_SINGLE_RATE:,} ev/s target on this machine: no server could meet it here, "
-            "so the ratio to the ceiling is the figure to compare between runs."
-        )
-    lat = via_httpx.latencies or [0.0]
-    section.rows.append(
-        Row(
-            "HTTP ceiling, load sent through one httpx.AsyncClient instead",
-            rate(via_httpx.rate),
-            f"p50 {millis(median(lat))}, p99 {millis(percentile(lat, 99))}; "
-            "why the load generator speaks HTTP/1.1 itself",
-        )
-    )
+    raw = _ceiling("--serve-raw", "raw ASGI", scratch, seconds, console)
+    _phase_rows(section, "raw ASGI ceiling (read + parse body, 201; uvicorn)", raw)
+    fastapi = _ceiling("--serve-noop", "FastAPI", scratch, seconds, console)
+    _phase_rows(section, "FastAPI ceiling (no-op endpoint; uvicorn)", fastapi)
     sqlite_rows = sqlite_ceiling(fresh_file(scratch, "ceiling.db"), storage_seconds)
     section.rows.append(
         Row("storage ceiling: sqlite3 single-row transactions", rate(sqlite_rows), "WAL, FULL")
     )
 
-    db = fresh_file(scratch, "sqlite.db")
-    try:
-        sqlite_phases = _flightlog_phases(f"sqlite:///{db}", scratch, "SQLite", seconds, 1, console)
-    except RuntimeError as exc:
-        section.notes.append(f"flightlog serve on SQLite could not run: {exc}")
-    else:
-        _phase_rows(section, "flightlog serve, SQLite", sqlite_phases)
-        _ratios(section, "SQLite", sqlite_phases, ceiling, sqlite_rows)
-        _judge(section, "SQLite", sqlite_phases)
+    for workers in (1, 2):
+        name = f"SQLite, {workers} worker{'s' if workers > 1 else ''}"
+        db = fresh_file(scratch, f"sqlite{workers}.db")
+        try:
+            phases = _flightlog_phases(
+                f"sqlite:///{db}", scratch, f"sqlite{workers}", seconds, workers, console
+            )
+        except RuntimeError as exc:
+            section.notes.append(f"flightlog serve on {name} could not run: {exc}")
+            continue
+        _phase_rows(section, f"flightlog serve, {name}", phases)
+        _ratios(section, name, phases, raw, sqlite_rows)
+        _judge(section, name, phases, raw)
+        if workers == 1:
+            with console.status("CPU per event of prepare and append, in process"):
+                _cpu_rows(section, cpu_shares(scratch), raw, phases)
+            _ceiling_notes(section, phases, raw)
 
     url = config.postgres_url
     problem = postgres_reachable(url) if url is not None else "skipped"
@@ -541,37 +743,47 @@ def run(config: BenchConfig, console: Console) -> Section:
                 section.notes.append(f"flightlog serve on {name} could not run: {exc}")
                 continue
         _phase_rows(section, f"flightlog serve, {name}", phases)
-        _ratios(section, name, phases, ceiling, pg_rows)
-        _judge(section, name, phases)
+        _ratios(section, name, phases, raw, pg_rows)
+        _judge(section, name, phases, raw)
     section.notes.append(
-        "The load generator (one Python process, asyncio streams, one keep-alive connection "
-        "per client) shares the CPUs with the server; the HTTP ceiling is measured with the "
-        "same generator, so it bounds both."
+        "The load generator shares the two CPUs with the server; every ceiling is measured "
+        "with the same generator in the same run, so the ratios are the figures to compare."
     )
     return section
 
 
-def _ratios(section: Section, name: str, phases: Phases, ceiling: Phases, rows: float) -> None:
+def _ratios(section: Section, name: str, phases: Phases, raw: Phases, rows: float) -> None:
+    note = f"single events / storage ceiling: {phases.single.rate / max(rows, 1e-9):.2f} x"
+    ours, theirs = phases.single.cpu_per_request, raw.single.cpu_per_request
+    if ours is not None and theirs:
+        # CPU per request is steadier than rates on a shared machine.
+        note += f"; server CPU per single-event request: {ours / theirs:.1f} x raw ASGI's"
     section.rows.append(
         Row(
             f"{name}: ratios",
-            f"{phases.single.rate / max(ceiling.single.rate, 1e-9):.2f} x HTTP (single), "
-            f"{phases.batch.rate / max(ceiling.batch.rate, 1e-9):.2f} x HTTP (batch)",
-            f"single events / storage ceiling: {phases.single.rate / max(rows, 1e-9):.2f} x",
+            f"{phases.single.rate / max(raw.single.rate, 1e-9):.2f} x raw ASGI (single), "
+            f"{phases.batch.rate / max(raw.batch.rate, 1e-9):.2f} x raw ASGI (batch)",
+            note,
         )
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run only this benchmark (``python -m bench.server``), or serve the no-op app."""
+    """Run only this benchmark (``python -m bench.server``), or serve a ceiling app."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=BenchConfig.server_seconds)
     parser.add_argument("--serve-noop", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-raw", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_noop is not None:
+    if args.serve_noop is not None or args.serve_raw is not None:
         import uvicorn
 
-        uvicorn.run(noop_app(), host="127.0.0.1", port=args.serve_noop, access_log=False)
+        # The same HTTP server and options as ``flightlog serve``.
+        app = noop_app() if args.serve_noop is not None else raw_app
+        port = args.serve_noop if args.serve_noop is not None else args.serve_raw
+        uvicorn.run(
+            app, host="127.0.0.1", port=port, access_log=False, loop="uvloop", http="httptools"
+        )
         return
     config = BenchConfig(server_seconds=args.seconds)
     run_alone(run, config)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flightlog.auth.tokens import authenticate
 from flightlog.cli.app import app
-from flightlog.cli.server_commands import default_origin_warning, is_sqlite_url, server_url
+from flightlog.cli.server_commands import default_origin_warning, is_in_memory_sqlite, server_url
 from flightlog.config import Settings
 from flightlog.errors import AuthError
 from flightlog.service import Flightlog
@@ -90,17 +90,22 @@ class TestTokenCommands:
 class TestServe:
     """serve's refusals and helpers (the running server is tested in test_uvicorn)."""
 
-    def test_workers_on_sqlite_are_refused(self, env: Settings) -> None:
-        """--workers 2 on SQLite exits 2 explaining PostgreSQL is needed."""
+    def test_workers_on_in_memory_sqlite_are_refused(
+        self, env: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--workers 2 on an in-memory SQLite database exits 2: workers cannot share it."""
+        monkeypatch.setenv("FLIGHTLOG_DATABASE_URL", "sqlite:///:memory:")
         code, _, err = _run("serve", "--workers", "2")
         assert code == 2
-        assert "PostgreSQL" in err
+        assert "in-memory SQLite" in err
 
-    def test_is_sqlite_url(self) -> None:
-        """SQLite URLs are recognised; PostgreSQL ones (any spelling) are not."""
-        assert is_sqlite_url("sqlite:///x.db")
-        assert not is_sqlite_url("postgresql://u@h/db")
-        assert not is_sqlite_url("postgresql+psycopg://u@h/db")
+    def test_is_in_memory_sqlite(self) -> None:
+        """Only an in-memory SQLite URL is one-process; files and PostgreSQL are shared."""
+        assert is_in_memory_sqlite("sqlite://")
+        assert is_in_memory_sqlite("sqlite:///:memory:")
+        assert not is_in_memory_sqlite("sqlite:///x.db")
+        assert not is_in_memory_sqlite("postgresql://u@h/db")
+        assert not is_in_memory_sqlite("postgresql+psycopg://u@h/db")
 
     def test_server_url_brackets_ipv6(self) -> None:
         """IPv6 hosts are bracketed in the printed URL."""

@@ -29,13 +29,14 @@ token_app = typer.Typer(
 )
 
 
-def is_sqlite_url(url: str) -> bool:
-    """Whether a database URL names an SQLite store."""
+def is_in_memory_sqlite(url: str) -> bool:
+    """Whether a database URL names an SQLite database that lives in one process only."""
     from sqlalchemy.engine import make_url
 
     from flightlog.store.engine import normalise_url
 
-    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+    parsed = make_url(normalise_url(url))
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def default_origin_warning(settings: Settings) -> str | None:
@@ -58,7 +59,9 @@ def server_url(host: str, port: int) -> str:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="TCP port."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (PostgreSQL only)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (they share the database's one writer lock)."
+    ),
     checkpoint_interval: float = typer.Option(
         60.0, "--checkpoint-interval", min=0.1, help="Seconds between automatic checkpoints."
     ),
@@ -75,10 +78,10 @@ def serve(
     from flightlog.service import Flightlog
 
     settings = Settings.from_env()
-    if workers > 1 and is_sqlite_url(settings.database_url):
+    if workers > 1 and is_in_memory_sqlite(settings.database_url):
         raise fail(
-            "--workers > 1 needs PostgreSQL: an SQLite file has one writer. Set "
-            "FLIGHTLOG_DATABASE_URL=postgresql+psycopg://… or run with --workers 1.",
+            "--workers > 1 needs a database the workers share: an in-memory SQLite "
+            "database lives in one process. Name a file or run with --workers 1.",
             code=2,
         )
     # Migrate, load the key and create the first admin token once, before any worker

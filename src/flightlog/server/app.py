@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
@@ -17,11 +18,12 @@ from flightlog.api import CheckpointInfo
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
 from flightlog.server import blobs, health, ingest, metrics, query, tiles, webhooks
+from flightlog.server.fastpath import FastIngestAPI
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
 from flightlog.server.problems import install_problem_handlers
 from flightlog.server.state import ServerState
-from flightlog.server.writer import GroupWriter
+from flightlog.server.writer import CommitLock, GroupWriter
 from flightlog.service import Flightlog
 
 DEFAULT_CHECKPOINT_INTERVAL = 60.0
@@ -52,6 +54,14 @@ async def _checkpoint_loop(service: Flightlog, interval: float) -> None:
             log.info("checkpoint_cut", tree_size=cut.tree_size)
 
 
+def commit_lock(service: Flightlog) -> CommitLock | None:
+    """The lock file the writers of an SQLite file take turns on; None for other stores."""
+    url = service.store.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return CommitLock(Path(f"{url.database}.commit-lock"))
+
+
 def create_app(
     settings: Settings,
     *,
@@ -76,8 +86,12 @@ def create_app(
             token_path = settings.admin_token_path
             if await run_in_threadpool(ensure_first_admin, service.tokens, token_path):
                 log.info("first_admin_token_created", path=str(token_path))
+            lock = commit_lock(service)
             writer = GroupWriter(
-                service.record_groups, max_events=writer_max_events, max_wait=writer_max_wait
+                service.record_groups,
+                max_events=writer_max_events,
+                max_wait=writer_max_wait,
+                lock=lock,
             )
             app.state.server = ServerState(
                 settings=settings,
@@ -95,6 +109,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
                 await writer.stop()
+                if lock is not None:
+                    lock.close()
                 try:
                     await run_in_threadpool(cut_if_grown, service)
                 except Exception:
@@ -103,7 +119,7 @@ def create_app(
             if flightlog is None:
                 await run_in_threadpool(service.close)
 
-    app = FastAPI(
+    app = FastIngestAPI(
         title="Flightlog",
         version=__version__,
         summary="The tamper-evident audit trail for continuous deployment.",

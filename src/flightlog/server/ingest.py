@@ -146,10 +146,6 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
     return events
 
 
-def _ack(result: AppendResult) -> AppendAck:
-    return AppendAck.model_validate(append_result_to_wire(result))
-
-
 async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
     state = server_state(request)
     results = await state.writer.submit(events)
@@ -204,6 +200,7 @@ async def post_event(request: Request) -> Response:
 @router.post(
     EVENTS_BATCH,
     status_code=201,
+    response_model=BatchAck,
     summary="Record up to 10,000 events atomically",
     responses={
         200: {"model": BatchAck, "description": "Every event was already recorded"},
@@ -232,7 +229,7 @@ async def post_event(request: Request) -> Response:
         },
     },
 )
-async def post_batch(request: Request, response: Response) -> BatchAck:
+async def post_batch(request: Request) -> Response:
     """Validate every event (any bad one fails the whole batch), then append them at once."""
     await authorize(request, "ingest")
     state = server_state(request)
@@ -240,6 +237,10 @@ async def post_batch(request: Request, response: Response) -> BatchAck:
     data = await read_body(request, state.settings.max_body_bytes)
     prepared = await run_in_threadpool(prepare_batch, state.flightlog, kind, data)
     results = await _append(request, prepared)
-    if all(r.duplicate for r in results):
-        response.status_code = 200
-    return BatchAck(results=[_ack(r) for r in results])
+    # Built here rather than through the response model: a 10,000-event answer would
+    # otherwise spend longer in serialisation than in the append. The schema is BatchAck's.
+    body = json.dumps(
+        {"results": [append_result_to_wire(r) for r in results]}, separators=(",", ":")
+    )
+    status = 200 if all(r.duplicate for r in results) else 201
+    return Response(body.encode(), status_code=status, media_type=JSON)

@@ -4,16 +4,21 @@ Each request submits its prepared events as a group and awaits a future. The wri
 takes whatever groups are queued (up to ``max_events`` events, waiting at most
 ``max_wait`` seconds for more), hands them to ``record_groups`` in a worker thread and
 resolves every future only after the transaction committed. A conflicting group fails
-only its own request. Across processes (PostgreSQL with several workers) each process
-has its own writer and the store serialises the transactions.
+only its own request. Across processes (``serve --workers N``) each process has its own
+writer and the store serialises the transactions; on SQLite the writers also take turns
+on a :class:`CommitLock`, so a waiting writer starts the moment the lock is free instead
+of polling SQLite's busy handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
@@ -25,6 +30,28 @@ RecordGroups = Callable[
 ]
 
 log = structlog.get_logger("flightlog.server.writer")
+
+
+class CommitLock:
+    """An exclusive ``flock`` on a file, held by one process's writer for each commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def run(
+        self, record_groups: RecordGroups, groups: Sequence[Sequence[PreparedEvent]]
+    ) -> list[list[AppendResult] | ConflictError]:
+        """Call ``record_groups(groups)`` holding the lock (blocks the calling thread)."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            return record_groups(groups)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (releasing the lock if held)."""
+        os.close(self._fd)
 
 
 @dataclass
@@ -47,9 +74,15 @@ class GroupWriter:
     """The one in-process appender; requests await :meth:`submit`."""
 
     def __init__(
-        self, record_groups: RecordGroups, *, max_events: int = 2000, max_wait: float = 0.002
+        self,
+        record_groups: RecordGroups,
+        *,
+        max_events: int = 2000,
+        max_wait: float = 0.002,
+        lock: CommitLock | None = None,
     ) -> None:
         self._record_groups = record_groups
+        self._lock = lock
         self._max_events = max_events
         self._max_wait = max_wait
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -119,7 +152,11 @@ class GroupWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            outcomes = await asyncio.to_thread(self._record_groups, [p.group for p in batch])
+            groups = [p.group for p in batch]
+            if self._lock is None:
+                outcomes = await asyncio.to_thread(self._record_groups, groups)
+            else:
+                outcomes = await asyncio.to_thread(self._lock.run, self._record_groups, groups)
         except StoreError as exc:
             for pending in batch:
                 _settle(pending, exc)
