@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -37,7 +36,11 @@ from flightlog.ledger.entry import (
     payload_digest,
     utc_now,
 )
-from flightlog.ledger.keys import load_or_create_signer
+from flightlog.ledger.keys import (
+    check_ledger_key,
+    load_or_create_signer,
+    require_existing_key,
+)
 from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 from flightlog.store.verification import process_runner
@@ -88,7 +91,31 @@ def _type_patterns(value: str) -> tuple[str, ...]:
     return (f"dev.cdevents.{value}", f"dev.cdeventsx.{value}", f"dev.cdeventsx.flightlog-{value}")
 
 
+MAX_INDEX = 2**63 - 1
+"""Indices are 64-bit in both stores; a larger number names no entry."""
+
+
+def _time_bound(moment: datetime | None) -> str | None:
+    """The ``time_utc`` text a filter time compares with, for any representable moment."""
+    if moment is None:
+        return None
+    try:
+        return format_timestamp(moment)
+    except OverflowError:
+        # Beyond 9999-12-31 or before 0001-01-01 in UTC: sort past every stored time
+        # ("~" follows digits) or before all of them.
+        return "~" if moment.year == datetime.max.year else ""
+
+
+def _refuse_nul(values: Sequence[str | None]) -> None:
+    if any(v is not None and "\x00" in v for v in values):
+        raise InputError("filters must not contain NUL (U+0000)")
+
+
 def _to_query(flt: EventFilter) -> Query:
+    _refuse_nul(
+        (flt.type, flt.service, flt.environment, flt.commit, flt.artifact, flt.ticket, flt.actor)
+    )
     pairs = (
         ("service", flt.service),
         ("environment", flt.environment),
@@ -100,13 +127,17 @@ def _to_query(flt: EventFilter) -> Query:
     return Query(
         refs=tuple((k, v) for k, v in pairs if v),
         types=_type_patterns(flt.type) if flt.type else (),
-        since_utc=format_timestamp(flt.since) if flt.since else None,
-        until_utc=format_timestamp(flt.until) if flt.until else None,
+        since_utc=_time_bound(flt.since),
+        until_utc=_time_bound(flt.until),
     )
 
 
-def prepare_event(doc: ParsedDocument) -> PreparedEvent:
-    """Validate one parsed event and derive what the ledger stores for it (pure)."""
+def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEvent:
+    """Validate one parsed event and derive what the ledger stores for it (pure).
+
+    Erasure records are written only by :meth:`Flightlog.erase` (``erasure=True``);
+    any other path refuses them, so nobody can forge one.
+    """
     if len(doc.canonical) > MAX_EVENT_BYTES:
         raise InputTooLarge(
             f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
@@ -114,6 +145,14 @@ def prepare_event(doc: ParsedDocument) -> PreparedEvent:
         )
     event = doc.value
     header = validate_event(event, position=doc.position)
+    if (header.type == ERASURE_TYPE) != erasure:
+        raise EventInvalid(
+            "erasure records are written only by flightlog erase (admin), never ingested"
+            if not erasure
+            else "not an erasure record",
+            path="$.context.type",
+            position=doc.position,
+        )
     return PreparedEvent(
         event=event,
         canonical=doc.canonical,
@@ -140,13 +179,17 @@ class Flightlog:
         self.store = store
         self.signer = signer
         self.verifier = Verifier.from_verifier_key(signer.verifier_key())
-        self._checkpoint_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> Flightlog:
         """Open (and migrate) the store and load or create the signing key."""
         store = LedgerStore.open(settings.database_url)
-        signer = load_or_create_signer(settings.key_path, settings.origin)
+        try:
+            require_existing_key(store.first_checkpoint_note(), settings.key_path)
+            signer = load_or_create_signer(settings.key_path, settings.origin)
+        except BaseException:
+            store.close()
+            raise
         return cls(settings, store, signer)
 
     @property
@@ -170,7 +213,9 @@ class Flightlog:
         """Validate one parsed event and derive what the ledger stores for it."""
         return prepare_event(doc)
 
-    def prepare(self, event: Mapping[str, Any], *, position: str) -> PreparedEvent:
+    def prepare(
+        self, event: Mapping[str, Any], *, position: str, erasure: bool = False
+    ) -> PreparedEvent:
         """Validate one already-parsed event (its canonical form is computed here)."""
         try:
             text = json.dumps(event, ensure_ascii=False, allow_nan=False)
@@ -180,7 +225,7 @@ class Flightlog:
         doc = parse_document(text, name=position)
         if not isinstance(doc.value, dict):
             raise EventInvalid("expected a JSON object", position=position)
-        return self.prepare_document(doc)
+        return prepare_event(doc, erasure=erasure) if erasure else self.prepare_document(doc)
 
     def parse_and_validate(
         self, data: bytes | str, *, name: str, max_events: int | None = None
@@ -207,7 +252,9 @@ class Flightlog:
         """Erase the payload of entry ``index``, recording who did it and why."""
         if not reason.strip():
             raise InputError("an erasure needs a reason")
-        row, _, _ = self.store.get(index)
+        if not actor.strip():
+            raise InputError("an erasure needs the name of who erases (--actor or FLIGHTLOG_ACTOR)")
+        row, _, _ = self.store.get(_index(index))
         if row.type == ERASURE_TYPE:
             raise InputError(
                 f"entry {index} is an erasure record; erasure records are never erased"
@@ -231,7 +278,7 @@ class Flightlog:
                 },
             },
         }
-        return self.store.erase(index, self.prepare(event, position="erasure"))
+        return self.store.erase(index, self.prepare(event, position="erasure", erasure=True))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -260,9 +307,7 @@ class Flightlog:
 
     def show(self, index: int) -> dict[str, Any]:
         """The full document of one entry."""
-        if index < 0:
-            raise NotFound(f"no entry at index {index}")
-        row, leaf_hash, refs = self.store.get(index)
+        row, leaf_hash, refs = self.store.get(_index(index))
         return self._document(row, leaf_hash, refs)
 
     def log(
@@ -271,7 +316,11 @@ class Flightlog:
         """Entries matching ``flt`` after index ``after``, oldest first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
-        rows = self.store.query(_to_query(flt), after=after, limit=limit)
+        if after is not None and after >= MAX_INDEX:
+            return []
+        rows = self.store.query(
+            _to_query(flt), after=max(after, -1) if after is not None else None, limit=limit
+        )
         indices = [r.index for r in rows]
         refs = self.store.refs_of(indices)
         leaves = self.store.leaf_hashes(indices)
@@ -286,14 +335,15 @@ class Flightlog:
 
     def checkpoint(self) -> dict[str, Any]:
         """Cut a signed checkpoint of the current tree (reuse the latest if nothing changed)."""
-        with self._checkpoint_lock:
-            latest = self.store.latest_checkpoint()
-            size = self.store.tree_size()
-            if latest is not None and latest.tree_size == size:
-                return _checkpoint_document(latest)
-            root = self.root(size)
-            note = sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
-            return _checkpoint_document(self.store.add_checkpoint(size, root, note))
+        return _checkpoint_document(self.store.cut_checkpoint(self._sign_checkpoint))
+
+    def _sign_checkpoint(self, size: int, root: bytes, first_note: str | None) -> str:
+        check_ledger_key(first_note, self.signer, self.settings.key_path)
+        return sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
+
+    def check_key(self) -> None:
+        """KeyMismatch when this process's key did not sign the ledger's first checkpoint."""
+        check_ledger_key(self.store.first_checkpoint_note(), self.signer, self.settings.key_path)
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
         """The latest stored checkpoint document, or None."""
@@ -398,6 +448,13 @@ class Flightlog:
                 return verify_log(
                     snap, self.verifier, erased, origin=self.settings.origin, progress=progress
                 )
+
+
+def _index(index: int) -> int:
+    """``index`` if it can name an entry at all, else NotFound."""
+    if not 0 <= index <= MAX_INDEX:
+        raise NotFound(f"no entry at index {index}")
+    return index
 
 
 def _erased_index(payload: bytes | None) -> int | None:

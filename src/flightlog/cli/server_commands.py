@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import typer
 import uvicorn
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from flightlog.auth.tokens import (
     SCOPES,
@@ -24,18 +24,19 @@ from flightlog.cli.context import (
     print_json,
     reported_errors,
 )
-from flightlog.config import Settings
+from flightlog.config import DEFAULT_ORIGIN, Settings
 from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, create_app
+from flightlog.server.body import HTTP_LIMITS
 from flightlog.server.logging import uvicorn_log_config
 from flightlog.service import Flightlog
-from flightlog.store.engine import normalise_url
+from flightlog.store.engine import parse_database_url
 
 token_app = typer.Typer(help="Manage API tokens (stored hashed; shown once).", no_args_is_help=True)
 
 
 def is_sqlite_url(url: str) -> bool:
     """Whether a database URL names an SQLite store."""
-    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+    return parse_database_url(url).get_backend_name() == "sqlite"
 
 
 def server_url(host: str, port: int) -> str:
@@ -51,10 +52,18 @@ def serve(
     checkpoint_interval: float = typer.Option(
         60.0, "--checkpoint-interval", min=0.1, help="Seconds between automatic checkpoints."
     ),
+    public_metrics: bool = typer.Option(
+        False, "--public-metrics", help="Serve /metrics without a token (default: read scope)."
+    ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     settings = Settings.from_env()
-    if workers > 1 and is_sqlite_url(settings.database_url):
+    if public_metrics:
+        settings = dataclasses.replace(settings, public_metrics=True)
+        os.environ["FLIGHTLOG_PUBLIC_METRICS"] = "1"
+    with reported_errors():
+        sqlite = is_sqlite_url(settings.database_url)
+    if workers > 1 and sqlite:
         raise fail(
             "--workers > 1 needs PostgreSQL: an SQLite file has one writer. Set "
             "FLIGHTLOG_DATABASE_URL=postgresql+psycopg://… or run with --workers 1.",
@@ -65,11 +74,18 @@ def serve(
     with reported_errors():
         service = Flightlog.open(settings)
         try:
+            service.check_key()
             created = ensure_first_admin(service.engine, settings.admin_token_path)
         finally:
             service.close()
     # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
     typer.echo(f"Flightlog serving on {server_url(host, port)}")
+    if settings.origin == DEFAULT_ORIGIN:
+        typer.echo(
+            f"warning: the log uses the default origin {DEFAULT_ORIGIN}; set FLIGHTLOG_ORIGIN "
+            "to a name of your own so clients can tell this log from others",
+            err=True,
+        )
     token_path = settings.admin_token_path
     if created:
         typer.echo(f"First admin token written to {token_path} (mode 0600)")
@@ -82,6 +98,7 @@ def serve(
             port=port,
             access_log=False,
             log_config=uvicorn_log_config(),
+            **HTTP_LIMITS,
         )
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
@@ -93,6 +110,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=uvicorn_log_config(),
+        **HTTP_LIMITS,
     )
 
 

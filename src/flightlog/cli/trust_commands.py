@@ -19,6 +19,7 @@ from flightlog.cli.context import (
     state_of,
 )
 from flightlog.service import b64
+from flightlog.store.engine import require_existing_store
 
 proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
 key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
@@ -111,6 +112,8 @@ def verify(
     if st.server:
         _verify_remote(ctx, key, as_json)
         return
+    with reported_errors():
+        require_existing_store(st.settings().database_url)
     with reported_errors(), open_local(ctx) as fl, _progress() as bar:
         task = bar.add_task("verifying", total=None)
 

@@ -46,6 +46,7 @@ class Problem(BaseModel):
     path: str | None = None
     position: str | None = None
     original_index: int | None = None
+    original_position: str | None = None
 
 
 def problem_response(
@@ -106,7 +107,10 @@ def domain_problem(exc: FlightlogError) -> JSONResponse:
     if isinstance(exc, EventInvalid):
         extensions = {"path": exc.path, "position": exc.position}
     elif isinstance(exc, ConflictError):
-        extensions = {"original_index": exc.original_index}
+        extensions = {
+            "original_index": exc.original_index,
+            "original_position": exc.original_position,
+        }
     return problem_response(
         status, str(exc), slug=slug, title=title, headers=_challenge(exc), **extensions
     )

@@ -126,7 +126,8 @@ class LedgerStore:
                     )
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:
+            # OperationalError (unreachable) or DatabaseError (not a database, truncated).
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
 
     # -- appends ----------------------------------------------------------------------
@@ -213,6 +214,7 @@ class LedgerStore:
         next_index = size
         for group in groups:
             assigned: dict[tuple[str, str], tuple[int, str]] = {}
+            first_seen: dict[tuple[str, str], str] = {}
             plan: list[tuple[PreparedEvent, int, bool]] = []
             conflict: ConflictError | None = None
             for ev in group:
@@ -220,6 +222,9 @@ class LedgerStore:
                 prior = assigned.get(key) or known.get(key)
                 if prior is not None:
                     index, digest = prior
+                    if digest != ev.payload_sha256 and key in first_seen:
+                        conflict = _batch_conflict(ev, first_seen[key])
+                        break
                     if digest != ev.payload_sha256:
                         conflict = ConflictError(
                             f"{ev.position}: an event with source {ev.source!r} and id {ev.id!r} is "
@@ -231,6 +236,7 @@ class LedgerStore:
                     continue
                 index = next_index + len(assigned)
                 assigned[key] = (index, ev.payload_sha256)
+                first_seen[key] = ev.position
                 plan.append((ev, index, False))
             if conflict is not None:
                 outcome.append(conflict)
@@ -307,6 +313,8 @@ class LedgerStore:
             raise ConflictError(
                 f"the payload of entry {index} is already erased", original_index=index
             )
+        # Refs (actors, tickets …) were derived from the payload: they go with it.
+        conn.execute(refs.delete().where(refs.c.idx == index))
         (result,), frontier = self._append_in(conn, [[erasure]])
         return result, frontier
 
@@ -366,7 +374,10 @@ class LedgerStore:
             stmt = stmt.where(
                 sa.or_(
                     *(
-                        sa.or_(entries.c.type == t, entries.c.type.startswith(t + "."))
+                        # autoescape: "%" and "_" in a filter are literal characters, never wildcards.
+                        sa.or_(
+                            entries.c.type == t, entries.c.type.startswith(t + ".", autoescape=True)
+                        )
                         for t in q.types
                     )
                 )
@@ -443,6 +454,41 @@ class LedgerStore:
                 .returning(checkpoints.c.id)
             ).scalar_one()
         return StoredCheckpoint(int(new_id), tree_size, root_hash, note, created)
+
+    def cut_checkpoint(self, sign: Callable[[int, bytes, str | None], str]) -> StoredCheckpoint:
+        """Cut a checkpoint of the current tree under the append lock, so cuts never go back.
+
+        ``sign(size, root, first_note)`` returns the signed note; ``first_note`` is the
+        ledger's first checkpoint (None before it), whose key every later one must use.
+        The latest checkpoint is returned instead when the tree has not grown.
+        """
+        with write_transaction(self.engine) as conn:
+            size = self._lock(conn)
+            ordered = sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)
+            latest = conn.execute(ordered).first()
+            if latest is not None and int(latest.tree_size) >= size:
+                return _checkpoint(latest)
+            first = conn.execute(
+                sa.select(checkpoints.c.note).order_by(checkpoints.c.id).limit(1)
+            ).scalar()
+            plan = merkle.root_plan(size)
+            root = plan.assemble(self._fetch_nodes(conn, plan.ids))[0]
+            note = sign(size, root, first)
+            created = utc_now()
+            new_id = conn.execute(
+                checkpoints.insert()
+                .values(tree_size=size, root_hash=root, note=note, created_at=created)
+                .returning(checkpoints.c.id)
+            ).scalar_one()
+        return StoredCheckpoint(int(new_id), size, root, note, created)
+
+    def first_checkpoint_note(self) -> str | None:
+        """The signed note of the ledger's first checkpoint, if one was cut."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                sa.select(checkpoints.c.note).order_by(checkpoints.c.id).limit(1)
+            ).scalar()
+        return None if note is None else str(note)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently cut checkpoint."""
@@ -563,6 +609,16 @@ def fetch_nodes(
         for level, idx, h in run(sql, tuple(x for node in chunk for x in node)):
             out[(int(level), int(idx))] = bytes(h)
     return out
+
+
+def _batch_conflict(ev: PreparedEvent, first_position: str) -> ConflictError:
+    """Two events of one batch share source and id but differ: name both batch positions."""
+    return ConflictError(
+        f"{ev.position}: an event with source {ev.source!r} and id {ev.id!r} appears earlier "
+        f"in the same request at {first_position} with different content; nothing was recorded",
+        original_index=None,
+        original_position=first_position,
+    )
 
 
 def _insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
