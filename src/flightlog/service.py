@@ -32,17 +32,19 @@ from flightlog.ledger.entry import (
     AppendResult,
     PreparedEvent,
     format_timestamp,
+    leaf_bytes_of,
     leaf_object,
     payload_digest,
     utc_now,
 )
+from flightlog.ledger.integrity import cell_problem, derived_problem, genuine_erasures
 from flightlog.ledger.keys import (
     check_ledger_key,
     load_or_create_signer,
     require_existing_key,
 )
 from flightlog.ledger.note import Signer, Verifier
-from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
+from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
 from flightlog.store.verification import process_runner
 
 __all__ = [
@@ -289,20 +291,25 @@ class Flightlog:
     def _document(
         self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]
     ) -> dict[str, Any]:
+        fields = leaf_object(
+            id=row.id,
+            source=row.source,
+            type=row.type,
+            time=row.time,
+            received_at=row.received_at,
+            payload_sha256=row.payload_sha256,
+        )
+        event, problems = _stored_event(row.payload, row.payload_sha256)
+        if leaf_hash is not None and merkle.leaf_hash(leaf_bytes_of(**fields)) != leaf_hash:
+            problems.append("leaf_altered: the entry's fields do not match its stored leaf hash")
         return {
             "index": row.index,
-            "event": json.loads(row.payload) if row.payload is not None else None,
+            "event": event,
             "erased": row.payload is None,
             "refs": [[k, v] for k, v in refs],
-            "leaf": leaf_object(
-                id=row.id,
-                source=row.source,
-                type=row.type,
-                time=row.time,
-                received_at=row.received_at,
-                payload_sha256=row.payload_sha256,
-            ),
+            "leaf": fields,
             "leaf_hash": b64(leaf_hash) if leaf_hash is not None else None,
+            "problems": problems,
         }
 
     def show(self, index: int) -> dict[str, Any]:
@@ -420,34 +427,58 @@ class Flightlog:
         two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
         """
         with self.store.snapshot() as snap:
-            erased = [
-                i
-                for _, payload in snap.payloads_of_type(ERASURE_TYPE)
-                if (i := _erased_index(payload)) is not None
-            ]
-            if workers is None:
-                workers = (
-                    min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
-                )
-            if workers <= 1 or not self.store.shareable():
+            malformed = cell_problem(snap.malformed_cell())
+            if malformed is not None:
+                return Report(problem=malformed)
+            erased = genuine_erasures(
+                snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin
+            )
+            report = self._verify_tree(snap, erased, progress, workers)
+            if report.ok:
+                report.problem = derived_problem(snap, report.tree_size)
+            return report
+
+    def _verify_tree(
+        self,
+        snap: LedgerSnapshot,
+        erased: list[int],
+        progress: ProgressFn | None,
+        workers: int | None,
+    ) -> Report:
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
+        if workers <= 1 or not self.store.shareable():
+            return verify_log(
+                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+            )
+        try:
+            with process_runner(self.settings.database_url, workers, erased) as runner:
                 return verify_log(
-                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                    snap,
+                    self.verifier,
+                    erased,
+                    origin=self.settings.origin,
+                    progress=progress,
+                    runner=runner,
                 )
-            try:
-                with process_runner(self.settings.database_url, workers, erased) as runner:
-                    return verify_log(
-                        snap,
-                        self.verifier,
-                        erased,
-                        origin=self.settings.origin,
-                        progress=progress,
-                        runner=runner,
-                    )
-            except BrokenProcessPool:
-                # Workers could not start (no importable __main__, say): check here instead.
-                return verify_log(
-                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
-                )
+        except BrokenProcessPool:
+            # Workers could not start (no importable __main__, say): check here instead.
+            return verify_log(
+                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+            )
+
+
+def _stored_event(payload: bytes | None, digest: str) -> tuple[Any, list[str]]:
+    """The stored event (None once erased or unreadable) and what is wrong with it."""
+    if payload is None:
+        return None, []
+    problems = []
+    if payload_digest(payload) != digest:
+        problems.append("payload_altered: the stored payload does not match its digest")
+    try:
+        return json.loads(payload), problems
+    except (ValueError, RecursionError):
+        return None, [*problems, "payload_unreadable: the stored payload is not a JSON event"]
 
 
 def _index(index: int) -> int:
@@ -455,12 +486,3 @@ def _index(index: int) -> int:
     if not 0 <= index <= MAX_INDEX:
         raise NotFound(f"no entry at index {index}")
     return index
-
-
-def _erased_index(payload: bytes | None) -> int | None:
-    """The index an erasure event's payload names (None if it is itself unreadable)."""
-    if payload is None:
-        return None
-    content = json.loads(payload).get("subject", {}).get("content", {})
-    index = content.get("index") if isinstance(content, dict) else None
-    return index if isinstance(index, int) else None

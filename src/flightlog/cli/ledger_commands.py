@@ -13,6 +13,7 @@ from rich.table import Table
 from flightlog.cli.context import (
     console,
     current_actor,
+    err_console,
     fail,
     open_backend,
     open_local,
@@ -197,6 +198,8 @@ def _render_entry(doc: dict[str, Any]) -> None:
     table.add_row("refs", "\n".join(f"{k}={v}" for k, v in doc["refs"]) or "-")
     table.add_row("payload", "[yellow]erased[/]" if doc["erased"] else "present")
     console.print(table)
+    for problem in doc.get("problems", []):
+        err_console.print(f"warning: {problem}", markup=False, highlight=False)
     if doc["event"] is not None:
         console.print_json(data=doc["event"])
 
