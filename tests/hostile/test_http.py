@@ -230,7 +230,7 @@ class TestConflicts:
     """A 409 names something that exists."""
 
     def test_clash_inside_a_batch_names_the_batch_position(self, api: Api) -> None:
-        """[a, x, a′] answers 409 naming [0], no ledger index, and records nothing."""
+        """[a, x, a2] (a2: same id as a, other content) answers 409 naming [0], no ledger index, and records nothing."""
         a = marked(deployed(0))
         a_prime = marked(deployed(0, env="staging"))
         body = json.dumps([a, marked(deployed(1)), a_prime]).encode()
