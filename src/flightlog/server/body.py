@@ -10,7 +10,7 @@ from fastapi import HTTPException, Request
 from flightlog.errors import InputError, InputTooLarge
 
 MAX_HEADER_BYTES = 64 * 1024
-"""The request line and headers together; h11 refuses (431) anything larger unread."""
+"""The request line and headers together; h11 refuses (400) anything larger unread."""
 
 HTTP_LIMITS: dict[str, Any] = {
     # h11 bounds what it buffers before a request is complete; httptools does not.
@@ -46,7 +46,7 @@ BODY_STALL_SECONDS = 30.0
 """A body that sends nothing for this long is abandoned (408): stalled uploads hold memory."""
 
 
-async def read_body(request: Request, limit: int, stall: float = BODY_STALL_SECONDS) -> bytes:
+async def read_body(request: Request, limit: int, stall: float | None = None) -> bytes:
     """Read the body, refusing (413) anything over ``limit`` bytes without buffering it."""
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -58,6 +58,7 @@ async def read_body(request: Request, limit: int, stall: float = BODY_STALL_SECO
             raise InputTooLarge(f"request body of {length} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
+    stall = BODY_STALL_SECONDS if stall is None else stall
     stream = request.stream().__aiter__()
     while True:
         try:
