@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, assume, given, settings as hyp_settings
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -227,7 +228,7 @@ def test_mutated_cell_fails_verify_with_an_index(
         table, column, key, where = cell
         with fl.engine.connect() as conn:
             rows = conn.execute(
-                sa.text(f"SELECT {key}, {column} FROM {table} WHERE {where} ORDER BY {key}")  # noqa: S608
+                sa.text(f"SELECT {key}, {column} FROM {table} WHERE {where} ORDER BY {key}")
             ).all()
         assume(rows)
         target_key, value = rows[row % len(rows)]
@@ -236,7 +237,7 @@ def test_mutated_cell_fails_verify_with_an_index(
         try:
             with fl.engine.begin() as conn:
                 conn.execute(
-                    sa.text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k AND {where}"),  # noqa: S608
+                    sa.text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k AND {where}"),
                     {"v": new, "k": target_key},
                 )
         except sa.exc.DBAPIError:
@@ -244,7 +245,7 @@ def test_mutated_cell_fails_verify_with_an_index(
             assume(False)
         with fl.engine.connect() as conn:
             stored = conn.execute(
-                sa.text(f"SELECT {column} FROM {table} WHERE {key} = :k AND {where}"),  # noqa: S608
+                sa.text(f"SELECT {column} FROM {table} WHERE {key} = :k AND {where}"),
                 {"k": target_key},
             ).first()
         assume(stored is not None and stored[0] != value)
@@ -259,7 +260,7 @@ def test_mutated_cell_fails_verify_with_an_index(
         finally:
             with fl.engine.begin() as conn:
                 conn.execute(
-                    sa.text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k AND {where}"),  # noqa: S608
+                    sa.text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k AND {where}"),
                     {"v": value, "k": target_key},
                 )
 
