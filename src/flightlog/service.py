@@ -21,7 +21,13 @@ import sqlalchemy as sa
 
 from flightlog.config import Settings
 from flightlog.errors import ConflictError, EventInvalid, InputError, InputTooLarge, NotFound
-from flightlog.events.canonical import ParsedDocument, parse_document, parse_events
+from flightlog.events.canonical import (
+    MAX_DEPTH,
+    ParsedDocument,
+    nesting_depth,
+    parse_document,
+    parse_events,
+)
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
@@ -476,9 +482,15 @@ def _stored_event(payload: bytes | None, digest: str) -> tuple[Any, list[str]]:
     if payload_digest(payload) != digest:
         problems.append("payload_altered: the stored payload does not match its digest")
     try:
-        return json.loads(payload), problems
+        event = json.loads(payload)
     except (ValueError, RecursionError):
         return None, [*problems, "payload_unreadable: the stored payload is not a JSON event"]
+    if nesting_depth(event) > MAX_DEPTH:
+        # Stored before the intake limit existed: renderers and serialisers would recurse
+        # past their limits, so the document carries the digest-checked fact instead.
+        detail = f"payload_too_deep: the stored event nests more than {MAX_DEPTH} levels"
+        return None, [*problems, detail]
+    return event, problems
 
 
 def _index(index: int) -> int:

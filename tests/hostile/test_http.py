@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from flightlog.config import Settings
 from flightlog.events.canonical import MAX_DEPTH
@@ -98,6 +99,25 @@ class TestDeepJson:
         assert page.status_code == 200
         assert page.json()["events"][0]["event"]["customData"]["d"]["d"] is not None
         assert api.client.get("/api/v1/events/0", headers=api.auth()).status_code == 200
+
+    def test_an_event_stored_deeper_than_the_limit_still_reads(self, api: Api) -> None:
+        """A 300-level event stored before the limit reads back (as a problem), never a 500."""
+        assert _post(api, json.dumps(marked(deployed(0))).encode()).status_code == 201
+        deep = _nested(300)
+        with api.flightlog.engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE entries SET payload = :p WHERE idx = 0"),
+                {"p": json.dumps(deep).encode()},
+            )
+        for path in ("/api/v1/events", "/api/v1/events/0"):
+            r = api.client.get(path, headers=api.auth())
+            assert r.status_code == 200, path
+        doc = api.client.get("/api/v1/events/0", headers=api.auth()).json()
+        assert doc["event"] is None
+        assert doc["problems"] == [
+            "payload_altered: the stored payload does not match its digest",
+            f"payload_too_deep: the stored event nests more than {MAX_DEPTH} levels",
+        ]
 
 
 class TestNul:

@@ -156,7 +156,7 @@ _CELLS = [
 _MUTATIONS = ["null", "flip", "truncate", "text", "integer", "blob"]
 
 
-def _mutated(value: Any, how: str, bit: int) -> Any:
+def _mutated(value: Any, how: str, bit: int) -> Any:  # noqa: PLR0911 - one return per mutation
     if how == "null":
         return None
     if how == "text":
