@@ -32,7 +32,7 @@ from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
 from flightlog.ledger import merkle
-from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Report, verify_log
+from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Problem, Report, verify_log
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
 from flightlog.ledger.entry import (
     AppendResult,
@@ -43,13 +43,20 @@ from flightlog.ledger.entry import (
     payload_digest,
     utc_now,
 )
-from flightlog.ledger.integrity import cell_problem, derived_problem, genuine_erasures
+from flightlog.ledger.integrity import (
+    cell_problem,
+    derived_problem,
+    derived_range_problem,
+    genuine_erasures,
+    refs_outside_problem,
+)
 from flightlog.ledger.keys import (
     check_ledger_key,
     load_or_create_signer,
     require_existing_key,
 )
 from flightlog.ledger.note import Signer, Verifier
+from flightlog.store.integrity import parallel_derived_problem
 from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
 from flightlog.store.verification import process_runner
 
@@ -439,20 +446,30 @@ class Flightlog:
             erased = genuine_erasures(
                 snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin
             )
+            if workers is None:
+                big = snap.tree_size() >= PARALLEL_VERIFY_MIN
+                workers = min(2, os.cpu_count() or 1) if big else 1
             report = self._verify_tree(snap, erased, progress, workers)
             if report.ok:
-                report.problem = derived_problem(snap, report.tree_size)
+                report.problem = self._derived_problem(snap, report.tree_size, workers)
             return report
+
+    def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
+        if workers > 1 and self.store.shareable():
+            try:
+                found = parallel_derived_problem(self.settings.database_url, size, workers)
+            except BrokenProcessPool:
+                found = derived_range_problem(snap, 0, size)
+            return found or refs_outside_problem(snap, size)
+        return derived_problem(snap, size)
 
     def _verify_tree(
         self,
         snap: LedgerSnapshot,
         erased: list[int],
         progress: ProgressFn | None,
-        workers: int | None,
+        workers: int,
     ) -> Report:
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
         if workers <= 1 or not self.store.shareable():
             return verify_log(
                 snap, self.verifier, erased, origin=self.settings.origin, progress=progress

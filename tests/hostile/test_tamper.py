@@ -131,6 +131,13 @@ class TestDerivedIndexes:
         assert report.problem is not None
         assert (report.problem.index, report.problem.kind) == (99, "index_drift")
 
+    def test_drift_is_found_by_worker_processes(self, fl: Flightlog) -> None:
+        """With two verification processes the same drift is named at the same index."""
+        sql(fl, "DELETE FROM refs WHERE idx = 5")
+        report = fl.verify(workers=2)
+        assert report.problem is not None
+        assert (report.problem.index, report.problem.kind) == (5, "index_drift")
+
     def test_changed_time_index_is_drift(self, fl: Flightlog) -> None:
         """A rewritten time_utc (hiding an entry from --since) is index_drift."""
         sql(fl, "UPDATE entries SET time_utc = '1999-01-01T00:00:00.000000Z' WHERE idx = 3")

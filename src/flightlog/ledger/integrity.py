@@ -25,8 +25,10 @@ __all__ = [
     "DerivedSource",
     "cell_problem",
     "derived_problem",
+    "derived_range_problem",
     "erasure_source",
     "genuine_erasures",
+    "refs_outside_problem",
 ]
 
 INTEGRITY_KINDS = ("cell_malformed", "index_drift")
@@ -138,20 +140,32 @@ def _entry_drift(
     return None
 
 
-def derived_problem(source: DerivedSource, size: int, page: int = PAGE) -> Problem | None:
-    """The first entry whose time index or refs differ from what its payload yields."""
-    for start in range(0, size, page):
-        end = min(start + page, size)
+def derived_range_problem(
+    source: DerivedSource, start: int, end: int, page: int = PAGE
+) -> Problem | None:
+    """The first entry of ``[start, end)`` whose time index or refs differ from its payload."""
+    for first in range(start, end, page):
+        last = min(first + page, end)
         stored: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
-        for idx, kind, value in source.refs_between(start, end):
+        for idx, kind, value in source.refs_between(first, last):
             stored[idx].add((kind, value))
-        for idx, time, time_utc, payload in source.derived_between(start, end):
+        for idx, time, time_utc, payload in source.derived_between(first, last):
             problem = _entry_drift(idx, time, time_utc, payload, stored.get(idx, set()))
             if problem is not None:
                 return problem
-    extra = source.first_ref_outside(size)
-    if extra is not None:
-        return Problem(
-            extra, "index_drift", f"the refs index names entry {extra}, which is not in the log"
-        )
     return None
+
+
+def refs_outside_problem(source: DerivedSource, size: int) -> Problem | None:
+    """A ref row naming an index outside the log of ``size`` entries."""
+    extra = source.first_ref_outside(size)
+    if extra is None:
+        return None
+    return Problem(
+        extra, "index_drift", f"the refs index names entry {extra}, which is not in the log"
+    )
+
+
+def derived_problem(source: DerivedSource, size: int, page: int = PAGE) -> Problem | None:
+    """The first entry whose time index or refs differ from what its payload yields."""
+    return derived_range_problem(source, 0, size, page) or refs_outside_problem(source, size)
