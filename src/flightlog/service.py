@@ -436,23 +436,21 @@ class Flightlog:
     def verify(self, progress: ProgressFn | None = None, *, workers: int | None = None) -> Report:
         """Recompute and check everything stored; the report names the first problem.
 
-        ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
-        two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
+        Cells of the wrong type are reported first (they would break the arithmetic), then
+        the Merkle tree and checkpoints, then the indexes queries trust (refs, time).
         """
         with self.store.snapshot() as snap:
             malformed = cell_problem(snap.malformed_cell())
-            if malformed is not None:
-                return Report(problem=malformed)
-            erased = genuine_erasures(
-                snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin
-            )
+        if malformed is not None:
+            return Report(problem=malformed)
+        report = self._verify_tree(progress, workers=workers)
+        if report.ok:
             if workers is None:
-                big = snap.tree_size() >= PARALLEL_VERIFY_MIN
+                big = report.tree_size >= PARALLEL_VERIFY_MIN
                 workers = min(2, os.cpu_count() or 1) if big else 1
-            report = self._verify_tree(snap, erased, progress, workers)
-            if report.ok:
+            with self.store.snapshot() as snap:
                 report.problem = self._derived_problem(snap, report.tree_size, workers)
-            return report
+        return report
 
     def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
         if workers > 1 and self.store.shareable():
@@ -463,32 +461,39 @@ class Flightlog:
             return found or refs_outside_problem(snap, size)
         return derived_problem(snap, size)
 
-    def _verify_tree(
-        self,
-        snap: LedgerSnapshot,
-        erased: list[int],
-        progress: ProgressFn | None,
-        workers: int,
-    ) -> Report:
-        if workers <= 1 or not self.store.shareable():
-            return verify_log(
-                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+    def _verify_tree(self, progress: ProgressFn | None, *, workers: int | None) -> Report:
+        """Check every digest, leaf, node and checkpoint (the Merkle part of ``verify``).
+
+        ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
+        two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
+        """
+        with self.store.snapshot() as snap:
+            erased = genuine_erasures(
+                snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin
             )
-        try:
-            with process_runner(self.settings.database_url, workers, erased) as runner:
-                return verify_log(
-                    snap,
-                    self.verifier,
-                    erased,
-                    origin=self.settings.origin,
-                    progress=progress,
-                    runner=runner,
+            if workers is None:
+                workers = (
+                    min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
                 )
-        except BrokenProcessPool:
-            # Workers could not start (no importable __main__, say): check here instead.
-            return verify_log(
-                snap, self.verifier, erased, origin=self.settings.origin, progress=progress
-            )
+            if workers <= 1 or not self.store.shareable():
+                return verify_log(
+                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                )
+            try:
+                with process_runner(self.settings.database_url, workers, erased) as runner:
+                    return verify_log(
+                        snap,
+                        self.verifier,
+                        erased,
+                        origin=self.settings.origin,
+                        progress=progress,
+                        runner=runner,
+                    )
+            except BrokenProcessPool:
+                # Workers could not start (no importable __main__, say): check here instead.
+                return verify_log(
+                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                )
 
 
 def _stored_event(payload: bytes | None, digest: str) -> tuple[Any, list[str]]:
