@@ -8,19 +8,27 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
-from flightlog.config import Settings
+from flightlog.config import DEFAULT_ORIGIN, Settings
 from flightlog.server import body as body_module
 from flightlog.server.app import create_app
 from flightlog.server.body import HTTP_LIMITS, MAX_HEADER_BYTES
 from tests.hostile.conftest import BODY_MARKER, assert_log_clean, log_events, marked
 from tests.server.events import deployed
-from tests.server.harness import admin_token, free_port, problem, serving
+from tests.server.harness import (
+    admin_token,
+    free_port,
+    problem,
+    serving,
+    start_server,
+    stop_server,
+)
 
 
 def _buggy_app(settings: Settings) -> FastAPI:
@@ -153,3 +161,19 @@ def test_a_stalled_body_times_out(
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert time.monotonic() - started < 8
     assert_log_clean(capsys.readouterr().err, [live.token, BODY_MARKER])
+
+
+def test_serve_warns_on_the_default_origin_and_can_publish_metrics(tmp_path: Path) -> None:
+    """`serve --public-metrics` with the default origin warns on stderr and serves /metrics openly."""
+    env = {
+        "FLIGHTLOG_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
+        "FLIGHTLOG_HOME": str(tmp_path / "home"),
+        "FLIGHTLOG_ORIGIN": DEFAULT_ORIGIN,
+    }
+    server = start_server(env, tmp_path, "--public-metrics")
+    try:
+        assert httpx.get(server.url + "/metrics").status_code == 200
+    finally:
+        stop_server(server)
+    warning = f"warning: the log uses the default origin {DEFAULT_ORIGIN}"
+    assert warning in server.stderr.read_text(encoding="utf-8")
