@@ -229,3 +229,9 @@ class TestShowTampered:
         assert doc["problems"] == ["payload_altered: the stored payload does not match its digest"]
         result = cli.invoke(app, ["show", "0"])
         assert "warning: payload_altered" in result.output
+
+
+def test_revoking_a_name_with_nul_says_no_such_token(cli: CliRunner) -> None:
+    """token revoke with a NUL in the name is one line on both stores, not a driver error."""
+    run(cli, "token", "create", "--name", "ci", "--scope", "read")
+    assert one_line_error(cli, "token", "revoke", "c\x00i") == "error: no token named 'c\\x00i'"

@@ -123,6 +123,8 @@ def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
 
 def revoke_token(engine: sa.Engine, name: str) -> TokenInfo:
     """Revoke the token named ``name`` and return it; NotFound when there is none."""
+    if not name.isprintable():  # no stored name holds NUL, which PostgreSQL text refuses
+        raise NotFound(f"no token named {name!r}")
     with write_transaction(engine) as conn:
         row = conn.execute(
             sa.select(
