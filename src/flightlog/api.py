@@ -127,11 +127,15 @@ class Entry:
     refs: tuple[tuple[str, str], ...]
     leaf: Leaf
     leaf_hash: bytes | None
+    problems: tuple[str, ...] = ()
+    """What does not match in the stored entry (a forged payload, say); empty when sound."""
+    unreadable: bool = False
+    """The payload is stored but cannot be shown (it is listed in ``problems``)."""
 
     @property
     def erased(self) -> bool:
         """Whether the payload was erased."""
-        return self.event is None
+        return self.event is None and not self.unreadable
 
     def to_wire(self) -> dict[str, Any]:
         """The show-document of ``GET /api/v1/events/{index}`` and ``show --json``."""
@@ -142,6 +146,7 @@ class Entry:
             "refs": [[k, v] for k, v in self.refs],
             "leaf": self.leaf.to_wire(),
             "leaf_hash": b64(self.leaf_hash) if self.leaf_hash is not None else None,
+            "problems": list(self.problems),
         }
 
     @classmethod
@@ -159,6 +164,9 @@ class Entry:
         ):
             raise RemoteError(f"entry {index}: 'refs' is not a list of [kind, value] pairs")
         raw_hash = obj.get("leaf_hash")
+        problems = obj.get("problems", [])
+        if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+            raise RemoteError(f"entry {index}: 'problems' is not a list of strings")
         return cls(
             index=index,
             event=event,
@@ -167,6 +175,8 @@ class Entry:
             leaf_hash=None
             if raw_hash is None
             else b64decode(raw_hash, f"entry {index}: leaf_hash"),
+            problems=tuple(problems),
+            unreadable=event is None and obj.get("erased") is False,
         )
 
 

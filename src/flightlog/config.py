@@ -19,13 +19,15 @@ class Settings:
     ``FLIGHTLOG_DATABASE_URL`` selects the store (default: ``flightlog.db`` in the
     working directory); ``FLIGHTLOG_HOME`` holds the signing key, the first admin token
     and client-side state (default: ``.flightlog`` in the working directory);
-    ``FLIGHTLOG_ORIGIN`` is the log's checkpoint origin and key name.
+    ``FLIGHTLOG_ORIGIN`` is the log's checkpoint origin and key name;
+    ``FLIGHTLOG_PUBLIC_METRICS=1`` serves ``/metrics`` without a token.
     """
 
     database_url: str
     home: Path
     origin: str = DEFAULT_ORIGIN
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    public_metrics: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             home=home,
             origin=env.get("FLIGHTLOG_ORIGIN", DEFAULT_ORIGIN),
             max_body_bytes=int(env.get("FLIGHTLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            public_metrics=env.get("FLIGHTLOG_PUBLIC_METRICS", "") in ("1", "true", "yes"),
         )
 
     @property

@@ -63,8 +63,12 @@ class UnknownEventType(EventInvalid):
 class ConflictError(FlightlogError):
     """The same ``source`` + ``id`` was already recorded with different content."""
 
-    def __init__(self, message: str, *, original_index: int) -> None:
+    def __init__(
+        self, message: str, *, original_index: int | None, original_position: str | None = None
+    ) -> None:
+        # A clash inside one rejected batch has no recorded index, only a batch position.
         self.original_index = original_index
+        self.original_position = original_position
         super().__init__(message)
 
 
@@ -98,6 +102,10 @@ class AuthError(FlightlogError):
 
 class ForbiddenError(FlightlogError):
     """A valid token without the scope an operation needs (HTTP 403)."""
+
+
+class KeyMismatch(FlightlogError):
+    """The signing key at hand is not the key that signed this ledger's checkpoints."""
 
 
 class RemoteError(FlightlogError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -34,24 +33,42 @@ from flightlog.errors import (
     InputTooLarge,
     KeyFileError,
     NotFound,
-    StoreError,
 )
-from flightlog.events.canonical import ParsedDocument, parse_document, parse_events
+from flightlog.events.canonical import (
+    MAX_DEPTH,
+    ParsedDocument,
+    nesting_depth,
+    parse_document,
+    parse_events,
+)
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
 from flightlog.ledger import merkle
-from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Report, verify_log
+from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Problem, Report, verify_log
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
 from flightlog.ledger.entry import (
     PreparedEvent,
+    leaf_bytes_of,
     payload_digest,
 )
-from flightlog.ledger.keys import load_or_create_signer
+from flightlog.ledger.integrity import (
+    cell_problem,
+    derived_problem,
+    derived_range_problem,
+    genuine_erasures,
+    refs_outside_problem,
+)
+from flightlog.ledger.keys import (
+    check_ledger_key,
+    load_or_create_signer,
+    require_existing_key,
+)
 from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.blobs import BlobStore
-from flightlog.store.engine import ping, sqlite_file_missing
-from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
+from flightlog.store.engine import ping, require_existing_store
+from flightlog.store.integrity import parallel_derived_problem
+from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
 from flightlog.store.tokens import TokenStore
 from flightlog.store.verification import process_runner
 from flightlog.store.webhook_sources import WebhookSources, delivery_index
@@ -85,7 +102,31 @@ def _type_patterns(value: str) -> tuple[str, ...]:
     return (f"dev.cdevents.{value}", f"dev.cdeventsx.{value}", f"dev.cdeventsx.flightlog-{value}")
 
 
+MAX_INDEX = 2**63 - 1
+"""Indices are 64-bit in both stores; a larger number names no entry."""
+
+
+def _time_bound(moment: datetime | None) -> str | None:
+    """The ``time_utc`` text a filter time compares with, for any representable moment."""
+    if moment is None:
+        return None
+    try:
+        return format_timestamp(moment)
+    except OverflowError:
+        # Beyond 9999-12-31 or before 0001-01-01 in UTC: sort past every stored time
+        # ("~" follows digits) or before all of them.
+        return "~" if moment.year == datetime.max.year else ""
+
+
+def _refuse_nul(values: Sequence[str | None]) -> None:
+    if any(v is not None and "\x00" in v for v in values):
+        raise InputError("filters must not contain NUL (U+0000)")
+
+
 def _to_query(flt: EventFilter) -> Query:
+    _refuse_nul(
+        (flt.type, flt.service, flt.environment, flt.commit, flt.artifact, flt.ticket, flt.actor)
+    )
     pairs = (
         ("service", flt.service),
         ("environment", flt.environment),
@@ -97,13 +138,17 @@ def _to_query(flt: EventFilter) -> Query:
     return Query(
         refs=tuple((k, v) for k, v in pairs if v),
         types=_type_patterns(flt.type) if flt.type else (),
-        since_utc=format_timestamp(flt.since) if flt.since else None,
-        until_utc=format_timestamp(flt.until) if flt.until else None,
+        since_utc=_time_bound(flt.since),
+        until_utc=_time_bound(flt.until),
     )
 
 
-def prepare_event(doc: ParsedDocument) -> PreparedEvent:
-    """Validate one parsed event and derive what the ledger stores for it (pure)."""
+def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEvent:
+    """Validate one parsed event and derive what the ledger stores for it (pure).
+
+    Erasure records are written only by :meth:`Flightlog.erase` (``erasure=True``);
+    any other path refuses them, so nobody can forge one.
+    """
     if len(doc.canonical) > MAX_EVENT_BYTES:
         raise InputTooLarge(
             f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
@@ -111,6 +156,14 @@ def prepare_event(doc: ParsedDocument) -> PreparedEvent:
         )
     event = doc.value
     header = validate_event(event, position=doc.position)
+    if (header.type == ERASURE_TYPE) != erasure:
+        raise EventInvalid(
+            "erasure records are written only by flightlog erase (admin), never ingested"
+            if not erasure
+            else "not an erasure record",
+            path="$.context.type",
+            position=doc.position,
+        )
     return PreparedEvent(
         event=event,
         canonical=doc.canonical,
@@ -146,13 +199,13 @@ class Flightlog:
         self._verifier = (
             None if signer is None else Verifier.from_verifier_key(signer.verifier_key())
         )
-        self._checkpoint_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> Flightlog:
         """Open (and migrate) the store and load or create the signing key."""
         store = LedgerStore.open(settings.database_url)
         try:
+            require_existing_key(store.first_checkpoint_note(), settings.key_path)
             signer = load_or_create_signer(settings.key_path, settings.origin)
         except BaseException:
             store.close()
@@ -162,11 +215,7 @@ class Flightlog:
     @classmethod
     def open_for_reading(cls, settings: Settings) -> Flightlog:
         """Open an existing store as it is: no migration, no new file, no new key."""
-        missing = sqlite_file_missing(settings.database_url)
-        if missing is not None:
-            raise StoreError(
-                f"no ledger at {missing}; record an event or run `flightlog migrate` to create one"
-            )
+        require_existing_store(settings.database_url)
         store = LedgerStore.open(settings.database_url, migrate=False)
         try:
             signer = (
@@ -239,7 +288,9 @@ class Flightlog:
         """Validate one parsed event and derive what the ledger stores for it."""
         return prepare_event(doc)
 
-    def prepare(self, event: Mapping[str, Any], *, position: str) -> PreparedEvent:
+    def prepare(
+        self, event: Mapping[str, Any], *, position: str, erasure: bool = False
+    ) -> PreparedEvent:
         """Validate one already-parsed event (its canonical form is computed here)."""
         try:
             text = json.dumps(event, ensure_ascii=False, allow_nan=False)
@@ -249,7 +300,7 @@ class Flightlog:
         doc = parse_document(text, name=position)
         if not isinstance(doc.value, dict):
             raise EventInvalid("expected a JSON object", position=position)
-        return self.prepare_document(doc)
+        return prepare_event(doc, erasure=erasure) if erasure else self.prepare_document(doc)
 
     def parse_and_validate(
         self, data: bytes | str, *, name: str, max_events: int | None = None
@@ -278,7 +329,9 @@ class Flightlog:
         """Erase the payload of entry ``index``, recording who did it and why."""
         if not reason.strip():
             raise InputError("an erasure needs a reason")
-        row, _, _ = self.store.get(index)
+        if not actor.strip():
+            raise InputError("an erasure needs the name of who erases (--actor or FLIGHTLOG_ACTOR)")
+        row, _, _ = self.store.get(_index(index))
         if row.type == ERASURE_TYPE:
             raise InputError(
                 f"entry {index} is an erasure record; erasure records are never erased"
@@ -302,7 +355,7 @@ class Flightlog:
                 },
             },
         }
-        return self.store.erase(index, self.prepare(event, position="erasure"))
+        return self.store.erase(index, self.prepare(event, position="erasure", erasure=True))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -311,33 +364,41 @@ class Flightlog:
         return self.store.tree_size()
 
     def _entry(self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]) -> Entry:
+        leaf = Leaf(
+            id=row.id,
+            source=row.source,
+            type=row.type,
+            time=row.time,
+            received_at=row.received_at,
+            payload_sha256=row.payload_sha256,
+        )
+        event, problems = _stored_event(row.payload, row.payload_sha256)
+        if leaf_hash is not None and merkle.leaf_hash(leaf_bytes_of(**leaf.to_wire())) != leaf_hash:
+            problems.append("leaf_altered: the entry's fields do not match its stored leaf hash")
         return Entry(
             index=row.index,
-            event=json.loads(row.payload) if row.payload is not None else None,
+            event=event,
             refs=tuple((k, v) for k, v in refs),
-            leaf=Leaf(
-                id=row.id,
-                source=row.source,
-                type=row.type,
-                time=row.time,
-                received_at=row.received_at,
-                payload_sha256=row.payload_sha256,
-            ),
+            leaf=leaf,
             leaf_hash=leaf_hash,
+            problems=tuple(problems),
+            unreadable=event is None and row.payload is not None,
         )
 
     def show(self, index: int) -> Entry:
         """The full document of one entry."""
-        if index < 0:
-            raise NotFound(f"no entry at index {index}")
-        row, leaf_hash, refs = self.store.get(index)
+        row, leaf_hash, refs = self.store.get(_index(index))
         return self._entry(row, leaf_hash, refs)
 
     def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
         """Entries matching ``flt`` after index ``after``, oldest first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
-        rows = self.store.query(_to_query(flt), after=after, limit=limit)
+        if after is not None and after >= MAX_INDEX:
+            return []
+        rows = self.store.query(
+            _to_query(flt), after=max(after, -1) if after is not None else None, limit=limit
+        )
         indices = [r.index for r in rows]
         refs = self.store.refs_of(indices)
         leaves = self.store.leaf_hashes(indices)
@@ -352,14 +413,15 @@ class Flightlog:
 
     def checkpoint(self) -> CheckpointInfo:
         """Cut a signed checkpoint of the current tree (reuse the latest if nothing changed)."""
-        with self._checkpoint_lock:
-            latest = self.store.latest_checkpoint()
-            size = self.store.tree_size()
-            if latest is not None and latest.tree_size == size:
-                return _checkpoint_info(latest)
-            root = self.root(size)
-            note = sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
-            return _checkpoint_info(self.store.add_checkpoint(size, root, note))
+        return _checkpoint_info(self.store.cut_checkpoint(self._sign_checkpoint))
+
+    def _sign_checkpoint(self, size: int, root: bytes, first_note: str | None) -> str:
+        check_ledger_key(first_note, self.signer, self.settings.key_path)
+        return sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
+
+    def check_key(self) -> None:
+        """KeyMismatch when this process's key did not sign the ledger's first checkpoint."""
+        check_ledger_key(self.store.first_checkpoint_note(), self.signer, self.settings.key_path)
 
     def latest_checkpoint(self) -> CheckpointInfo | None:
         """The latest stored checkpoint, or None."""
@@ -431,15 +493,41 @@ class Flightlog:
     def verify(self, progress: ProgressFn | None = None, *, workers: int | None = None) -> Report:
         """Recompute and check everything stored; the report names the first problem.
 
+        Cells of the wrong type are reported first (they would break the arithmetic), then
+        the Merkle tree and checkpoints, then the indexes queries trust (refs, time).
+        """
+        with self.store.snapshot() as snap:
+            malformed = cell_problem(snap.malformed_cell())
+        if malformed is not None:
+            return Report(problem=malformed)
+        report = self._verify_tree(progress, workers=workers)
+        if report.ok:
+            if workers is None:
+                big = report.tree_size >= PARALLEL_VERIFY_MIN
+                workers = min(2, os.cpu_count() or 1) if big else 1
+            with self.store.snapshot() as snap:
+                report.problem = self._derived_problem(snap, report.tree_size, workers)
+        return report
+
+    def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
+        if workers > 1 and self.store.shareable():
+            try:
+                found = parallel_derived_problem(self.settings.database_url, size, workers)
+            except BrokenProcessPool:
+                found = derived_range_problem(snap, 0, size)
+            return found or refs_outside_problem(snap, size)
+        return derived_problem(snap, size)
+
+    def _verify_tree(self, progress: ProgressFn | None, *, workers: int | None) -> Report:
+        """Check every digest, leaf, node and checkpoint (the Merkle part of ``verify``).
+
         ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
         two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
         """
         with self.store.snapshot() as snap:
-            erased = [
-                i
-                for _, payload in snap.payloads_of_type(ERASURE_TYPE)
-                if (i := _erased_index(payload)) is not None
-            ]
+            erased = genuine_erasures(
+                snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin
+            )
             if workers is None:
                 workers = (
                     min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
@@ -471,10 +559,27 @@ class Flightlog:
                 )
 
 
-def _erased_index(payload: bytes | None) -> int | None:
-    """The index an erasure event's payload names (None if it is itself unreadable)."""
+def _stored_event(payload: bytes | None, digest: str) -> tuple[Any, list[str]]:
+    """The stored event (None once erased or unreadable) and what is wrong with it."""
     if payload is None:
-        return None
-    content = json.loads(payload).get("subject", {}).get("content", {})
-    index = content.get("index") if isinstance(content, dict) else None
-    return index if isinstance(index, int) else None
+        return None, []
+    problems = []
+    if payload_digest(payload) != digest:
+        problems.append("payload_altered: the stored payload does not match its digest")
+    try:
+        event = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, [*problems, "payload_unreadable: the stored payload is not a JSON event"]
+    if nesting_depth(event) > MAX_DEPTH:
+        # Stored before the intake limit existed: renderers and serialisers would recurse
+        # past their limits, so the document carries the digest-checked fact instead.
+        detail = f"payload_too_deep: the stored event nests more than {MAX_DEPTH} levels"
+        return None, [*problems, detail]
+    return event, problems
+
+
+def _index(index: int) -> int:
+    """``index`` if it can name an entry at all, else NotFound."""
+    if not 0 <= index <= MAX_INDEX:
+        raise NotFound(f"no entry at index {index}")
+    return index

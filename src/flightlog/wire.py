@@ -139,7 +139,10 @@ def problem_extensions(exc: FlightlogError) -> dict[str, Any]:
             "item": exc.item,
         }
     if isinstance(exc, ConflictError):
-        return {"original_index": exc.original_index}
+        return {
+            "original_index": exc.original_index,
+            "original_position": exc.original_position,
+        }
     return {}
 
 
@@ -161,7 +164,12 @@ def error_from_problem(
         )
     if issubclass(kind.error, ConflictError):
         original = problem.get("original_index")
-        if not isinstance(original, int) or isinstance(original, bool):
-            original = -1
-        return ConflictError(detail, original_index=original)
+        position = problem.get("original_position")
+        return ConflictError(
+            detail,
+            original_index=original
+            if isinstance(original, int) and not isinstance(original, bool)
+            else None,
+            original_position=position if isinstance(position, str) else None,
+        )
     return kind.error(detail)

@@ -70,6 +70,7 @@ def entry_doc(index: int) -> dict[str, Any]:
             "payload_sha256": "00" * 32,
         },
         "leaf_hash": "AA==",
+        "problems": [],
     }
 
 

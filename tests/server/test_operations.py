@@ -58,17 +58,15 @@ class TestProbes:
 class TestMetrics:
     """The Prometheus exposition."""
 
-    def test_ingested_events_are_counted_by_type_and_source(self, sqlite_api: Api) -> None:
-        """Two new events and one duplicate count 2 for their type and source."""
+    def test_ingested_events_are_counted_by_type_only(self, sqlite_api: Api) -> None:
+        """Two new events and one duplicate count 2 for their type; no source label exists."""
         h = sqlite_api.auth()
         sqlite_api.client.post("/api/v1/events/batch", json=[deployed(0), deployed(1)], headers=h)
         sqlite_api.client.post("/api/v1/events", json=deployed(0), headers=h)
-        samples = _samples(sqlite_api.client.get("/metrics").text)
-        key = (
-            "flightlog_events_ingested_total",
-            (("source", "https://ci.example.com/acme/payments"), ("type", DEPLOYED)),
-        )
-        assert samples[key] == 2.0
+        text = sqlite_api.client.get("/metrics", headers=h).text
+        key = ("flightlog_events_ingested_total", (("type", DEPLOYED),))
+        assert _samples(text)[key] == 2.0
+        assert "ci.example.com" not in text
 
     def test_latency_is_labelled_by_route_template(self, sqlite_api: Api) -> None:
         """GET /api/v1/events/0 and /1 are observed under /api/v1/events/{index}, never raw."""
@@ -77,7 +75,7 @@ class TestMetrics:
         sqlite_api.client.get("/api/v1/events/0", headers=h)
         sqlite_api.client.get("/api/v1/events/1", headers=h)
         sqlite_api.client.get("/no/such/path")
-        text = sqlite_api.client.get("/metrics").text
+        text = sqlite_api.client.get("/metrics", headers=h).text
         samples = _samples(text)
         count = (
             "flightlog_http_request_duration_seconds_count",
@@ -94,13 +92,13 @@ class TestMetrics:
     def test_tree_size_and_checkpoint_age(self, sqlite_api: Api) -> None:
         """The gauges show 3 leaves and a fresh checkpoint age (-1 before the first)."""
         h = sqlite_api.auth()
-        before = _samples(sqlite_api.client.get("/metrics").text)
+        before = _samples(sqlite_api.client.get("/metrics", headers=h).text)
         assert before[("flightlog_checkpoint_age_seconds", ())] == -1.0
         sqlite_api.client.post(
             "/api/v1/events/batch", json=[deployed(i) for i in range(3)], headers=h
         )
         sqlite_api.client.post("/api/v1/checkpoint", headers=h)
-        after = _samples(sqlite_api.client.get("/metrics").text)
+        after = _samples(sqlite_api.client.get("/metrics", headers=h).text)
         assert after[("flightlog_tree_size", ())] == 3.0
         assert 0 <= after[("flightlog_checkpoint_age_seconds", ())] < 60
 
@@ -110,5 +108,5 @@ class TestMetrics:
         with serving(first) as one, serving(second) as two:
             h = {"Authorization": f"Bearer {admin_token(sqlite_settings)}"}
             assert one.post("/api/v1/events", json=deployed(0), headers=h).status_code == 201
-            assert "flightlog_events_ingested_total{" in one.get("/metrics").text
-            assert "flightlog_events_ingested_total{" not in two.get("/metrics").text
+            assert "flightlog_events_ingested_total{" in one.get("/metrics", headers=h).text
+            assert "flightlog_events_ingested_total{" not in two.get("/metrics", headers=h).text

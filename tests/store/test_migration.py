@@ -45,12 +45,14 @@ def build_v1(settings: Settings, size: int) -> bytes:
     frontier = merkle.CompactRange()
     entry_rows: list[dict[str, object]] = []
     node_rows: list[dict[str, object]] = []
+    ref_rows: list[dict[str, object]] = []
     leaves: list[bytes] = []
     for index, ev in enumerate(prepared):
         lh = merkle.leaf_hash(
             leaf_bytes_of(ev.id, ev.source, ev.type, ev.time, RECEIVED, ev.payload_sha256)
         )
         leaves.append(lh)
+        ref_rows.extend({"k": k, "v": v, "i": index} for k, v in ev.refs)
         node_rows.extend({"l": lv, "i": i, "h": h} for lv, i, h in frontier.append(lh))
         entry_rows.append(
             {
@@ -78,6 +80,7 @@ def build_v1(settings: Settings, size: int) -> bytes:
         conn.execute(
             sa.text("INSERT INTO merkle_nodes (level, idx, hash) VALUES (:l, :i, :h)"), node_rows
         )
+        conn.execute(sa.text("INSERT INTO refs (kind, value, idx) VALUES (:k, :v, :i)"), ref_rows)
         conn.execute(sa.text("UPDATE ledger_state SET tree_size = :n WHERE id = 1"), {"n": size})
         for cut in (size // 2, size):
             cut_root = merkle.CompactRange()

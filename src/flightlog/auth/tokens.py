@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flightlog.errors import AuthError, ForbiddenError, InputError
+from flightlog.errors import AuthError, ForbiddenError, InputError, NotFound
 from flightlog.files import write_private_file
 from flightlog.timestamps import utc_seconds
 
@@ -114,6 +114,8 @@ def list_tokens(store: TokenStore) -> list[TokenInfo]:
 
 def revoke_token(store: TokenStore, name: str) -> TokenInfo:
     """Revoke the token named ``name`` and return it; NotFound when there is none."""
+    if not name.isprintable():  # no stored name holds NUL, which PostgreSQL text refuses
+        raise NotFound(f"no token named {name!r}")
     return _info(store.revoke(name, utc_seconds()))
 
 

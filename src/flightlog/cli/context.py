@@ -162,4 +162,4 @@ def print_json(data: Any) -> None:
 
 def current_actor() -> str:
     """Who runs this command, for records such as erasures."""
-    return os.environ.get("FLIGHTLOG_ACTOR") or os.environ.get("USER") or "unknown"
+    return os.environ.get("FLIGHTLOG_ACTOR") or os.environ.get("USER") or ""

@@ -14,6 +14,7 @@ from flightlog.api import EventFilter, append_result_to_wire
 from flightlog.cli.context import (
     console,
     current_actor,
+    err_console,
     fail,
     line,
     open_ledger,
@@ -199,6 +200,8 @@ def _render_entry(entry: Entry) -> None:
     table.add_row("refs", "\n".join(plain(f"{k}={v}") for k, v in entry.refs) or "-")
     table.add_row("payload", styled("erased", "yellow") if entry.erased else "present")
     console.print(table)
+    for problem in entry.problems:
+        err_console.print(line("warning: ", plain(problem)))
     if entry.event is not None:
         # JSON string escapes already render control characters as \u00XX; DEL, C1
         # and bidirectional controls are escaped on top.

@@ -6,6 +6,7 @@ them, so ``flightlog --help`` and the pipeline-side commands start fast.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import typer
@@ -31,11 +32,9 @@ token_app = typer.Typer(
 
 def is_in_memory_sqlite(url: str) -> bool:
     """Whether a database URL names an SQLite database that lives in one process only."""
-    from sqlalchemy.engine import make_url
+    from flightlog.store.engine import parse_database_url
 
-    from flightlog.store.engine import normalise_url
-
-    parsed = make_url(normalise_url(url))
+    parsed = parse_database_url(url)
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
@@ -68,17 +67,26 @@ def serve(
     public_tiles: bool = typer.Option(
         False, "--public-tiles", help="Serve /checkpoint and /tile/… without a token."
     ),
+    public_metrics: bool = typer.Option(
+        False, "--public-metrics", help="Serve /metrics without a token (default: read scope)."
+    ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     import uvicorn
 
     from flightlog.auth.tokens import ensure_first_admin
     from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, PUBLIC_TILES_ENV, create_app
+    from flightlog.server.body import HTTP_LIMITS
     from flightlog.server.logging import uvicorn_log_config
     from flightlog.service import Flightlog
 
     settings = Settings.from_env()
-    if workers > 1 and is_in_memory_sqlite(settings.database_url):
+    if public_metrics:
+        settings = dataclasses.replace(settings, public_metrics=True)
+        os.environ["FLIGHTLOG_PUBLIC_METRICS"] = "1"
+    with reported_errors():
+        in_memory = is_in_memory_sqlite(settings.database_url)
+    if workers > 1 and in_memory:
         raise fail(
             "--workers > 1 needs a database the workers share: an in-memory SQLite "
             "database lives in one process. Name a file or run with --workers 1.",
@@ -89,6 +97,7 @@ def serve(
     with reported_errors():
         service = Flightlog.open(settings)
         try:
+            service.check_key()
             created = ensure_first_admin(service.tokens, settings.admin_token_path)
         finally:
             service.close()
@@ -111,6 +120,7 @@ def serve(
             port=port,
             access_log=False,
             log_config=uvicorn_log_config(),
+            **HTTP_LIMITS,
         )
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
@@ -123,6 +133,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=uvicorn_log_config(),
+        **HTTP_LIMITS,
     )
 
 

@@ -21,7 +21,14 @@ import rfc8785
 
 from flightlog.errors import EventInvalid, InputTooLarge, MalformedInput
 
-__all__ = ["ParsedDocument", "canonical_bytes", "parse_document", "parse_events"]
+__all__ = ["MAX_DEPTH", "ParsedDocument", "canonical_bytes", "parse_document", "parse_events"]
+
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects an event may have (the envelope counts).
+
+One limit for every intake path and body size: whatever is accepted can be read back,
+rendered and re-canonicalised without hitting any recursion limit.
+"""
 
 # RFC 8785 §3.2.2.3: JSON numbers are IEEE 754 doubles; integers beyond this lose precision.
 _SAFE_INT = 2**53 - 1
@@ -170,15 +177,43 @@ def _load(text: str, *, name: str, position: str, first_line: int = 1) -> tuple[
         line = exc.lineno + first_line - 1
         raise MalformedInput(f"{name}: line {line}, column {exc.colno}: {exc.msg}") from exc
     except RecursionError as exc:
-        raise MalformedInput(f"{position}: nested too deeply") from exc
+        raise _too_deep(position) from exc
     except ValueError as exc:
         # int() refuses literals over sys.get_int_max_str_digits() digits.
         raise EventInvalid(f"number out of range: {exc}", position=position) from exc
     return value, scan
 
 
+def _too_deep(position: str) -> EventInvalid:
+    return EventInvalid(
+        f"arrays and objects are nested more than {MAX_DEPTH} levels deep", position=position
+    )
+
+
+def nesting_depth(value: Any, stop: int = MAX_DEPTH + 1) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0), counted up to ``stop``."""
+    # Level by level, not recursively: the check must not hit the limit it enforces.
+    depth = 0
+    level = [value] if isinstance(value, (dict, list)) else []
+    while level and depth < stop:
+        depth += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend(c for c in children if isinstance(c, (dict, list)))
+        level = below
+    return depth
+
+
+def check_depth(value: Any, position: str) -> None:
+    """Raise EventInvalid when ``value`` nests deeper than :data:`MAX_DEPTH`."""
+    if nesting_depth(value) > MAX_DEPTH:
+        raise _too_deep(position)
+
+
 def _document(value: Any, scan: _Scan, position: str) -> ParsedDocument:
     """Build a ParsedDocument, choosing the canonical encoder from what the parser saw."""
+    check_depth(value, position)
     # The parser saw every number, so the fast encoder need not look for them again.
     canonical = None if scan.floats or scan.big_ints else _fast_bytes(value, check_numbers=False)
     if canonical is None:

@@ -341,9 +341,39 @@ def _check(event: Mapping[str, Any]) -> EventHeader:
     )
 
 
+def _nul_path(event: Mapping[str, Any]) -> str | None:
+    """The JSON path of the first string (key or value) holding U+0000, if any."""
+    stack: list[tuple[list[str | int], Any]] = [([], event)]
+    while stack:
+        parts, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return _json_path(parts)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return _json_path(parts)
+                stack.append(([*parts, key], item))
+        elif isinstance(value, list):
+            stack.extend(([*parts, i], item) for i, item in enumerate(value))
+    return None
+
+
+def refuse_nul(event: Mapping[str, Any]) -> None:
+    """Raise EventInvalid when any text in ``event`` holds a NUL character.
+
+    PostgreSQL text cannot store U+0000 while SQLite can; refusing it everywhere gives
+    the same answer on both stores.
+    """
+    path = _nul_path(event)
+    if path is not None:
+        raise EventInvalid("text must not contain NUL (U+0000)", path=path)
+
+
 def validate_event(event: Mapping[str, Any], *, position: str | None = None) -> EventHeader:
     """Validate an event against the schema of its ``context.type`` and return its header."""
     try:
+        refuse_nul(event)
         return _check(event)
     except EventInvalid as exc:
         if position is None:

@@ -15,9 +15,17 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from flightlog.errors import KeyFileError, NoteError
+from flightlog.errors import KeyFileError, KeyMismatch, NoteError
 from flightlog.files import write_private_file
-from flightlog.ledger.note import ED25519, Signer, key_id, strict_b64decode
+from flightlog.ledger.note import (
+    ED25519,
+    Signer,
+    Verifier,
+    key_id,
+    open_note,
+    parse_note,
+    strict_b64decode,
+)
 
 PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 SEED_SIZE = 32
@@ -150,3 +158,42 @@ def load_or_create_signer(path: Path, name: str) -> Signer:
         except OSError as exc:
             raise KeyFileError(f"cannot create key file {path}: {exc.strerror}") from None
     return _load_signer(path, name)
+
+
+def check_ledger_key(first_note: str | None, signer: Signer, key_path: Path) -> None:
+    """Refuse to sign unless ``signer`` made the ledger's first checkpoint ``first_note``.
+
+    The first checkpoint records which key the ledger is signed with; a process started
+    with another ``FLIGHTLOG_HOME`` must not mint checkpoints no verifier accepts.
+    """
+    if first_note is None:
+        return
+    try:
+        open_note(first_note, [Verifier.from_verifier_key(signer.verifier_key())])
+    except NoteError:
+        pass
+    else:
+        return
+    ledger_key = _signed_by(first_note)
+    raise KeyMismatch(
+        f"this ledger is signed with key {ledger_key}, but the key in {key_path} is "
+        f"{signer.name}+{signer.key_id:08x}; refusing to sign (set FLIGHTLOG_HOME to the "
+        "directory holding the ledger's signing.key)"
+    )
+
+
+def _signed_by(note: str) -> str:
+    try:
+        names = [f"{s.name}+{s.key_id:08x}" for s in parse_note(note).signatures]
+    except NoteError:
+        names = []
+    return ", ".join(names) or "an unreadable key"
+
+
+def require_existing_key(first_note: str | None, key_path: Path) -> None:
+    """Refuse to mint a new key for a ledger whose first checkpoint another key signed."""
+    if first_note is not None and not os.path.lexists(key_path):
+        raise KeyMismatch(
+            f"this ledger is signed with key {_signed_by(first_note)}, but there is no key "
+            f"file at {key_path}; set FLIGHTLOG_HOME to the directory holding its signing.key"
+        )

@@ -1,10 +1,24 @@
-"""Request bodies: media types and a size limit enforced while streaming."""
+"""Requests: media types, a body size limit enforced while streaming, header and stall limits."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from fastapi import HTTPException, Request
 
 from flightlog.errors import InputError, InputTooLarge
+
+MAX_HEADER_BYTES = 64 * 1024
+"""The request line and headers together; h11 refuses (400) anything larger unread."""
+
+HTTP_LIMITS: dict[str, Any] = {
+    # h11 bounds what it buffers before a request is complete; httptools does not.
+    "http": "h11",
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    "timeout_keep_alive": 5,
+}
+"""uvicorn options that bound what one connection can make the server hold."""
 
 
 def media_type(request: Request, accepted: tuple[str, ...]) -> str:
@@ -28,7 +42,11 @@ def media_type(request: Request, accepted: tuple[str, ...]) -> str:
     return kind
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+BODY_STALL_SECONDS = 30.0
+"""A body that sends nothing for this long is abandoned (408): stalled uploads hold memory."""
+
+
+async def read_body(request: Request, limit: int, stall: float | None = None) -> bytes:
     """Read the body, refusing (413) anything over ``limit`` bytes without buffering it."""
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -40,7 +58,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise InputTooLarge(f"request body of {length} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stall = BODY_STALL_SECONDS if stall is None else stall
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(stream), stall)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
         size += len(chunk)
         if size > limit:
             raise InputTooLarge(f"request body is over the {limit}-byte limit")

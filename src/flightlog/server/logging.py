@@ -1,7 +1,9 @@
 """JSON logs with a request id on every line, one access line per request.
 
 Nothing here reads request headers other than ``X-Request-ID``, and no body, token or
-``Authorization`` value is ever bound or logged.
+``Authorization`` value is ever bound or logged. Exceptions are logged as their type and
+stack frames only (file, line, function): a message or a frame's locals may hold a token
+or a payload. Every line is capped at ``MAX_LINE_CHARS``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import re
 import sys
 import time
+import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flightlog.server.problems import problem_response
@@ -21,6 +25,11 @@ from flightlog.server.problems import problem_response
 REQUEST_ID_HEADER = "x-request-id"
 # Client-chosen ids are echoed into logs and headers, so only a safe alphabet passes.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+MAX_LINE_CHARS = 8192
+"""No log line is longer: a flood of large lines must not fill the disk or stall the server."""
+MAX_VALUE_CHARS = 512
+MAX_FRAMES = 30
 
 access_log = structlog.get_logger("flightlog.access")
 error_log = structlog.get_logger("flightlog.server")
@@ -32,6 +41,64 @@ def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file)
 
 
+def _exception_summary(exc_info: Any) -> dict[str, Any] | None:
+    """The type and frames of an exception: no message, no locals, no chained values."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not isinstance(exc_info, tuple) or exc_info[0] is None:
+        return None
+    frames = [
+        f"{frame.filename}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(exc_info[2])[-MAX_FRAMES:]
+    ]
+    return {"type": f"{exc_info[0].__module__}.{exc_info[0].__qualname__}", "frames": frames}
+
+
+def redact_exception(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace ``exc_info`` by the exception's type and frames (see the module docstring)."""
+    exc_info = event_dict.pop("exc_info", None)
+    event_dict.pop("exception", None)
+    summary = _exception_summary(exc_info)
+    if summary is not None:
+        event_dict["exception"] = summary
+    return event_dict
+
+
+def _capped(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[:MAX_VALUE_CHARS] + f"…(+{len(value) - MAX_VALUE_CHARS} chars)"
+    return value
+
+
+def cap_values(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Cut long string values so a single field cannot blow up a line."""
+    return {key: _capped(value) for key, value in event_dict.items()}
+
+
+class CappedJSONRenderer:
+    """JSON lines of at most ``MAX_LINE_CHARS`` characters (longer ones are cut, marked)."""
+
+    def __init__(self) -> None:
+        self._json = structlog.processors.JSONRenderer()
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+        """Render one line."""
+        line = str(self._json(logger, method, event_dict))
+        if len(line) <= MAX_LINE_CHARS:
+            return line
+        kept: dict[str, Any] = {
+            k: event_dict[k] for k in ("timestamp", "level", "event") if k in event_dict
+        }
+        kept["truncated_chars"] = len(line)
+        return str(self._json(logger, method, kept))[:MAX_LINE_CHARS]
+
+
 def configure_logging() -> None:
     """Send structlog output as JSON lines to stderr, with contextvars merged in."""
     structlog.configure(
@@ -39,8 +106,9 @@ def configure_logging() -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
+            redact_exception,
+            cap_values,
+            CappedJSONRenderer(),
         ],
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
@@ -57,7 +125,9 @@ def uvicorn_log_config() -> dict[str, Any]:
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.JSONRenderer(),
+                    redact_exception,
+                    cap_values,
+                    CappedJSONRenderer(),
                 ],
                 "foreign_pre_chain": [
                     structlog.contextvars.merge_contextvars,
@@ -145,6 +215,12 @@ class RequestContextMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except ClientDisconnect:
+                # The client gave up mid-upload: nothing to answer, nothing to debug.
+                status = 499
+                error_log.info(
+                    "client_disconnected", method=scope.get("method"), route=route_template(scope)
+                )
             except Exception:
                 # The catch-all: only real bugs get here; every expected failure is a
                 # domain error with its own status.

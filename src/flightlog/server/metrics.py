@@ -1,7 +1,10 @@
 """Prometheus metrics: ingest counts, request latency, tree size, checkpoint age.
 
 Each app owns its registry, so several apps in one process (tests) never collide.
-With several worker processes every process serves its own numbers.
+With several worker processes every process serves its own numbers. Label values never
+come from events: a type without a vendored schema counts as ``custom``, so a client
+cannot grow the answer (or the server's memory) by inventing types or sources.
+Serving them needs the ``read`` scope unless ``serve --public-metrics``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from flightlog.events.validation import known_types
 from flightlog.service import Flightlog, PreparedEvent
+
+CUSTOM_TYPE_LABEL = "custom"
 
 if TYPE_CHECKING:
     from flightlog.server.state import ServerState
@@ -34,8 +40,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.events_ingested = Counter(
             "flightlog_events_ingested",
-            "Events newly recorded in the ledger (duplicates excluded).",
-            ["type", "source"],
+            "Events newly recorded in the ledger (duplicates excluded), by CDEvents type.",
+            ["type"],
             registry=self.registry,
         )
         self.request_seconds = Histogram(
@@ -44,6 +50,7 @@ class Metrics:
             ["route", "method"],
             registry=self.registry,
         )
+        self._types = frozenset(known_types())
         self.tree_size = Gauge(
             "flightlog_tree_size", "Number of leaves in the ledger.", registry=self.registry
         )
@@ -58,9 +65,10 @@ class Metrics:
         self.request_seconds.labels(route=route, method=method).observe(seconds)
 
     def count_ingested(self, events: Iterable[PreparedEvent]) -> None:
-        """Count newly recorded events by type and source."""
+        """Count newly recorded events by type (a bounded set of label values)."""
         for event in events:
-            self.events_ingested.labels(type=event.type, source=event.source).inc()
+            label = event.type if event.type in self._types else CUSTOM_TYPE_LABEL
+            self.events_ingested.labels(type=label).inc()
 
     def refresh(self, service: Flightlog) -> None:
         """Read the ledger gauges from the store (called at scrape time)."""
@@ -81,10 +89,15 @@ router = APIRouter(tags=["operations"])
             "description": "Prometheus text exposition",
         }
     },
-    summary="Prometheus metrics (no authentication)",
+    summary="Prometheus metrics (read scope, unless served with --public-metrics)",
 )
 async def metrics_endpoint(request: Request) -> Response:
     """Serve the Prometheus text exposition format."""
     state: ServerState = request.app.state.server
+    if not state.settings.public_metrics:
+        # Imported here: auth needs the server state, whose module imports this one.
+        from flightlog.server.auth import authorize
+
+        await authorize(request, "read")
     await run_in_threadpool(state.metrics.refresh, state.flightlog)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Open(BaseModel):
@@ -49,6 +49,10 @@ class ShowDocument(_Open):
     leaf: Leaf
     leaf_hash: str | None
     erased: bool
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Stored data that does not match what the log committed to",
+    )
 
 
 class EventsPage(_Open):

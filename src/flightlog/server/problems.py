@@ -39,6 +39,7 @@ class Problem(BaseModel):
     position: str | None = None
     item: int | None = None
     original_index: int | None = None
+    original_position: str | None = None
 
 
 def problem_response(

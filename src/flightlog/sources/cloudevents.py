@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flightlog.errors import EventInvalid, InputError
+from flightlog.errors import EventInvalid, InputError, MalformedInput
 
 SPECVERSION = "1.0"
 BINARY_REQUIRED = ("ce-id", "ce-source", "ce-type", "ce-specversion")
@@ -137,7 +137,11 @@ def unwrap_structured(
 
 def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
     """The ``ce-*`` attributes of a binary-mode request, or None when it carries none."""
-    present = {k.lower(): v for k, v in headers.items() if k.lower().startswith("ce-")}
+    pairs = [(k.lower(), v) for k, v in _all_items(headers) if k.lower().startswith("ce-")]
+    present = dict(pairs)
+    if len(present) != len(pairs):
+        repeated = next(k for k, _ in pairs if sum(1 for n, _ in pairs if n == k) > 1)
+        raise MalformedInput(f"header {repeated} is repeated; send each CloudEvents attribute once")
     if not present:
         return None
     missing = [h for h in BINARY_REQUIRED if h not in present]
@@ -150,6 +154,12 @@ def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
         for name in ("id", "source", "type", "time", "subject")
         if f"ce-{name}" in present
     }
+
+
+def _all_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every header pair, repeats included (Starlette's ``Headers`` keeps them all)."""
+    multi = getattr(headers, "multi_items", None)
+    return list(multi()) if callable(multi) else list(headers.items())
 
 
 class CloudEventsSource:

@@ -19,7 +19,7 @@ from flightlog.ledger import merkle
 from flightlog.ledger.entry import AppendResult, PreparedEvent, leaf_bytes_of, utc_now
 from flightlog.ledger.merkle import leaf_hash
 from flightlog.ledger.tiles import TILE_HEIGHT, TileKey, leaf_appends, tile_appends
-from flightlog.store.engine import is_sqlite, write_transaction
+from flightlog.store.engine import write_transaction
 from flightlog.store.reads import IN_CHUNK, nodes
 from flightlog.store.schema import entries, ledger_state, refs
 from flightlog.store.tiles import grow_tiles, load_edge, upsert_tiles
@@ -101,6 +101,8 @@ class Appender:
                             f"the payload of entry {index} is already erased",
                             original_index=index,
                         )
+                    # Refs (actors, tickets …) were derived from the payload: they go with it.
+                    conn.execute(refs.delete().where(refs.c.idx == index))
                     (result,), edge = self._append_in(conn, [[erasure]])
             except BaseException:
                 self._edge = None
@@ -111,12 +113,7 @@ class Appender:
         return result[0]
 
     def _size(self, conn: sa.Connection) -> int:
-        if not is_sqlite(self.engine):
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-        size = conn.execute(
-            sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)
-        ).scalar_one()
-        return int(size)
+        return lock_log(conn)
 
     def _load_edge(
         self, conn: sa.Connection, size: int
@@ -146,7 +143,7 @@ class Appender:
                     found[key] = (int(row.idx), row.payload_sha256)
         return found
 
-    def _append_in(  # noqa: PLR0915 - the append hot path, one pass over the batch
+    def _append_in(  # noqa: PLR0912, PLR0915 - the append hot path, one pass over the batch
         self, conn: sa.Connection, groups: Sequence[Sequence[PreparedEvent]]
     ) -> tuple[
         list[list[AppendResult] | ConflictError], tuple[merkle.CompactRange, dict[TileKey, bytes]]
@@ -167,6 +164,7 @@ class Appender:
         next_index = size
         for group in groups:
             assigned: dict[tuple[str, str], tuple[int, str]] = {}
+            first_seen: dict[tuple[str, str], str] = {}
             plan: list[tuple[PreparedEvent, int, bool]] = []
             conflict: ConflictError | None = None
             for ev in group:
@@ -174,6 +172,9 @@ class Appender:
                 prior = assigned.get(key) or known.get(key)
                 if prior is not None:
                     index, digest = prior
+                    if digest != ev.payload_sha256 and key in first_seen:
+                        conflict = _batch_conflict(ev, first_seen[key])
+                        break
                     if digest != ev.payload_sha256:
                         conflict = ConflictError(
                             f"{ev.position}: an event with source {ev.source!r} and id {ev.id!r} is "
@@ -185,6 +186,7 @@ class Appender:
                     continue
                 index = next_index + len(assigned)
                 assigned[key] = (index, ev.payload_sha256)
+                first_seen[key] = ev.position
                 plan.append((ev, index, False))
             if conflict is not None:
                 outcome.append(conflict)
@@ -240,6 +242,31 @@ class Appender:
             for project in self.projections:
                 project(conn, appended)
         return outcome, (frontier, edge)
+
+
+def lock_log(conn: sa.Connection) -> int:
+    """Take the log's append lock for ``conn``'s transaction and return the tree size.
+
+    SQLite already holds its write lock (``BEGIN IMMEDIATE``); PostgreSQL takes a
+    transaction-scoped advisory lock, so appends and checkpoint cuts of several
+    processes are serialised in the database.
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+    size = conn.execute(
+        sa.select(ledger_state.c.tree_size).where(ledger_state.c.id == 1)
+    ).scalar_one()
+    return int(size)
+
+
+def _batch_conflict(ev: PreparedEvent, first_position: str) -> ConflictError:
+    """Two events of one batch share source and id but differ: name both batch positions."""
+    return ConflictError(
+        f"{ev.position}: an event with source {ev.source!r} and id {ev.id!r} appears earlier "
+        f"in the same request at {first_position} with different content; nothing was recorded",
+        original_index=None,
+        original_position=first_position,
+    )
 
 
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -19,6 +19,39 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def parse_database_url(url: str) -> sa.URL:
+    """The parsed database URL; StoreError naming the expected form when it does not parse."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except (sa.exc.ArgumentError, ValueError):
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        hint = (
+            f"sqlite:///{url}"
+            if url.endswith(".db") and "://" not in url
+            else "sqlite:///flightlog.db"
+        )
+        raise StoreError(
+            f"database URL {url[:200]!r} is not supported: use {hint} or "
+            "postgresql+psycopg://USER@HOST/DB"
+        )
+    return parsed
+
+
+def require_existing_store(url: str) -> None:
+    """StoreError unless ``url`` names an SQLite file that exists and is not empty (or a server)."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise StoreError(
+            f"no ledger at {path}; record an event or run `flightlog migrate` to create one"
+        )
+    if path.stat().st_size == 0:
+        raise StoreError(f"no ledger at {path}: the file is empty")
+
+
 WRITE_OPTION = "flightlog_write"
 
 
@@ -40,8 +73,8 @@ def create_engine(url: str) -> sa.Engine:
     serialise instead of failing on lock upgrade; every other transaction is a plain
     deferred read that never waits for a writer (WAL).
     """
+    parsed = parse_database_url(url)
     url = normalise_url(url)
-    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -76,14 +109,6 @@ def _install_sqlite_hooks(engine: sa.Engine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def sqlite_file_missing(url: str) -> str | None:
-    """The path of the SQLite file ``url`` names when that file does not exist, else None."""
-    parsed = make_url(normalise_url(url))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return None if Path(parsed.database).is_file() else parsed.database
 
 
 def ping(engine: sa.Engine) -> None:

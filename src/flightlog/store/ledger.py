@@ -7,7 +7,7 @@ point reads in :mod:`flightlog.store.reads`, consistent whole-log reads in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 
@@ -23,9 +23,9 @@ from flightlog.ledger.entry import AppendResult, PreparedEvent, utc_now
 from flightlog.ledger.tiles import TileID
 from flightlog.store import reads
 from flightlog.store.append import ADVISORY_LOCK_KEY as _ADVISORY_LOCK_KEY
-from flightlog.store.append import Appended, Appender, Projection
+from flightlog.store.append import Appended, Appender, Projection, lock_log
 from flightlog.store.engine import create_engine, is_sqlite, write_transaction
-from flightlog.store.reads import EntryRow, Query, StoredCheckpoint
+from flightlog.store.reads import EntryRow, Query, StoredCheckpoint, checkpoint_from_row
 from flightlog.store.schema import checkpoints
 from flightlog.store.snapshot import LedgerSnapshot
 from flightlog.store.tiles import read_entry_bundle, read_tile
@@ -41,6 +41,13 @@ __all__ = [
 ]
 
 PAGE_SIZE = 5000
+
+
+def _newer_schema(revision: str) -> StoreError:
+    return StoreError(
+        f"the database is at schema {revision}, which this Flightlog does not know: it was "
+        "written by a newer version; upgrade Flightlog (nothing was changed)"
+    )
 
 
 def _alembic_config() -> Config:
@@ -88,12 +95,15 @@ class LedgerStore:
 
     def check_schema(self) -> None:
         """StoreError unless the schema is at the latest migration (reads change nothing)."""
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        scripts = ScriptDirectory.from_config(_alembic_config())
+        head = scripts.get_current_head()
         try:
             with self.engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise _newer_schema(current)
         if current != head:
             state = "holds no ledger yet" if current is None else f"is at schema {current}"
             raise StoreError(
@@ -111,8 +121,13 @@ class LedgerStore:
                         sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1}
                     )
                 cfg.attributes["connection"] = conn
+                current = MigrationContext.configure(conn).get_current_revision()
+                known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
+                if current is not None and current not in known:
+                    raise _newer_schema(current)
                 command.upgrade(cfg, "head")
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:
+            # OperationalError (unreachable) or DatabaseError (not a database, truncated).
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
 
     # -- appends ----------------------------------------------------------------------
@@ -224,6 +239,41 @@ class LedgerStore:
                 .returning(checkpoints.c.id)
             ).scalar_one()
         return StoredCheckpoint(int(new_id), tree_size, root_hash, note, created)
+
+    def cut_checkpoint(self, sign: Callable[[int, bytes, str | None], str]) -> StoredCheckpoint:
+        """Cut a checkpoint of the current tree under the append lock, so cuts never go back.
+
+        ``sign(size, root, first_note)`` returns the signed note; ``first_note`` is the
+        ledger's first checkpoint (None before it), whose key every later one must use.
+        The latest checkpoint is returned instead when the tree has not grown.
+        """
+        with write_transaction(self.engine) as conn:
+            size = lock_log(conn)
+            ordered = sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(1)
+            latest = conn.execute(ordered).first()
+            if latest is not None and int(latest.tree_size) >= size:
+                return checkpoint_from_row(latest)
+            first = conn.execute(
+                sa.select(checkpoints.c.note).order_by(checkpoints.c.id).limit(1)
+            ).scalar()
+            plan = merkle.root_plan(size)
+            root = plan.assemble(reads.nodes(conn, plan.ids))[0]
+            note = sign(size, root, first)
+            created = utc_now()
+            new_id = conn.execute(
+                checkpoints.insert()
+                .values(tree_size=size, root_hash=root, note=note, created_at=created)
+                .returning(checkpoints.c.id)
+            ).scalar_one()
+        return StoredCheckpoint(int(new_id), size, root, note, created)
+
+    def first_checkpoint_note(self) -> str | None:
+        """The signed note of the ledger's first checkpoint, if one was cut."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                sa.select(checkpoints.c.note).order_by(checkpoints.c.id).limit(1)
+            ).scalar()
+        return None if note is None else str(note)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The most recently cut checkpoint."""

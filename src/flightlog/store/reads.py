@@ -103,7 +103,11 @@ def query(conn: sa.Connection, q: Query, *, after: int | None, limit: int) -> li
     if q.types:
         stmt = stmt.where(
             sa.or_(
-                *(sa.or_(entries.c.type == t, entries.c.type.startswith(t + ".")) for t in q.types)
+                *(
+                    # autoescape: "%" and "_" in a filter are literal characters, never wildcards.
+                    sa.or_(entries.c.type == t, entries.c.type.startswith(t + ".", autoescape=True))
+                    for t in q.types
+                )
             )
         )
     if q.since_utc is not None:

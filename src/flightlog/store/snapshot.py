@@ -8,6 +8,7 @@ from typing import Any
 from flightlog.ledger import merkle
 from flightlog.ledger.audit import AuditRow
 from flightlog.ledger.tiles import TileKey
+from flightlog.store.reads import IN_CHUNK
 from flightlog.store.records import StoredCheckpoint
 from flightlog.store.tiles import fetch_nodes, fetch_tiles
 
@@ -126,3 +127,86 @@ class LedgerSnapshot:
             "FROM entries WHERE idx >= {m} AND idx < {m} ORDER BY idx",
             (start, end),
         )
+
+    # -- reads for the integrity checks (ledger/integrity.py) ------------------------
+
+    def malformed_cell(self) -> tuple[str, int | None] | None:
+        """``(table, index)`` of the first cell whose storage type is wrong (SQLite only).
+
+        PostgreSQL's column types refuse such cells; SQLite stores whatever it is given,
+        and a text payload or a non-integer size would otherwise surface as a traceback.
+        """
+        if self._m != "?":
+            return None
+        for table, sql in _CELL_CHECKS:
+            first, *count = self._raw(sql)[0]
+            if table == "ledger_state":
+                if count[0]:
+                    return table, None
+            elif first is not None:
+                return table, first if isinstance(first, int) else None
+        return None
+
+    def digests_of(self, indices: Sequence[int]) -> dict[int, str]:
+        """The stored ``payload_sha256`` of each of ``indices`` that exists."""
+        out: dict[int, str] = {}
+        for start in range(0, len(indices), IN_CHUNK):
+            chunk = tuple(indices[start : start + IN_CHUNK])
+            marks = ", ".join(self._m for _ in chunk)
+            sql = f"SELECT idx, payload_sha256 FROM entries WHERE idx IN ({marks})"  # noqa: S608 - markers only
+            out.update({int(i): str(d) for i, d in self._raw(sql, chunk)})
+        return out
+
+    def derived_between(self, start: int, end: int) -> list[tuple[int, str, str, bytes | None]]:
+        """``(idx, time, time_utc, payload)`` of entries ``start <= idx < end``."""
+        rows = self._all(
+            "SELECT idx, time, time_utc, payload FROM entries "
+            "WHERE idx >= {m} AND idx < {m} ORDER BY idx",
+            (start, end),
+        )
+        return [(int(i), t, u, None if p is None else bytes(p)) for i, t, u, p in rows]
+
+    def refs_between(self, start: int, end: int) -> list[tuple[int, str, str]]:
+        """``(idx, kind, value)`` of refs with ``start <= idx < end``."""
+        rows = self._all(
+            "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m}", (start, end)
+        )
+        return [(int(i), k, v) for i, k, v in rows]
+
+    def first_ref_outside(self, size: int) -> int | None:
+        """The smallest index of a ref row naming no entry of ``[0, size)``."""
+        rows = self._all("SELECT min(idx) FROM refs WHERE idx >= {m} OR idx < 0", (size,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
+
+# SQLite storage-class checks: (table, query yielding the first bad index).
+_CELL_CHECKS = (
+    (
+        "entries",
+        "SELECT min(idx) FROM entries WHERE typeof(idx) != 'integer' "
+        "OR typeof(payload) NOT IN ('blob', 'null') OR typeof(event_id) != 'text' "
+        "OR typeof(source) != 'text' OR typeof(type) != 'text' OR typeof(time) != 'text' "
+        "OR typeof(time_utc) != 'text' OR typeof(received_at) != 'text' "
+        "OR typeof(payload_sha256) != 'text'",
+    ),
+    (
+        "tiles",
+        # A tile's first leaf index: idx * 256 ** (level + 1) for a tile of that level.
+        "SELECT min(idx << (8 * (level + 1))) FROM tiles WHERE typeof(hashes) != 'blob' "
+        "OR typeof(idx) != 'integer' OR typeof(level) != 'integer'",
+    ),
+    (
+        "refs",
+        "SELECT min(idx) FROM refs WHERE typeof(idx) != 'integer' "
+        "OR typeof(kind) != 'text' OR typeof(value) != 'text'",
+    ),
+    (
+        "ledger_state",
+        "SELECT NULL, count(*) FROM ledger_state WHERE typeof(tree_size) != 'integer'",
+    ),
+    (
+        "checkpoints",
+        "SELECT min(id) FROM checkpoints WHERE typeof(tree_size) != 'integer' "
+        "OR typeof(root_hash) != 'blob' OR typeof(note) != 'text'",
+    ),
+)
