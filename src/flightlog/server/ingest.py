@@ -100,10 +100,10 @@ def _batch_position(exc: EventInvalid) -> EventInvalid:
     return exc
 
 
-def _require_array(value: object) -> list[Any]:
+def _require_array(value: object, *, may_be_empty: bool = False) -> list[Any]:
     if not isinstance(value, list):
         raise EventInvalid("a batch must be a JSON array of events", position=BODY)
-    if not value:
+    if not value and not may_be_empty:
         raise EventInvalid("the batch holds no events", position=BODY)
     if len(value) > MAX_BATCH_EVENTS:
         raise InputTooLarge(f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(value)}")
@@ -113,7 +113,8 @@ def _require_array(value: object) -> list[Any]:
 def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEvent]:
     """Parse and validate a batch body; the first bad event's error names ``[i]``."""
     if kind == STRUCTURED_BATCH:
-        envelopes = _require_array(parse_document(data, name=BODY).value)
+        # The CloudEvents JSON batch format allows an empty batch: it records nothing.
+        envelopes = _require_array(parse_document(data, name=BODY).value, may_be_empty=True)
         prepared = []
         for i, envelope in enumerate(envelopes):
             event, attributes = unwrap_structured(envelope, position=f"[{i}]")
@@ -139,6 +140,8 @@ def _ack(result: AppendResult) -> AppendAck:
 
 
 async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
+    if not events:
+        return []
     state = server_state(request)
     results = await state.writer.submit(events)
     state.metrics.count_ingested(
