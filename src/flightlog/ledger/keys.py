@@ -110,9 +110,10 @@ def _read_key_file(path: Path) -> str:
     if len(data) > MAX_KEY_FILE_SIZE:
         raise KeyFileError(f"key file {path} is larger than {MAX_KEY_FILE_SIZE} bytes")
     try:
-        return data.decode("ascii")
+        # Key names may hold any character but space and '+', so the file is UTF-8.
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise KeyFileError(f"key file {path} is not ASCII text") from None
+        raise KeyFileError(f"key file {path} is not UTF-8 text") from None
 
 
 def _load_signer(path: Path, name: str) -> Signer:
@@ -133,7 +134,7 @@ def _load_signer(path: Path, name: str) -> Signer:
 def _create_key_file(path: Path, name: str, private_key: Ed25519PrivateKey) -> None:
     """Write ``private_key`` for ``name`` to ``path`` unless a key file already exists there."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    content = (_private_key_string(name, private_key) + "\n").encode("ascii")
+    content = (_private_key_string(name, private_key) + "\n").encode("utf-8")
     # Write a private temporary file, then hard-link it into place: the key file
     # appears complete or not at all, and O_EXCL plus link() never overwrite a key
     # another process created first. Mode 0600 is set at creation (umask can only
