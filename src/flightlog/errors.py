@@ -92,3 +92,15 @@ class ForbiddenError(FlightlogError):
 
 class RemoteError(FlightlogError):
     """A Flightlog server answered with an error or could not be reached."""
+
+
+class PartiallyRecorded(FlightlogError):
+    """An upload in several batches that stopped after some were recorded.
+
+    ``results`` are the answers of the batches recorded before ``cause`` stopped the rest.
+    """
+
+    def __init__(self, cause: FlightlogError, results: list[dict[str, object]]) -> None:
+        self.cause = cause
+        self.results = results
+        super().__init__(f"{cause} ({len(results)} earlier events were recorded)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,39 @@ def open_local(ctx: typer.Context) -> Iterator[Flightlog]:
         yield local
     finally:
         local.close()
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar with a count and an ETA on a terminal; yields ``step(done, total)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+        # Redraw often so the bar moves in the first second, not only after a chunk.
+        refresh_per_second=10,
+        speed_estimate_period=5.0,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

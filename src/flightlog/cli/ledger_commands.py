@@ -17,9 +17,10 @@ from flightlog.cli.context import (
     open_backend,
     open_local,
     print_json,
+    progress_bar,
     reported_errors,
 )
-from flightlog.errors import FlightlogError, InputError, InputTooLarge
+from flightlog.errors import FlightlogError, InputError, InputTooLarge, PartiallyRecorded
 from flightlog.events.canonical import parse_events
 from flightlog.events.validation import validate_event
 from flightlog.service import EventFilter
@@ -57,11 +58,14 @@ def record_event(
 ) -> None:
     """Record CDEvents; prints the ledger index of each.
 
-    All or nothing: one invalid event records none. (Through --server, uploads over
-    10,000 events go as several batches, each all or nothing; re-sending is idempotent.)
+    All or nothing: one invalid event records none. Through --server, the whole input is
+    validated before anything is sent; uploads over 10,000 events then go as several
+    batches, and should the server refuse a later one, the indices already recorded are
+    printed before the error (re-sending is idempotent).
     """
     with reported_errors():
         data, name = _read_input(file)
+    partial: PartiallyRecorded | None = None
     with reported_errors(), open_backend(ctx) as backend:
         from flightlog.service import Flightlog
 
@@ -71,13 +75,22 @@ def record_event(
                 for r in backend.record(backend.parse_and_validate(data, name=name))
             ]
         else:
-            results = backend.record(data, name=name)
+            with progress_bar("recording") as step:
+                try:
+                    results = backend.record(data, name=name, progress=step)
+                except PartiallyRecorded as exc:
+                    partial, results = exc, [dict(r) for r in exc.results]
     if as_json:
         print_json(results)
-        return
-    for r in results:
-        note = " (duplicate: already recorded)" if r["duplicate"] else ""
-        console.print(f"{r['index']}{note}", highlight=False)
+    else:
+        for r in results:
+            note = " (duplicate: already recorded)" if r["duplicate"] else ""
+            console.print(f"{r['index']}{note}", highlight=False)
+    if partial is not None:
+        raise fail(
+            f"{partial.cause}; the {len(results)} events before it were recorded "
+            "(indices printed above), the rest were not"
+        )
 
 
 def _b64(data: bytes) -> str:

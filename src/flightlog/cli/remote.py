@@ -26,12 +26,13 @@ from flightlog.errors import (
     InputTooLarge,
     MalformedInput,
     NotFound,
+    PartiallyRecorded,
     RemoteError,
     UnknownEventType,
 )
 from flightlog.events.canonical import ParsedDocument, parse_events
 from flightlog.ledger.entry import format_timestamp
-from flightlog.service import EventFilter
+from flightlog.service import EventFilter, ProgressFn, prepare_event
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_PAGE", "RemoteFlightlog"]
 
@@ -60,6 +61,11 @@ _ERROR_OF_STATUS: dict[int, type[FlightlogError]] = {
 }
 # RFC 6750 §2.1 b64token, widened to any visible ASCII: what an HTTP header can carry.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+WHERE_CREDENTIALS_ARE = (
+    "set FLIGHTLOG_TOKEN or pass --token; on the server's machine the first admin token "
+    "is in $FLIGHTLOG_HOME/admin.token (default .flightlog/admin.token), and "
+    "'flightlog token create' makes more"
+)
 
 
 def _display_url(url: httpx.URL) -> str:
@@ -132,6 +138,10 @@ class RemoteFlightlog:
             raise InputError(
                 f"server URL {_display_url(url)!r} must be an absolute http:// or https:// URL"
             )
+        # The API's own prefix is added to every path: a URL copied with it still works.
+        path = url.path.rstrip("/")
+        if path.endswith(API):
+            url = url.copy_with(path=path[: -len(API)] or "/")
         if token and not _TOKEN_CHARS.fullmatch(token):
             raise AuthError("the API token contains characters that cannot be sent in a header")
         self._token = token or None
@@ -225,6 +235,8 @@ class RemoteFlightlog:
             return ConflictError(detail, original_index=original)
         if status == 422:
             return self._event_invalid(problem, detail)
+        if status == 401 and self._token is None:
+            return AuthError(f"{detail}: {WHERE_CREDENTIALS_ARE}")
         kind = _ERROR_OF_STATUS.get(status)
         if kind is None:
             return RemoteError(f"the Flightlog server answered {status}: {detail}")
@@ -276,15 +288,28 @@ class RemoteFlightlog:
 
     # -- the service's methods ----------------------------------------------------------
 
-    def record(self, data: bytes, *, name: str) -> list[dict[str, Any]]:
-        """Parse events locally and record them; each request of up to 10,000 is atomic."""
+    def record(
+        self, data: bytes, *, name: str, progress: ProgressFn | None = None
+    ) -> list[dict[str, Any]]:
+        """Validate every event locally, then record them in batches of up to 10,000.
+
+        Nothing is sent unless the whole input is valid. Should the server refuse a later
+        batch, PartiallyRecorded carries the results of the batches it had recorded.
+        """
         docs = parse_events(data, name=name)
+        for doc in docs:
+            prepare_event(doc)
         results: list[dict[str, Any]] = []
+        if progress is not None:
+            progress(0, len(docs))
         for batch in _batches(docs):
             try:
                 response = self._send("POST", "/events/batch", content=_array_body(batch))
-            except EventInvalid as exc:
-                raise self._relocate(exc, batch) from None
+            except FlightlogError as exc:
+                cause = self._relocate(exc, batch) if isinstance(exc, EventInvalid) else exc
+                if results:
+                    raise PartiallyRecorded(cause, results) from None
+                raise cause from None
             body = self._object(response)
             answered = body.get("results")
             if not isinstance(answered, list) or len(answered) != len(batch):
@@ -294,6 +319,8 @@ class RemoteFlightlog:
                     f"for {len(batch)} events"
                 )
             results.extend(answered)
+            if progress is not None:
+                progress(len(results), len(docs))
         return results
 
     @staticmethod

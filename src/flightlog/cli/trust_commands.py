@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from flightlog.cli.context import (
@@ -15,6 +14,7 @@ from flightlog.cli.context import (
     open_backend,
     open_local,
     print_json,
+    progress_bar,
     reported_errors,
     state_of,
 )
@@ -92,7 +92,13 @@ def key_show(ctx: typer.Context) -> None:
 
 def verify(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="Check this Flightlog server (same as the global --server).",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     key: str | None = typer.Option(
         None,
         "--key",
@@ -108,15 +114,12 @@ def verify(
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
     st = state_of(ctx)
+    if server:
+        st.server = server
     if st.server:
         _verify_remote(ctx, key, as_json)
         return
-    with reported_errors(), open_local(ctx) as fl, _progress() as bar:
-        task = bar.add_task("verifying", total=None)
-
-        def step(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with reported_errors(), open_local(ctx) as fl, progress_bar("verifying") as step:
         report = fl.verify(progress=step, workers=workers)
     doc = {
         "ok": report.ok,
@@ -179,18 +182,6 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         f"[green]ok[/]: {report.origin} at {report.tree_size} entries, {since}; "
         f"{report.entries_checked} entries spot-checked",
         highlight=False,
-    )
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
     )
 
 
