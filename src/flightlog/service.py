@@ -266,12 +266,20 @@ class Flightlog:
         return self._document(row, leaf_hash, refs)
 
     def log(
-        self, flt: EventFilter, *, after: int | None = None, limit: int = 100
+        self,
+        flt: EventFilter,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Entries matching ``flt`` after index ``after``, oldest first."""
+        """Entries matching ``flt`` between ``after`` and ``before``, oldest (or newest) first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
-        rows = self.store.query(_to_query(flt), after=after, limit=limit)
+        rows = self.store.query(
+            _to_query(flt), after=after, limit=limit, before=before, newest_first=newest_first
+        )
         indices = [r.index for r in rows]
         refs = self.store.refs_of(indices)
         leaves = self.store.leaf_hashes(indices)

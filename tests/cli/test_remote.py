@@ -293,7 +293,7 @@ class TestRecord:
     def test_sends_canonical_events_and_returns_the_results(self) -> None:
         """Events go as one JSON array of their canonical bytes; the acks come back in order."""
         server = Recorder()
-        data = (json.dumps(event(1), indent=1).replace("\n", "") + "\n")
+        data = json.dumps(event(1), indent=1).replace("\n", "") + "\n"
         data += json.dumps(event(2)) + "\n"
         with client_for(server) as client:
             results = client.record(data.encode(), name="events.jsonl")

@@ -145,4 +145,3 @@ class TestHeaderDecoding:
         """A value without % or quotes is taken as it is."""
         value = "https://ci.example.com/acme/payments"
         assert decode_header_value("ce-source", value) == value
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -107,6 +107,30 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(task, completed=done, total=total)
 
         yield step
+
+
+def print_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str | None = None,
+    header: bool = True,
+) -> None:
+    """A table on a terminal; elsewhere one tab-separated line per row, no value cut."""
+    if console.is_terminal:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(*columns, title=title, show_header=header)
+        for column in table.columns:
+            column.overflow = "fold"
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
+        return
+    for row in rows:
+        line = "\t".join(cell.replace("\t", " ").replace("\n", ", ") for cell in row)
+        sys.stdout.write(line + "\n")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from flightlog.cli.context import (
     console,
     current_actor,
+    err_console,
     fail,
     open_backend,
     open_local,
     print_json,
+    print_rows,
     progress_bar,
     reported_errors,
 )
 from flightlog.errors import FlightlogError, InputError, InputTooLarge, PartiallyRecorded
 from flightlog.events.canonical import parse_events
+from flightlog.events.refs import convention_warnings
 from flightlog.events.validation import validate_event
 from flightlog.service import EventFilter
 
@@ -70,11 +73,15 @@ def record_event(
         from flightlog.service import Flightlog
 
         if isinstance(backend, Flightlog):
+            prepared = backend.parse_and_validate(data, name=name)
+            _warn(w for p in prepared for w in convention_warnings(p.event, position=p.position))
             results = [
                 {"index": r.index, "leaf_hash": _b64(r.leaf_hash), "duplicate": r.duplicate}
-                for r in backend.record(backend.parse_and_validate(data, name=name))
+                for r in backend.record(prepared)
             ]
         else:
+            docs = parse_events(data, name=name)
+            _warn(w for d in docs for w in convention_warnings(d.value, position=d.position))
             with progress_bar("recording") as step:
                 try:
                     results = backend.record(data, name=name, progress=step)
@@ -93,6 +100,12 @@ def record_event(
         )
 
 
+def _warn(warnings: Iterable[str]) -> None:
+    """Print each warning as one line on stderr."""
+    for warning in warnings:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+
+
 def _b64(data: bytes) -> str:
     from flightlog.service import b64
 
@@ -100,24 +113,48 @@ def _b64(data: bytes) -> str:
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Event files (JSON, JSON array or JSON Lines)."),
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE...", help="Event files (JSON, JSON array or JSON Lines)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print [{file, ok, events, error, warnings}] as JSON."
+    ),
 ) -> None:
     """Check events against their schemas without recording them."""
-    bad = 0
+    reports: list[dict[str, Any]] = []
     for path in files:
+        report: dict[str, Any] = {
+            "file": str(path),
+            "ok": True,
+            "events": 0,
+            "error": None,
+            "warnings": [],
+        }
         try:
             data, name = _read_input(str(path))
             docs = parse_events(data, name=name)
             for doc in docs:
                 validate_event(doc.value, position=doc.position)
+                report["warnings"].extend(convention_warnings(doc.value, position=doc.position))
+            report["events"] = len(docs)
         except FlightlogError as exc:
-            bad += 1
-            console.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
-            continue
-        console.print(
-            f"[green]✓[/] {path}: {len(docs)} valid event{'s' if len(docs) != 1 else ''}",
-            highlight=False,
-        )
+            report.update(ok=False, error=str(exc))
+        reports.append(report)
+    bad = sum(not r["ok"] for r in reports)
+    if as_json:
+        print_json(reports)
+    else:
+        for r in reports:
+            _warn(r["warnings"])
+            if r["ok"]:
+                n = r["events"]
+                console.print(
+                    f"✓ {r['file']}: {n} valid event{'s' if n != 1 else ''}",
+                    highlight=False,
+                    markup=False,
+                )
+            else:
+                console.print(f"✗ {r['error']}", highlight=False, markup=False, soft_wrap=True)
     if bad:
         raise fail(f"{bad} of {len(files)} file{'s' if len(files) != 1 else ''} invalid")
 
@@ -136,20 +173,52 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
 
 def log(
     ctx: typer.Context,
-    type_: str | None = typer.Option(None, "--type", help="Event type, with or without version."),
-    service: str | None = typer.Option(None, "--service"),
+    type_: str | None = typer.Option(
+        None, "--type", help="Event type, with or without version (e.g. service.deployed)."
+    ),
+    service: str | None = typer.Option(None, "--service", help="Service name."),
     env: str | None = typer.Option(None, "--env", help="Environment id."),
-    commit: str | None = typer.Option(None, "--commit"),
-    artifact: str | None = typer.Option(None, "--artifact"),
-    ticket: str | None = typer.Option(None, "--ticket"),
-    actor: str | None = typer.Option(None, "--actor"),
+    commit: str | None = typer.Option(None, "--commit", help="Commit SHA."),
+    artifact: str | None = typer.Option(
+        None, "--artifact", help="Artifact id (package URL or OCI digest)."
+    ),
+    ticket: str | None = typer.Option(None, "--ticket", help="Ticket key, e.g. PAY-123."),
+    actor: str | None = typer.Option(None, "--actor", help="Who acted (author, deployer …)."),
     since: str | None = typer.Option(None, "--since", help="Event time at or after (RFC 3339)."),
     until: str | None = typer.Option(None, "--until", help="Event time before (RFC 3339)."),
-    after: int | None = typer.Option(None, "--after", help="Only entries with a greater index."),
-    limit: int = typer.Option(100, "--limit", min=1, max=10000),
-    as_json: bool = typer.Option(False, "--json"),
+    after: int | None = typer.Option(
+        None, "--after", help="Only entries with a greater index (the next page, oldest first)."
+    ),
+    before: int | None = typer.Option(
+        None,
+        "--before",
+        help="Only entries with a smaller index (the next page with --reverse or --last).",
+    ),
+    limit: int = typer.Option(
+        100, "--limit", min=1, max=10000, help="At most this many entries per page."
+    ),
+    last: int | None = typer.Option(
+        None,
+        "--last",
+        min=1,
+        max=10000,
+        help="The newest N entries (shown oldest first unless --reverse).",
+    ),
+    reverse: bool = typer.Option(False, "--reverse", help="Newest first."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {events, next_cursor}, as GET /api/v1/events does."
+    ),
 ) -> None:
-    """List recorded events, oldest first, filtered by their join keys."""
+    """List recorded events, oldest first, filtered by their join keys.
+
+    Not on a terminal, each entry is one tab-separated line (index, time, type,
+    subject, refs) with nothing cut, so the output can be piped to grep.
+    """
+    newest_first = reverse or last is not None
+    if after is not None and newest_first:
+        raise fail("--after pages oldest first; with --reverse or --last page with --before", 2)
+    if before is not None and not newest_first:
+        raise fail("--before pages newest first; add --reverse or --last", 2)
     flt = EventFilter(
         type=type_,
         service=service,
@@ -161,37 +230,46 @@ def log(
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
     )
+    size = last if last is not None else limit
     with reported_errors(), open_backend(ctx) as backend:
-        docs = backend.log(flt, after=after, limit=limit)
+        docs = backend.log(
+            flt, after=after, before=before, limit=size + 1, newest_first=newest_first
+        )
+    docs, more = docs[:size], len(docs) > size
+    # The cursor is the index of the last entry of the page in paging order, as the API's.
+    next_cursor = str(docs[-1]["index"]) if more else None
+    if last is not None and not reverse:
+        docs.reverse()
     if as_json:
-        print_json(docs)
-        return
-    table = Table(
-        "index",
-        "time",
-        "type",
-        "subject",
-        "refs",
-        title=f"{len(docs)} event{'' if len(docs) == 1 else 's'}",
-    )
-    for d in docs:
-        leaf = d["leaf"]
-        subject = (
-            (d["event"] or {}).get("subject", {}).get("id", "(erased)")
-            if d["event"]
-            else "(erased)"
+        print_json({"events": docs, "next_cursor": next_cursor})
+    else:
+        print_rows(
+            ("index", "time", "type", "subject", "refs"),
+            (_log_row(d) for d in docs),
+            title=f"{len(docs)} event{'' if len(docs) == 1 else 's'}",
         )
-        refs = ", ".join(f"{k}={v}" for k, v in d["refs"][:4]) + (
-            " …" if len(d["refs"]) > 4 else ""
+    if next_cursor is not None:
+        flag = "--before" if newest_first else "--after"
+        err_console.print(
+            f"more entries match: add {flag} {next_cursor} for the next page",
+            highlight=False,
+            markup=False,
         )
-        table.add_row(str(d["index"]), leaf["time"], leaf["type"], str(subject), refs)
-    console.print(table)
+
+
+def _log_row(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """The cells of one entry in the listing of ``log``."""
+    leaf = doc["leaf"]
+    event = doc["event"]
+    subject = event.get("subject", {}).get("id", "(erased)") if event else "(erased)"
+    refs = ", ".join(f"{k}={v}" for k, v in doc["refs"])
+    return str(doc["index"]), leaf["time"], leaf["type"], str(subject), refs
 
 
 def show(
     ctx: typer.Context,
     index: int = typer.Argument(..., help="Ledger index."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the entry as JSON."),
 ) -> None:
     """Show one entry: the event as received, its refs, leaf and leaf hash."""
     with reported_errors(), open_backend(ctx) as backend:
@@ -203,15 +281,16 @@ def show(
 
 
 def _render_entry(doc: dict[str, Any]) -> None:
-    table = Table(show_header=False, title=f"entry {doc['index']}")
-    for key, value in doc["leaf"].items():
-        table.add_row(key, str(value))
-    table.add_row("leaf_hash", str(doc["leaf_hash"]))
-    table.add_row("refs", "\n".join(f"{k}={v}" for k, v in doc["refs"]) or "-")
-    table.add_row("payload", "[yellow]erased[/]" if doc["erased"] else "present")
-    console.print(table)
+    rows = [(key, str(value)) for key, value in doc["leaf"].items()]
+    rows.append(("leaf_hash", str(doc["leaf_hash"])))
+    rows.append(("refs", "\n".join(f"{k}={v}" for k, v in doc["refs"]) or "-"))
+    rows.append(("payload", "erased" if doc["erased"] else "present"))
+    print_rows(("field", "value"), rows, title=f"entry {doc['index']}", header=False)
     if doc["event"] is not None:
-        console.print_json(data=doc["event"])
+        if console.is_terminal:
+            console.print_json(data=doc["event"])
+        else:
+            print_json(doc["event"])
 
 
 def erase(

@@ -336,13 +336,26 @@ class RemoteFlightlog:
         return self._object(self._send("GET", f"/events/{int(index)}"))
 
     def log(
-        self, flt: EventFilter, *, after: int | None = None, limit: int = 100
+        self,
+        flt: EventFilter,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Entries matching ``flt`` after index ``after``, oldest first, following pages."""
+        """Entries matching ``flt`` between ``after`` and ``before``, following pages."""
         if limit < 1:
             raise InputError("limit must be at least 1")
         params: dict[str, str | int] = dict(_filter_params(flt))
-        cursor = str(after) if after is not None else None
+        if newest_first:
+            params["order"] = "desc"
+            if after is not None:
+                raise InputError("newest first, the API pages by 'before', not 'after'")
+        elif before is not None:
+            raise InputError("oldest first, the API pages by 'after', not 'before'")
+        start = before if newest_first else after
+        cursor = str(start) if start is not None else None
         out: list[dict[str, Any]] = []
         while len(out) < limit:
             page = dict(params, limit=min(limit - len(out), MAX_PAGE))

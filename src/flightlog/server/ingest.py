@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
+from flightlog.events.refs import convention_warnings
 from flightlog.server.auth import BEARER_SECURITY, authorize
 from flightlog.server.body import media_type, read_body
 from flightlog.server.cloudevents import binary_attributes, check_agreement, unwrap_structured
@@ -185,14 +186,14 @@ async def post_event(request: Request) -> Response:
         prepared = await run_in_threadpool(prepare_single, state.flightlog, kind, data, attributes)
     [result] = await _append(request, [prepared])
     # The hot path answers with bytes it builds itself; the schema is AppendAck's.
-    body = json.dumps(
-        {
-            "index": result.index,
-            "leaf_hash": b64encode(result.leaf_hash).decode("ascii"),
-            "duplicate": result.duplicate,
-        },
-        separators=(",", ":"),
-    ).encode()
+    answer: dict[str, Any] = {
+        "index": result.index,
+        "leaf_hash": b64encode(result.leaf_hash).decode("ascii"),
+        "duplicate": result.duplicate,
+    }
+    if warnings := convention_warnings(prepared.event):
+        answer["warnings"] = warnings
+    body = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
     if result.duplicate:
         return Response(body, status_code=200, media_type=JSON)
     headers = {"Location": f"/api/v1/events/{result.index}"}
@@ -202,6 +203,7 @@ async def post_event(request: Request) -> Response:
 @router.post(
     "/events/batch",
     status_code=201,
+    response_model_exclude_none=True,
     summary="Record up to 10,000 events atomically",
     responses={
         200: {"model": BatchAck, "description": "Every event was already recorded"},
@@ -240,4 +242,7 @@ async def post_batch(request: Request, response: Response) -> BatchAck:
     results = await _append(request, prepared)
     if all(r.duplicate for r in results):
         response.status_code = 200
-    return BatchAck(results=[_ack(r) for r in results])
+    warnings = [
+        w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")
+    ]
+    return BatchAck(results=[_ack(r) for r in results], warnings=warnings or None)

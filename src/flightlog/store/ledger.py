@@ -357,11 +357,22 @@ class LedgerStore:
             found = self._fetch_nodes(conn, [(0, i) for i in indices])
         return {idx: h for (_, idx), h in found.items()}
 
-    def query(self, q: Query, *, after: int | None, limit: int) -> list[EntryRow]:
-        """Entries matching ``q`` with index > ``after``, in ledger order."""
-        stmt = sa.select(entries).order_by(entries.c.idx).limit(limit)
+    def query(
+        self,
+        q: Query,
+        *,
+        after: int | None,
+        limit: int,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[EntryRow]:
+        """Entries matching ``q`` with ``after`` < index < ``before``, in ledger order or reversed."""
+        order = entries.c.idx.desc() if newest_first else entries.c.idx
+        stmt = sa.select(entries).order_by(order).limit(limit)
         if after is not None:
             stmt = stmt.where(entries.c.idx > after)
+        if before is not None:
+            stmt = stmt.where(entries.c.idx < before)
         if q.types:
             stmt = stmt.where(
                 sa.or_(
