@@ -300,7 +300,7 @@ def erase(
     actor: str | None = typer.Option(
         None, "--actor", help="Who erases (default: $FLIGHTLOG_ACTOR or $USER)."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print {erased, erasure_index} as JSON."),
 ) -> None:
     """Erase a stored payload; an erasure event records who, what and why. Proofs still verify."""
     with reported_errors(), open_local(ctx) as fl:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
+from typing import Any
 
 import typer
 import uvicorn
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from uvicorn.supervisors import Multiprocess
 
 from flightlog.auth.tokens import (
     SCOPES,
@@ -30,6 +34,9 @@ from flightlog.server.logging import uvicorn_log_config
 from flightlog.service import Flightlog
 from flightlog.store.engine import normalise_url
 
+# uvicorn's default backlog: connections wait here until the server accepts them.
+LISTEN_BACKLOG = 2048
+
 token_app = typer.Typer(help="Manage API tokens (stored hashed; shown once).", no_args_is_help=True)
 
 
@@ -46,7 +53,9 @@ def server_url(host: str, port: int) -> str:
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8080, "--port", min=1, max=65535, help="TCP port."),
+    port: int = typer.Option(
+        8080, "--port", min=1, max=65535, help="TCP port (make run takes PORT=)."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (PostgreSQL only)."),
     checkpoint_interval: float = typer.Option(
         60.0, "--checkpoint-interval", min=0.1, help="Seconds between automatic checkpoints."
@@ -60,6 +69,8 @@ def serve(
             "FLIGHTLOG_DATABASE_URL=postgresql+psycopg://… or run with --workers 1.",
             code=2,
         )
+    # A port in use fails before the store is touched.
+    sock = listen(host, port)
     # Migrate, load the key and create the first admin token once, before any worker
     # starts, so workers never race on them.
     with reported_errors():
@@ -68,6 +79,7 @@ def serve(
             created = ensure_first_admin(service.engine, settings.admin_token_path)
         finally:
             service.close()
+    # Printed only once the port is ours: a URL shown is a URL that answers.
     # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
     typer.echo(f"Flightlog serving on {server_url(host, port)}")
     token_path = settings.admin_token_path
@@ -75,25 +87,48 @@ def serve(
         typer.echo(f"First admin token written to {token_path} (mode 0600)")
     elif token_path.exists():
         typer.echo(f"Admin token file: {token_path}")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": uvicorn_log_config(),
+    }
     if workers == 1:
-        uvicorn.run(
-            create_app(settings, checkpoint_interval=checkpoint_interval),
-            host=host,
-            port=port,
-            access_log=False,
-            log_config=uvicorn_log_config(),
+        config = uvicorn.Config(
+            create_app(settings, checkpoint_interval=checkpoint_interval), **common
         )
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        if not server.started:
+            raise typer.Exit(3)
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
-    uvicorn.run(
-        "flightlog.server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_config=uvicorn_log_config(),
+    config = uvicorn.Config(
+        "flightlog.server.app:app_from_env", factory=True, workers=workers, **common
     )
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``; a port in use fails with one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise fail(
+                f"port {port} on {host} is already in use; choose another with --port "
+                f"(e.g. --port {port + 1 if port < 65535 else 8081})",
+                code=2,
+            ) from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=2) from None
+    # Worker processes inherit the listening socket.
+    sock.set_inheritable(True)
+    return sock
 
 
 @token_app.command("create")

@@ -44,7 +44,7 @@ def proof_inclusion(
     size: int | None = typer.Option(
         None, "--size", help="Tree size (default: the latest checkpoint)."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that an entry is in the log."""
     with reported_errors(), open_backend(ctx) as backend:
@@ -68,7 +68,7 @@ def proof_consistency(
     ctx: typer.Context,
     first: int = typer.Argument(..., help="Smaller tree size."),
     second: int = typer.Argument(..., help="Larger tree size."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that a larger tree extends a smaller one (nothing rewritten)."""
     with reported_errors(), open_backend(ctx) as backend:
@@ -84,10 +84,18 @@ def proof_consistency(
 
 
 @key_app.command("show")
-def key_show(ctx: typer.Context) -> None:
+def key_show(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {origin, verifier_key} as JSON."),
+) -> None:
     """Print the verifier key (note format) that checks this log's checkpoints."""
     with reported_errors(), open_backend(ctx) as backend:
-        typer.echo(backend.verifier_key())
+        vkey = backend.verifier_key()
+    if as_json:
+        # A key name holds no '+' (signed-note format), so it is everything before the first.
+        print_json({"origin": vkey.split("+", 1)[0], "verifier_key": vkey})
+        return
+    typer.echo(vkey)
 
 
 def verify(
