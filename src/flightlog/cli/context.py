@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from flightlog.cli.remote import RemoteFlightlog
     from flightlog.service import Flightlog
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a line longer than the screen is left whole (piped output is never wrapped).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

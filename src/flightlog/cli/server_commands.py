@@ -9,7 +9,6 @@ from typing import Any
 
 import typer
 import uvicorn
-from rich.table import Table
 from sqlalchemy.engine import make_url
 from uvicorn.supervisors import Multiprocess
 
@@ -21,11 +20,11 @@ from flightlog.auth.tokens import (
     revoke_token,
 )
 from flightlog.cli.context import (
-    console,
     err_console,
     fail,
     open_local,
     print_json,
+    print_rows,
     reported_errors,
 )
 from flightlog.config import Settings
@@ -175,10 +174,10 @@ def token_list(
             ]
         )
         return
-    table = Table("name", "scopes", "created", "revoked")
-    for t in infos:
-        table.add_row(t.name, " ".join(t.scopes), t.created_at, t.revoked_at or "")
-    console.print(table)
+    print_rows(
+        ("name", "scopes", "created", "revoked"),
+        [(t.name, " ".join(t.scopes), t.created_at, t.revoked_at or "") for t in infos],
+    )
 
 
 @token_app.command("revoke")

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from flightlog.cli.context import (
     console,
@@ -14,6 +13,7 @@ from flightlog.cli.context import (
     open_backend,
     open_local,
     print_json,
+    print_rows,
     progress_bar,
     reported_errors,
     state_of,
@@ -52,13 +52,16 @@ def proof_inclusion(
     if as_json:
         print_json(doc)
         return
-    table = Table(
-        show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}"
+    print_rows(
+        ("field", "value"),
+        [
+            ("leaf_hash", doc["leaf_hash"]),
+            ("root", doc["root"]),
+            ("proof", "\n".join(doc["proof"]) or "(empty)"),
+        ],
+        title=f"inclusion of entry {index} in a tree of {doc['tree_size']}",
+        header=False,
     )
-    table.add_row("leaf_hash", doc["leaf_hash"])
-    table.add_row("root", doc["root"])
-    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
-    console.print(table)
     if doc.get("checkpoint"):
         typer.echo(doc["checkpoint"], nl=False)
 
@@ -76,11 +79,16 @@ def proof_consistency(
     if as_json:
         print_json(doc)
         return
-    table = Table(show_header=False, title=f"consistency {first} → {second}")
-    table.add_row("first_root", doc["first_root"])
-    table.add_row("second_root", doc["second_root"])
-    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
-    console.print(table)
+    print_rows(
+        ("field", "value"),
+        [
+            ("first_root", doc["first_root"]),
+            ("second_root", doc["second_root"]),
+            ("proof", "\n".join(doc["proof"]) or "(empty)"),
+        ],
+        title=f"consistency {first} → {second}",
+        header=False,
+    )
 
 
 @key_app.command("show")
