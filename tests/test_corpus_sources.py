@@ -13,7 +13,7 @@ SOURCES = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
 def _listed(relative: Path) -> bool:
     """Whether SOURCES.md names the file, or a folder holding it, as its source row."""
     candidates = [relative.as_posix(), relative.name]
-    candidates += [parent.as_posix() for parent in relative.parents if parent != Path(".")]
+    candidates += [parent.as_posix() for parent in relative.parents if parent != Path()]
     return any(candidate in SOURCES for candidate in candidates)
 
 
