@@ -34,8 +34,8 @@ from bench.profiling import profile_rows
 from bench.results import Row, Section, Target, median, rate
 from flightlog.config import Settings
 from flightlog.ledger import merkle
-from flightlog.ledger.entry import utc_now
 from flightlog.service import Flightlog, PreparedEvent
+from flightlog.timestamps import utc_now
 
 BATCH = 1000
 TARGET_RATIO = 0.5

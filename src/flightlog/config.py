@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ORIGIN = "flightlog.localhost/log"
+DEFAULT_HOME = ".flightlog"
+DEFAULT_DATABASE_URL = "sqlite:///flightlog.db"
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -29,8 +31,8 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Build settings from ``FLIGHTLOG_*`` variables, with working-directory defaults."""
         env = dict(os.environ if environ is None else environ)
-        home = Path(env.get("FLIGHTLOG_HOME", ".flightlog"))
-        url = env.get("FLIGHTLOG_DATABASE_URL") or "sqlite:///flightlog.db"
+        home = Path(env.get("FLIGHTLOG_HOME", DEFAULT_HOME))
+        url = env.get("FLIGHTLOG_DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
             database_url=url,
             home=home,

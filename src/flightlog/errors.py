@@ -1,11 +1,18 @@
 """The one exception tree of Flightlog.
 
 Every malformed input, failed proof or refused write becomes one of these, with a
-message a user can act on. The HTTP layer maps the classes to status codes; the CLI
-prints the message and exits non-zero.
+message a user can act on. The HTTP layer maps the classes to status codes
+(``flightlog.wire.PROBLEMS``); the CLI prints the message on one
+line and exits 1 (2 only for a command line Typer cannot parse).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flightlog.api import AppendResult
 
 
 class FlightlogError(Exception):
@@ -13,7 +20,7 @@ class FlightlogError(Exception):
 
 
 class InputError(FlightlogError):
-    """Input that cannot be accepted as it is (HTTP 4xx, CLI exit 2)."""
+    """Input that cannot be accepted as it is (HTTP 4xx, CLI exit 1)."""
 
 
 class MalformedInput(InputError):
@@ -27,14 +34,23 @@ class InputTooLarge(InputError):
 class EventInvalid(InputError):
     """An event that parses but breaks its schema or the envelope rules.
 
-    ``path`` is the JSON path of the offending value (``$.context.id``) and
-    ``position`` the event's place in its batch or file, when known.
+    ``path`` is the JSON path of the offending value (``$.context.id``),
+    ``position`` the event's place in its batch or file, and ``item`` its zero-based
+    place in a batch request, when known.
     """
 
-    def __init__(self, message: str, *, path: str = "$", position: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "$",
+        position: str | None = None,
+        item: int | None = None,
+    ) -> None:
         self.reason = message
         self.path = path
         self.position = position
+        self.item = item
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -43,7 +59,7 @@ class EventInvalid(InputError):
 
     def at(self, position: str) -> EventInvalid:
         """Return a copy of this error located at ``position`` (e.g. ``events.json:3``)."""
-        return type(self)(self.reason, path=self.path, position=position)
+        return type(self)(self.reason, path=self.path, position=position, item=self.item)
 
 
 class UnknownEventType(EventInvalid):
@@ -100,7 +116,7 @@ class PartiallyRecorded(FlightlogError):
     ``results`` are the answers of the batches recorded before ``cause`` stopped the rest.
     """
 
-    def __init__(self, cause: FlightlogError, results: list[dict[str, object]]) -> None:
+    def __init__(self, cause: FlightlogError, results: Sequence[AppendResult]) -> None:
         self.cause = cause
         self.results = results
         super().__init__(f"{cause} ({len(results)} earlier events were recorded)")

@@ -1,27 +1,40 @@
 """The application service: the one place the CLI and the HTTP API call into.
 
 It wires the pure core (event validation, leaf building, Merkle proofs, signed notes)
-to a store and a signing key. Every method returns plain data: the dictionaries it
-returns are the documents that ``flightlog … --json`` prints and the HTTP API serves.
+to a store and a signing key, and implements the :class:`flightlog.api.Ledger` port:
+its methods return the frozen types of :mod:`flightlog.api`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
+from flightlog.api import (
+    AppendResult,
+    CheckpointInfo,
+    ConsistencyProof,
+    Entry,
+    EventFilter,
+    InclusionProof,
+    Leaf,
+    b64,
+)
 from flightlog.config import Settings
-from flightlog.errors import ConflictError, EventInvalid, InputError, InputTooLarge, NotFound
+from flightlog.errors import (
+    ConflictError,
+    EventInvalid,
+    InputError,
+    KeyFileError,
+    NotFound,
+    StoreError,
+)
 from flightlog.events.canonical import ParsedDocument, parse_document, parse_events
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
@@ -30,17 +43,17 @@ from flightlog.ledger import merkle
 from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Report, verify_log
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
 from flightlog.ledger.entry import (
-    AppendResult,
     PreparedEvent,
-    format_timestamp,
-    leaf_object,
     payload_digest,
-    utc_now,
 )
 from flightlog.ledger.keys import load_or_create_signer
 from flightlog.ledger.note import Signer, Verifier
+from flightlog.store.engine import ping, sqlite_file_missing
 from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
+from flightlog.store.tokens import TokenStore
 from flightlog.store.verification import process_runner
+from flightlog.timestamps import format_timestamp, parse_timestamp, utc_now
+from flightlog.wire import check_event_size
 
 __all__ = [
     "AppendResult",
@@ -48,37 +61,17 @@ __all__ = [
     "Flightlog",
     "PreparedEvent",
     "ProgressFn",
+    "b64",
+    "parse_and_prepare",
     "prepare_event",
 ]
 
-MAX_EVENT_BYTES = 1024 * 1024
-"""The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
 
 PARALLEL_VERIFY_MIN = 4 * TASK_CHUNKS * CHUNK
 """Below this many entries, starting worker processes costs more than it saves."""
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during long work."""
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Filters of ``flightlog log`` and ``GET /api/v1/events`` (all optional, ANDed)."""
-
-    type: str | None = None
-    service: str | None = None
-    environment: str | None = None
-    commit: str | None = None
-    artifact: str | None = None
-    ticket: str | None = None
-    actor: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def b64(data: bytes) -> str:
-    """Standard base64 text, as C2SP and RFC 9162 documents show hashes."""
-    return base64.b64encode(data).decode("ascii")
 
 
 def _type_patterns(value: str) -> tuple[str, ...]:
@@ -107,11 +100,7 @@ def _to_query(flt: EventFilter) -> Query:
 
 def prepare_event(doc: ParsedDocument) -> PreparedEvent:
     """Validate one parsed event and derive what the ledger stores for it (pure)."""
-    if len(doc.canonical) > MAX_EVENT_BYTES:
-        raise InputTooLarge(
-            f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
-            f"{MAX_EVENT_BYTES:,} bytes per event"
-        )
+    check_event_size(doc.canonical, doc.position)
     event = doc.value
     header = validate_event(event, position=doc.position)
     return PreparedEvent(
@@ -128,31 +117,85 @@ def prepare_event(doc: ParsedDocument) -> PreparedEvent:
     )
 
 
-def _checkpoint_document(cp: StoredCheckpoint) -> dict[str, Any]:
-    return {"note": cp.note, "tree_size": cp.tree_size, "root": b64(cp.root_hash)}
+def parse_and_prepare(
+    data: bytes | str, *, name: str, max_events: int | None = None
+) -> list[PreparedEvent]:
+    """Parse one event, a JSON array or JSON Lines, and prepare every event (pure)."""
+    return [prepare_event(d) for d in parse_events(data, name=name, max_events=max_events)]
+
+
+def _checkpoint_info(cp: StoredCheckpoint) -> CheckpointInfo:
+    return CheckpointInfo(note=cp.note, tree_size=cp.tree_size, root=cp.root_hash)
 
 
 class Flightlog:
     """A ledger opened for use: the store plus the signing key of its origin."""
 
-    def __init__(self, settings: Settings, store: LedgerStore, signer: Signer) -> None:
+    def __init__(self, settings: Settings, store: LedgerStore, signer: Signer | None) -> None:
         self.settings = settings
         self.store = store
-        self.signer = signer
-        self.verifier = Verifier.from_verifier_key(signer.verifier_key())
+        self._signer = signer
+        self._verifier = (
+            None if signer is None else Verifier.from_verifier_key(signer.verifier_key())
+        )
         self._checkpoint_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings) -> Flightlog:
         """Open (and migrate) the store and load or create the signing key."""
         store = LedgerStore.open(settings.database_url)
-        signer = load_or_create_signer(settings.key_path, settings.origin)
+        try:
+            signer = load_or_create_signer(settings.key_path, settings.origin)
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, store, signer)
+
+    @classmethod
+    def open_for_reading(cls, settings: Settings) -> Flightlog:
+        """Open an existing store as it is: no migration, no new file, no new key."""
+        missing = sqlite_file_missing(settings.database_url)
+        if missing is not None:
+            raise StoreError(
+                f"no ledger at {missing}; record an event or run `flightlog migrate` to create one"
+            )
+        store = LedgerStore.open(settings.database_url, migrate=False)
+        try:
+            signer = (
+                load_or_create_signer(settings.key_path, settings.origin)
+                if settings.key_path.exists()
+                else None
+            )
+        except BaseException:
+            store.close()
+            raise
         return cls(settings, store, signer)
 
     @property
-    def engine(self) -> sa.Engine:
-        """The store's SQLAlchemy engine."""
-        return self.store.engine
+    def signer(self) -> Signer:
+        """The signing key; KeyFileError when this store was opened without one."""
+        if self._signer is None:
+            raise KeyFileError(
+                f"no signing key at {self.settings.key_path}; set FLIGHTLOG_HOME to the "
+                "directory holding signing.key"
+            )
+        return self._signer
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verifier of the signing key."""
+        if self._verifier is None:
+            self._verifier = Verifier.from_verifier_key(self.signer.verifier_key())
+        return self._verifier
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The API tokens of this store."""
+        return TokenStore(self.store.engine)
+
+    def ping(self) -> None:
+        """StoreError unless the database answers."""
+        ping(self.store.engine)
 
     def close(self) -> None:
         """Release database connections."""
@@ -186,9 +229,19 @@ class Flightlog:
         self, data: bytes | str, *, name: str, max_events: int | None = None
     ) -> list[PreparedEvent]:
         """Parse one event, a JSON array or JSON Lines, and validate every event."""
-        return [
-            self.prepare_document(d) for d in parse_events(data, name=name, max_events=max_events)
-        ]
+        return parse_and_prepare(data, name=name, max_events=max_events)
+
+    def record_bytes(
+        self, data: bytes, *, name: str, progress: ProgressFn | None = None
+    ) -> list[AppendResult]:
+        """Parse, validate and append events atomically (one event, an array or JSON Lines)."""
+        events = self.parse_and_validate(data, name=name)
+        if progress is not None:
+            progress(0, len(events))
+        results = self.record(events)
+        if progress is not None:
+            progress(len(results), len(events))
+        return results
 
     def record(self, events: Sequence[PreparedEvent]) -> list[AppendResult]:
         """Append events atomically; ConflictError when one clashes with a recorded event."""
@@ -239,15 +292,12 @@ class Flightlog:
         """The number of entries in the log."""
         return self.store.tree_size()
 
-    def _document(
-        self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]
-    ) -> dict[str, Any]:
-        return {
-            "index": row.index,
-            "event": json.loads(row.payload) if row.payload is not None else None,
-            "erased": row.payload is None,
-            "refs": [[k, v] for k, v in refs],
-            "leaf": leaf_object(
+    def _entry(self, row: Any, leaf_hash: bytes | None, refs: Sequence[tuple[str, str]]) -> Entry:
+        return Entry(
+            index=row.index,
+            event=json.loads(row.payload) if row.payload is not None else None,
+            refs=tuple((k, v) for k, v in refs),
+            leaf=Leaf(
                 id=row.id,
                 source=row.source,
                 type=row.type,
@@ -255,15 +305,15 @@ class Flightlog:
                 received_at=row.received_at,
                 payload_sha256=row.payload_sha256,
             ),
-            "leaf_hash": b64(leaf_hash) if leaf_hash is not None else None,
-        }
+            leaf_hash=leaf_hash,
+        )
 
-    def show(self, index: int) -> dict[str, Any]:
+    def show(self, index: int) -> Entry:
         """The full document of one entry."""
         if index < 0:
             raise NotFound(f"no entry at index {index}")
         row, leaf_hash, refs = self.store.get(index)
-        return self._document(row, leaf_hash, refs)
+        return self._entry(row, leaf_hash, refs)
 
     def log(
         self,
@@ -273,7 +323,7 @@ class Flightlog:
         limit: int = 100,
         before: int | None = None,
         newest_first: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """Entries matching ``flt`` between ``after`` and ``before``, oldest (or newest) first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
@@ -283,7 +333,7 @@ class Flightlog:
         indices = [r.index for r in rows]
         refs = self.store.refs_of(indices)
         leaves = self.store.leaf_hashes(indices)
-        return [self._document(r, leaves.get(r.index), refs[r.index]) for r in rows]
+        return [self._entry(r, leaves.get(r.index), refs[r.index]) for r in rows]
 
     # -- checkpoints and proofs -------------------------------------------------------
 
@@ -292,31 +342,30 @@ class Flightlog:
         plan = merkle.root_plan(size)
         return plan.assemble(self.store.nodes(plan.ids))[0]
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> CheckpointInfo:
         """Cut a signed checkpoint of the current tree (reuse the latest if nothing changed)."""
         with self._checkpoint_lock:
             latest = self.store.latest_checkpoint()
             size = self.store.tree_size()
             if latest is not None and latest.tree_size == size:
-                return _checkpoint_document(latest)
+                return _checkpoint_info(latest)
             root = self.root(size)
             note = sign_checkpoint(Checkpoint(self.settings.origin, size, root), self.signer)
-            return _checkpoint_document(self.store.add_checkpoint(size, root, note))
+            return _checkpoint_info(self.store.add_checkpoint(size, root, note))
 
-    def latest_checkpoint(self) -> dict[str, Any] | None:
-        """The latest stored checkpoint document, or None."""
+    def latest_checkpoint(self) -> CheckpointInfo | None:
+        """The latest stored checkpoint, or None."""
         cp = self.store.latest_checkpoint()
-        return None if cp is None else _checkpoint_document(cp)
+        return None if cp is None else _checkpoint_info(cp)
 
     def checkpoint_age_seconds(self) -> float | None:
         """Seconds since the latest checkpoint was cut."""
         cp = self.store.latest_checkpoint()
         if cp is None:
             return None
-        cut = datetime.strptime(cp.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        return (datetime.now(UTC) - cut).total_seconds()
+        return (datetime.now(UTC) - parse_timestamp(cp.created_at)).total_seconds()
 
-    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+    def inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
         """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
         if size is None:
             # Check the index first: a request for a missing entry must not cut a checkpoint.
@@ -324,9 +373,9 @@ class Flightlog:
             if index < 0 or index >= current:
                 raise NotFound(f"no entry at index {index} (the log holds {current} entries)")
             latest = self.latest_checkpoint()
-            if latest is None or latest["tree_size"] <= index:
+            if latest is None or latest.tree_size <= index:
                 latest = self.checkpoint()
-            size = int(latest["tree_size"])
+            size = latest.tree_size
         with self.store.snapshot() as snap:
             current = snap.tree_size()
             if index < 0 or index >= current:
@@ -339,16 +388,16 @@ class Flightlog:
             root_plan = merkle.root_plan(size)
             nodes = snap.nodes(plan.ids + root_plan.ids + ((0, index),))
             note = snap.checkpoint_note(size)
-        return {
-            "index": index,
-            "tree_size": size,
-            "leaf_hash": b64(nodes[(0, index)]),
-            "proof": [b64(h) for h in plan.assemble(nodes)],
-            "root": b64(root_plan.assemble(nodes)[0]),
-            "checkpoint": note,
-        }
+        return InclusionProof(
+            index=index,
+            tree_size=size,
+            leaf_hash=nodes[(0, index)],
+            proof=tuple(plan.assemble(nodes)),
+            root=root_plan.assemble(nodes)[0],
+            checkpoint=note,
+        )
 
-    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+    def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
         """Proof that the tree of ``second`` entries extends the tree of ``first``."""
         with self.store.snapshot() as snap:
             current = snap.tree_size()
@@ -359,13 +408,13 @@ class Flightlog:
             plan = merkle.consistency_plan(first, second)
             r1, r2 = merkle.root_plan(first), merkle.root_plan(second)
             nodes = snap.nodes(plan.ids + r1.ids + r2.ids)
-        return {
-            "first": first,
-            "second": second,
-            "first_root": b64(r1.assemble(nodes)[0]),
-            "second_root": b64(r2.assemble(nodes)[0]),
-            "proof": [b64(h) for h in plan.assemble(nodes)],
-        }
+        return ConsistencyProof(
+            first=first,
+            second=second,
+            first_root=r1.assemble(nodes)[0],
+            second_root=r2.assemble(nodes)[0],
+            proof=tuple(plan.assemble(nodes)),
+        )
 
     def verifier_key(self) -> str:
         """The verifier key string of this log's signing key."""

@@ -25,6 +25,7 @@ from flightlog.config import Settings
 from flightlog.errors import AuthError, ForbiddenError, InputError, NotFound
 from flightlog.service import Flightlog
 from flightlog.store.schema import tokens
+from flightlog.store.tokens import TokenStore
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def engine(settings: Settings) -> Iterator[sa.Engine]:
     """The engine of a freshly migrated store (SQLite and PostgreSQL)."""
     service = Flightlog.open(settings)
     try:
-        yield service.engine
+        yield service.store.engine
     finally:
         service.close()
 
@@ -42,7 +43,7 @@ class TestCreateToken:
 
     def test_secret_has_prefix_and_only_its_digest_is_stored(self, engine: sa.Engine) -> None:
         """The secret is fl_ + 43 url-safe characters; the table holds its SHA-256 only."""
-        secret = create_token(engine, "ci", ["ingest"])
+        secret = create_token(TokenStore(engine), "ci", ["ingest"])
         assert secret.startswith("fl_")
         assert len(secret) == 3 + 43
         with engine.connect() as conn:
@@ -53,23 +54,25 @@ class TestCreateToken:
 
     def test_two_tokens_never_share_a_secret(self, engine: sa.Engine) -> None:
         """Secrets come from the CSPRNG: two are different."""
-        assert create_token(engine, "a", ["read"]) != create_token(engine, "b", ["read"])
+        assert create_token(TokenStore(engine), "a", ["read"]) != create_token(
+            TokenStore(engine), "b", ["read"]
+        )
 
     def test_duplicate_name_is_refused(self, engine: sa.Engine) -> None:
         """A second token named ci raises InputError."""
-        create_token(engine, "ci", ["read"])
+        create_token(TokenStore(engine), "ci", ["read"])
         with pytest.raises(InputError, match="'ci' already exists"):
-            create_token(engine, "ci", ["ingest"])
+            create_token(TokenStore(engine), "ci", ["ingest"])
 
     def test_unknown_scope_is_refused(self, engine: sa.Engine) -> None:
         """Scope 'write' is not one of ingest/read/admin."""
         with pytest.raises(InputError, match="unknown scope 'write'"):
-            create_token(engine, "ci", ["write"])
+            create_token(TokenStore(engine), "ci", ["write"])
 
     def test_blank_name_is_refused(self, engine: sa.Engine) -> None:
         """A name of spaces raises InputError."""
         with pytest.raises(InputError, match="token name"):
-            create_token(engine, "  ", ["read"])
+            create_token(TokenStore(engine), "  ", ["read"])
 
 
 class TestNormaliseScopes:
@@ -90,29 +93,29 @@ class TestAuthenticate:
 
     def test_valid_secret_returns_its_token(self, engine: sa.Engine) -> None:
         """The secret maps back to its name and scopes."""
-        secret = create_token(engine, "deployer", ["ingest", "read"])
-        info = authenticate(engine, secret)
+        secret = create_token(TokenStore(engine), "deployer", ["ingest", "read"])
+        info = authenticate(TokenStore(engine), secret)
         assert (info.name, info.scopes, info.revoked_at) == ("deployer", ("ingest", "read"), None)
 
     @pytest.mark.parametrize("secret", [None, ""])
     def test_missing_secret(self, engine: sa.Engine, secret: str | None) -> None:
         """No secret raises AuthError 'missing'."""
         with pytest.raises(AuthError, match="missing bearer token"):
-            authenticate(engine, secret)
+            authenticate(TokenStore(engine), secret)
 
     @pytest.mark.parametrize("secret", ["fl_unknown", "not-a-token"])
     def test_unknown_secret(self, engine: sa.Engine, secret: str) -> None:
         """A secret that was never issued raises AuthError 'invalid'."""
-        create_token(engine, "ci", ["read"])
+        create_token(TokenStore(engine), "ci", ["read"])
         with pytest.raises(AuthError, match="invalid bearer token"):
-            authenticate(engine, secret)
+            authenticate(TokenStore(engine), secret)
 
     def test_revoked_secret(self, engine: sa.Engine) -> None:
         """A revoked token raises AuthError 'revoked'."""
-        secret = create_token(engine, "ci", ["read"])
-        revoke_token(engine, "ci")
+        secret = create_token(TokenStore(engine), "ci", ["read"])
+        revoke_token(TokenStore(engine), "ci")
         with pytest.raises(AuthError, match="revoked"):
-            authenticate(engine, secret)
+            authenticate(TokenStore(engine), secret)
 
 
 class TestScopes:
@@ -136,10 +139,10 @@ class TestListAndRevoke:
 
     def test_lists_in_creation_order_with_revocations(self, engine: sa.Engine) -> None:
         """Two tokens are listed in order; the revoked one has revoked_at."""
-        create_token(engine, "a", ["read"])
-        create_token(engine, "b", ["admin"])
-        revoked = revoke_token(engine, "a")
-        infos = list_tokens(engine)
+        create_token(TokenStore(engine), "a", ["read"])
+        create_token(TokenStore(engine), "b", ["admin"])
+        revoked = revoke_token(TokenStore(engine), "a")
+        infos = list_tokens(TokenStore(engine))
         assert [(t.name, t.scopes) for t in infos] == [("a", ("read",)), ("b", ("admin",))]
         assert infos[0].revoked_at == revoked.revoked_at is not None
         assert infos[1].revoked_at is None
@@ -147,7 +150,7 @@ class TestListAndRevoke:
     def test_revoking_unknown_name_is_not_found(self, engine: sa.Engine) -> None:
         """revoke_token('nope') raises NotFound."""
         with pytest.raises(NotFound, match="'nope'"):
-            revoke_token(engine, "nope")
+            revoke_token(TokenStore(engine), "nope")
 
 
 class TestTokenCache:
@@ -205,22 +208,22 @@ class TestEnsureFirstAdmin:
     def test_creates_admin_and_writes_a_0600_file(self, engine: sa.Engine, tmp_path: Path) -> None:
         """On an empty store, admin is created and its secret written with mode 0600."""
         path = tmp_path / "home" / "admin.token"
-        assert ensure_first_admin(engine, path) is True
+        assert ensure_first_admin(TokenStore(engine), path) is True
         secret = path.read_text().strip()
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert authenticate(engine, secret).scopes == ("admin",)
+        assert authenticate(TokenStore(engine), secret).scopes == ("admin",)
 
     def test_does_nothing_when_tokens_exist(self, engine: sa.Engine, tmp_path: Path) -> None:
         """With a token present, no admin is created and no file written."""
-        create_token(engine, "ci", ["read"])
+        create_token(TokenStore(engine), "ci", ["read"])
         path = tmp_path / "admin.token"
-        assert ensure_first_admin(engine, path) is False
+        assert ensure_first_admin(TokenStore(engine), path) is False
         assert not path.exists()
-        assert [t.name for t in list_tokens(engine)] == ["ci"]
+        assert [t.name for t in list_tokens(TokenStore(engine))] == ["ci"]
 
     def test_replaces_a_stale_file(self, engine: sa.Engine, tmp_path: Path) -> None:
         """A file left by an earlier store is replaced by the new, valid token."""
         path = tmp_path / "admin.token"
         path.write_text("fl_stale\n")
-        assert ensure_first_admin(engine, path) is True
-        assert authenticate(engine, path.read_text().strip()).name == "admin"
+        assert ensure_first_admin(TokenStore(engine), path) is True
+        assert authenticate(TokenStore(engine), path.read_text().strip()).name == "admin"

@@ -97,6 +97,7 @@ class TestValidate:
         """All 45 CDEvents v0.5.1 conformance files pass `validate` without being recorded."""
         files = sorted(str(p) for p in (CORPUS / "cdevents" / "conformance").glob("*.json"))
         assert len(files) == 45
+        run(cli, "migrate")
         out = run(cli, "validate", *files)
         assert out.count("✓") == 45
         assert json.loads(run(cli, "log", "--json"))["events"] == []
@@ -134,6 +135,7 @@ class TestQuery:
 
     def test_show_missing_index(self, cli: CliRunner) -> None:
         """`show` of a missing index fails with a clear line."""
+        run(cli, "migrate")
         result = cli.invoke(app, ["show", "5"])
         assert result.exit_code == 1
         assert "no entry at index 5" in result.output

@@ -201,6 +201,7 @@ class TestJsonEverywhere:
 
     def test_key_show_json(self, cli: CliRunner) -> None:
         """key show --json gives the origin and the verifier key of the text output."""
+        run(cli, "migrate")
         text, _ = run(cli, "key", "show")
         out, _ = run(cli, "key", "show", "--json")
         assert json.loads(out) == {"origin": "out.example/log", "verifier_key": text.strip()}

@@ -83,7 +83,7 @@ class Api:
 
     def token(self, *scopes: str, name: str | None = None) -> str:
         """Create a token with ``scopes``."""
-        return create_token(self.flightlog.engine, name or "-".join(scopes) or "none", scopes)
+        return create_token(self.flightlog.tokens, name or "-".join(scopes) or "none", scopes)
 
 
 def admin_token(settings: Settings) -> str:

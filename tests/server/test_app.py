@@ -52,7 +52,7 @@ class TestFirstStart:
             )
         service = Flightlog.open(sqlite_settings)
         try:
-            assert [t.name for t in list_tokens(service.engine)] == ["admin"]
+            assert [t.name for t in list_tokens(service.tokens)] == ["admin"]
         finally:
             service.close()
 
@@ -78,12 +78,12 @@ class TestCheckpoints:
         try:
             first = cut_if_grown(service)
             assert first is not None
-            assert first["tree_size"] == 0
+            assert first.tree_size == 0
             assert cut_if_grown(service) is None
             service.record([service.prepare(deployed(0), position="t")])
             grown = cut_if_grown(service)
             assert grown is not None
-            assert grown["tree_size"] == 1
+            assert grown.tree_size == 1
         finally:
             service.close()
 
@@ -95,7 +95,7 @@ class TestCheckpoints:
             client.post("/api/v1/events", json=deployed(0), headers=h)
             service = app.state.server.flightlog
             deadline = time.monotonic() + 10
-            while (service.latest_checkpoint() or {}).get("tree_size") != 1:
+            while getattr(service.latest_checkpoint(), "tree_size", None) != 1:
                 assert time.monotonic() < deadline, "no checkpoint was cut"
                 time.sleep(0.02)
 
@@ -108,7 +108,7 @@ class TestCheckpoints:
         try:
             latest = service.latest_checkpoint()
             assert latest is not None
-            assert latest["tree_size"] == 3
+            assert latest.tree_size == 3
         finally:
             service.close()
 
@@ -119,7 +119,7 @@ class TestCheckpoints:
             with serving(create_app(sqlite_settings, flightlog=service)):
                 pass
             assert service.tree_size() == 0
-            assert service.checkpoint()["tree_size"] == 0
+            assert service.checkpoint().tree_size == 0
         finally:
             service.close()
 
@@ -238,6 +238,6 @@ class TestFactory:
             service = app.state.server.flightlog
             assert service.settings.database_url.endswith("env.db")
             deadline = time.monotonic() + 10
-            while (service.latest_checkpoint() or {}).get("tree_size") != 1:
+            while getattr(service.latest_checkpoint(), "tree_size", None) != 1:
                 assert time.monotonic() < deadline, "the 50 ms interval was not applied"
                 time.sleep(0.02)

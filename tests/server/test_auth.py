@@ -92,7 +92,7 @@ class TestBearerAuth:
             sqlite_api.client.get("/api/v1/events", headers=sqlite_api.auth(token)).status_code
             == 200
         )
-        revoke_token(sqlite_api.flightlog.engine, "ci")
+        revoke_token(sqlite_api.flightlog.tokens, "ci")
         sqlite_api.state.token_cache.forget()
         r = sqlite_api.client.get("/api/v1/events", headers=sqlite_api.auth(token))
         assert r.status_code == 401

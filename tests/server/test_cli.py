@@ -43,7 +43,7 @@ class TestTokenCommands:
         assert secret.startswith("fl_")
         assert "not shown again" in err
         with Flightlog.open(env) as service:
-            assert authenticate(service.engine, secret).scopes == ("ingest", "read")
+            assert authenticate(service.tokens, secret).scopes == ("ingest", "read")
 
     def test_create_json(self, env: Settings) -> None:
         """--json prints token, name and scopes."""
@@ -81,7 +81,7 @@ class TestTokenCommands:
         assert code == 0
         assert "'ci' revoked" in out
         with Flightlog.open(env) as service, pytest.raises(AuthError, match="revoked"):
-            authenticate(service.engine, secret.strip())
+            authenticate(service.tokens, secret.strip())
         code, _, err = _run("token", "revoke", "ghost")
         assert code == 1
         assert "'ghost'" in err

@@ -11,7 +11,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from flightlog.errors import InputError
-from flightlog.server.cloudevents import decode_header_value
+from flightlog.sources.cloudevents import decode_header_value
 from tests.server.events import deployed
 from tests.server.harness import Api, problem
 
@@ -59,8 +59,8 @@ class TestSdkBinaryMode:
         assert any("%" in value for value in message.headers.values())
         r = api.client.post(EVENTS, content=message.body, headers={**api.auth(), **message.headers})
         assert r.status_code == 201, r.text
-        leaf = api.flightlog.show(r.json()["index"])["leaf"]
-        assert (leaf["id"], leaf["source"]) == (event_id, source)
+        leaf = api.flightlog.show(r.json()["index"]).leaf
+        assert (leaf.id, leaf.source) == (event_id, source)
 
     def test_time_cut_to_milliseconds_is_accepted(self, api: Api) -> None:
         """A ce-time of the body's timestamp cut to ms agrees; the body's value is recorded."""
@@ -68,9 +68,9 @@ class TestSdkBinaryMode:
         message = to_binary(_cloud_event(event, "2026-03-02T09:15:00.123Z"), JSONFormat())
         r = api.client.post(EVENTS, content=message.body, headers={**api.auth(), **message.headers})
         assert r.status_code == 201, r.text
-        assert api.flightlog.show(0)["event"]["context"]["timestamp"] == (
-            "2026-03-02T09:15:00.123456Z"
-        )
+        recorded = api.flightlog.show(0).event
+        assert recorded is not None
+        assert recorded["context"]["timestamp"] == "2026-03-02T09:15:00.123456Z"
 
     def test_time_off_by_a_millisecond_is_refused(self, api: Api) -> None:
         """A ce-time that is not the body's instant, even cut, answers 422 on the timestamp."""
@@ -91,7 +91,7 @@ class TestSdkStructuredMode:
         message = to_structured(_cloud_event(event), JSONFormat())
         r = api.client.post(EVENTS, content=message.body, headers={**api.auth(), **message.headers})
         assert r.status_code == 201, r.text
-        assert api.flightlog.show(0)["event"] == event
+        assert api.flightlog.show(0).event == event
 
     def test_empty_batch_records_nothing(self, api: Api) -> None:
         """An empty application/cloudevents-batch+json array answers 200 with no results."""
@@ -117,7 +117,7 @@ class TestSdkStructuredMode:
         )
         assert r.status_code == 201, r.text
         assert [x["index"] for x in r.json()["results"]] == [0, 1, 2, 3]
-        assert [api.flightlog.show(i)["leaf"]["id"] for i in range(4)] == [e for e, _ in AWKWARD]
+        assert [api.flightlog.show(i).leaf.id for i in range(4)] == [e for e, _ in AWKWARD]
 
 
 class TestHeaderDecoding:

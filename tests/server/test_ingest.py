@@ -30,7 +30,7 @@ class TestSingleEvent:
         assert body["index"] == 0
         assert body["duplicate"] is False
         assert r.headers["location"] == "/api/v1/events/0"
-        leaf = api.flightlog.show(0)["leaf"]
+        leaf = api.flightlog.show(0).to_wire()["leaf"]
         assert leaf["id"] == "deploy-1"
         assert base64.b64decode(body["leaf_hash"]) == leaf_hash_of(leaf)
 
@@ -179,7 +179,7 @@ class TestStructuredMode:
             headers={**api.auth(), **self.HEADERS},
         )
         assert r.status_code == 201
-        assert api.flightlog.show(r.json()["index"])["event"] == deployed(7)
+        assert api.flightlog.show(r.json()["index"]).event == deployed(7)
 
     def test_equal_instant_in_other_notation_agrees(self, api: Api) -> None:
         """A ce time with an offset naming the same instant as the timestamp is accepted."""
@@ -259,7 +259,7 @@ class TestBinaryMode:
             EVENTS, content=json.dumps(event), headers={**api.auth(), **binary_headers(event)}
         )
         assert r.status_code == 201
-        assert api.flightlog.show(0)["leaf"]["id"] == "deploy-3"
+        assert api.flightlog.show(0).leaf.id == "deploy-3"
 
     def test_disagreeing_source_header_is_a_422(self, api: Api) -> None:
         """A ce-source other than context.source answers 422 naming the header."""
@@ -324,8 +324,16 @@ class TestBatch:
         r = api.client.post(BATCH, json=[deployed(1), deployed(0)], headers=api.auth())
         assert r.status_code == 200
         assert r.json()["results"] == [
-            {"index": 1, "leaf_hash": api.flightlog.show(1)["leaf_hash"], "duplicate": True},
-            {"index": 0, "leaf_hash": api.flightlog.show(0)["leaf_hash"], "duplicate": True},
+            {
+                "index": 1,
+                "leaf_hash": api.flightlog.show(1).to_wire()["leaf_hash"],
+                "duplicate": True,
+            },
+            {
+                "index": 0,
+                "leaf_hash": api.flightlog.show(0).to_wire()["leaf_hash"],
+                "duplicate": True,
+            },
         ]
 
     def test_mixed_batch_answers_201_flagging_duplicates(self, api: Api) -> None:
@@ -356,7 +364,7 @@ class TestBatch:
         )
         assert r.status_code == 201
         assert [x["index"] for x in r.json()["results"]] == [0, 1]
-        assert api.flightlog.show(1)["event"] == deployed(1)
+        assert api.flightlog.show(1).event == deployed(1)
 
     def test_structured_batch_mismatch_names_position(self, api: Api) -> None:
         """A disagreeing envelope at [1] answers 422 with position [1]."""

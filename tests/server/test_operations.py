@@ -41,7 +41,7 @@ class TestProbes:
         settings = Settings(database_url=f"sqlite:///{db_dir / 'f.db'}", home=tmp_path / "home")
         app = create_app(settings, checkpoint_interval=3600)
         with serving(app) as client:
-            app.state.server.flightlog.engine.dispose()
+            app.state.server.flightlog.store.engine.dispose()
             shutil.move(db_dir, tmp_path / "elsewhere")
             r = client.get("/readyz")
             assert r.status_code == 503

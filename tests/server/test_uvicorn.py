@@ -45,5 +45,5 @@ class TestServeProcess:
         with Flightlog.open(Settings.from_env(env)) as service:
             latest = service.latest_checkpoint()
             assert latest is not None
-            assert latest["tree_size"] == 5
+            assert latest.tree_size == 5
             assert service.verify().ok

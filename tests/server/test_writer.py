@@ -49,7 +49,7 @@ class TestConcurrentIngest:
             assert state.writer.commits < 64
             for r in responses:
                 shown = state.flightlog.show(r.json()["index"])
-                assert shown["leaf_hash"] == r.json()["leaf_hash"]
+                assert shown.to_wire()["leaf_hash"] == r.json()["leaf_hash"]
 
     async def test_a_conflict_fails_only_its_own_request(self, settings: Settings) -> None:
         """Among concurrent requests, the conflicting one gets 409 and the rest 201."""

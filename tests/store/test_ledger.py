@@ -118,7 +118,7 @@ class TestReads:
         """`show` gives the event, refs, the leaf object and its base64 leaf hash."""
         ev = service_deployed(7, service="checkout", env="prod")
         record(fl, [ev])
-        doc = fl.show(0)
+        doc = fl.show(0).to_wire()
         assert doc["event"] == ev
         assert doc["leaf"]["id"] == "evt-7"
         assert doc["leaf"]["time"] == ev["context"]["timestamp"]  # type: ignore[index]
@@ -141,27 +141,27 @@ class TestReads:
                 service_deployed(3, service="a", env="staging"),
             ],
         )
-        assert [d["index"] for d in fl.log(EventFilter(service="a"))] == [0, 2]
-        assert [d["index"] for d in fl.log(EventFilter(service="a", environment="prod"))] == [0]
-        assert [d["index"] for d in fl.log(EventFilter(type="service.deployed"))] == [0, 1, 2]
+        assert [d.index for d in fl.log(EventFilter(service="a"))] == [0, 2]
+        assert [d.index for d in fl.log(EventFilter(service="a", environment="prod"))] == [0]
+        assert [d.index for d in fl.log(EventFilter(type="service.deployed"))] == [0, 1, 2]
         assert fl.log(EventFilter(type="dev.cdevents.build.finished")) == []
-        assert [d["index"] for d in fl.log(EventFilter(), after=0, limit=1)] == [1]
+        assert [d.index for d in fl.log(EventFilter(), after=0, limit=1)] == [1]
         from datetime import UTC, datetime
 
         since = datetime(2026, 11, 3, tzinfo=UTC)
-        assert [d["index"] for d in fl.log(EventFilter(since=since))] == [1, 2]
-        assert [d["index"] for d in fl.log(EventFilter(until=since))] == [0]
+        assert [d.index for d in fl.log(EventFilter(since=since))] == [1, 2]
+        assert [d.index for d in fl.log(EventFilter(until=since))] == [0]
 
 
 class TestProofs:
     def test_inclusion_proofs_verify_against_the_signed_checkpoint(self, fl: Flightlog) -> None:
         """Every entry's inclusion proof verifies against the root of the signed checkpoint."""
         record(fl, [service_deployed(i) for i in range(13)])
-        cp_doc = fl.checkpoint()
+        cp_doc = fl.checkpoint().to_wire()
         cp = open_checkpoint(cp_doc["note"], Verifier.from_verifier_key(fl.verifier_key()))
         assert cp.tree_size == 13
         for i in range(13):
-            doc = fl.inclusion_proof(i)
+            doc = fl.inclusion_proof(i).to_wire()
             assert doc["tree_size"] == 13
             assert doc["checkpoint"] == cp_doc["note"]
             merkle.verify_inclusion(
@@ -177,7 +177,7 @@ class TestProofs:
         record(fl, [service_deployed(i) for i in range(9)])
         for first in range(1, 10):
             for second in range(first, 10):
-                doc = fl.consistency_proof(first, second)
+                doc = fl.consistency_proof(first, second).to_wire()
                 merkle.verify_consistency(
                     first,
                     second,
@@ -207,7 +207,7 @@ class TestProofs:
         record(fl, [service_deployed(0)])
         assert fl.checkpoint() == fl.checkpoint()
         record(fl, [service_deployed(1)])
-        assert fl.checkpoint()["tree_size"] == 2
+        assert fl.checkpoint().tree_size == 2
 
 
 class TestErasure:
@@ -217,9 +217,9 @@ class TestErasure:
         fl.checkpoint()
         result = fl.erase(2, reason="secret pasted by mistake", actor="alice")
         assert result.index == 4
-        doc = fl.show(2)
+        doc = fl.show(2).to_wire()
         assert doc["erased"] is True and doc["event"] is None
-        erasure = fl.show(4)["event"]
+        erasure = fl.show(4).event
         assert erasure["subject"]["content"] == {
             "index": 2,
             "payloadSha256": doc["leaf"]["payload_sha256"],
@@ -296,6 +296,6 @@ class TestConcurrentProcesses:
             fl.checkpoint()
             report = fl.verify()
             assert report.ok, report.problem
-            with fl.engine.connect() as conn:
+            with fl.store.engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT count(*) FROM entries")).scalar_one() == 240
-            assert json.dumps(fl.show(239)["leaf"])
+            assert json.dumps(fl.show(239).to_wire()["leaf"])

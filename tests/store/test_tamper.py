@@ -35,7 +35,7 @@ def fl(settings: Settings) -> Iterator[Flightlog]:
 
 def sql(fl: Flightlog, statement: str, **params: object) -> None:
     """Run raw SQL against the store, as an attacker with database access would."""
-    with fl.engine.begin() as conn:
+    with fl.store.engine.begin() as conn:
         conn.execute(sa.text(statement), params)
 
 
@@ -49,7 +49,7 @@ def problem(fl: Flightlog) -> tuple[int | None, str, str]:
 class TestTamper:
     def test_changed_payload_byte(self, fl: Flightlog) -> None:
         """One changed payload byte is reported as an altered payload at its index."""
-        with fl.engine.connect() as conn:
+        with fl.store.engine.connect() as conn:
             payload = bytes(
                 conn.execute(sa.text("SELECT payload FROM entries WHERE idx = 5")).scalar_one()
             )

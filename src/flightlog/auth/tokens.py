@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
+from flightlog.errors import AuthError, ForbiddenError, InputError
+from flightlog.files import write_private_file
+from flightlog.timestamps import utc_seconds
 
-from flightlog.errors import AuthError, ForbiddenError, InputError, NotFound
-from flightlog.store.engine import write_transaction
-from flightlog.store.schema import tokens
+if TYPE_CHECKING:
+    from flightlog.store.tokens import TokenRow, TokenStore
 
 TOKEN_PREFIX = "fl_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 SECRET_BYTES = 32
@@ -79,85 +78,56 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _info(row: Any) -> TokenInfo:  # a Row with name, scopes, created_at, revoked_at
+def _info(row: TokenRow) -> TokenInfo:
     return TokenInfo(
-        name=str(row.name),
-        scopes=tuple(str(row.scopes).split()),
-        created_at=str(row.created_at),
-        revoked_at=None if row.revoked_at is None else str(row.revoked_at),
+        name=row.name,
+        scopes=tuple(row.scopes.split()),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 
-def create_token(engine: sa.Engine, name: str, scopes: Iterable[str]) -> str:
+def create_token(store: TokenStore, name: str, scopes: Iterable[str]) -> str:
     """Create a token named ``name`` with ``scopes`` and return its secret (shown once)."""
     name = _check_name(name)
     canonical = normalise_scopes(scopes)
+    # Imported here: the CLI loads this module for its scopes without a database driver.
+    from flightlog.store.tokens import TokenRow
+
     secret = TOKEN_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
-    row = {
-        "name": name,
-        "token_sha256": token_digest(secret),
-        "scopes": " ".join(canonical),
-        "created_at": _now(),
-        "revoked_at": None,
-    }
-    try:
-        with write_transaction(engine) as conn:
-            conn.execute(tokens.insert().values(**row))
-    except sa.exc.IntegrityError as exc:
-        raise InputError(f"a token named {name!r} already exists") from exc
+    store.insert(
+        TokenRow(
+            name=name,
+            token_sha256=token_digest(secret),
+            scopes=" ".join(canonical),
+            created_at=utc_seconds(),
+            revoked_at=None,
+        )
+    )
     return secret
 
 
-def list_tokens(engine: sa.Engine) -> list[TokenInfo]:
+def list_tokens(store: TokenStore) -> list[TokenInfo]:
     """Every token ever created (revoked ones included), in creation order."""
-    query = sa.select(
-        tokens.c.name, tokens.c.scopes, tokens.c.created_at, tokens.c.revoked_at
-    ).order_by(tokens.c.id)
-    with engine.connect() as conn:
-        return [_info(row) for row in conn.execute(query)]
+    return [_info(row) for row in store.all()]
 
 
-def revoke_token(engine: sa.Engine, name: str) -> TokenInfo:
+def revoke_token(store: TokenStore, name: str) -> TokenInfo:
     """Revoke the token named ``name`` and return it; NotFound when there is none."""
-    with write_transaction(engine) as conn:
-        row = conn.execute(
-            sa.select(
-                tokens.c.name, tokens.c.scopes, tokens.c.created_at, tokens.c.revoked_at
-            ).where(tokens.c.name == name)
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"no token named {name!r}")
-        info = _info(row)
-        if info.revoked_at is not None:
-            return info
-        revoked_at = _now()
-        conn.execute(tokens.update().where(tokens.c.name == name).values(revoked_at=revoked_at))
-    return TokenInfo(info.name, info.scopes, info.created_at, revoked_at)
+    return _info(store.revoke(name, utc_seconds()))
 
 
-def authenticate(engine: sa.Engine, secret: str | None) -> TokenInfo:
+def authenticate(store: TokenStore, secret: str | None) -> TokenInfo:
     """The token behind ``secret``; AuthError when it is missing, unknown or revoked."""
     if not secret:
         raise AuthError("missing bearer token")
     if not secret.startswith(TOKEN_PREFIX):
         raise AuthError("invalid bearer token")
     digest = token_digest(secret)
-    query = sa.select(
-        tokens.c.token_sha256,
-        tokens.c.name,
-        tokens.c.scopes,
-        tokens.c.created_at,
-        tokens.c.revoked_at,
-    ).where(tokens.c.token_sha256 == digest)
-    with engine.connect() as conn:
-        row = conn.execute(query).one_or_none()
+    row = store.by_digest(digest)
     # Compare in constant time as well, so the answer never depends on how the
     # database matched the digest.
-    if row is None or not hmac.compare_digest(str(row.token_sha256), digest):
+    if row is None or not hmac.compare_digest(row.token_sha256, digest):
         raise AuthError("invalid bearer token")
     info = _info(row)
     if info.revoked:
@@ -171,41 +141,26 @@ def require_scope(info: TokenInfo, scope: str) -> None:
         raise ForbiddenError(f"token {info.name!r} lacks the {scope!r} scope")
 
 
-def has_tokens(engine: sa.Engine) -> bool:
-    """Whether any token (even a revoked one) exists."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(tokens.c.id).limit(1)).first() is not None
-
-
-def ensure_first_admin(engine: sa.Engine, path: Path) -> bool:
+def ensure_first_admin(store: TokenStore, path: Path) -> bool:
     """On a store without tokens, create ``admin`` and write its secret to ``path`` (0600).
 
     Returns whether a token was created. When several processes start at once, the
     unique token name lets exactly one of them win; the others leave the file alone.
     """
-    if has_tokens(engine):
+    if store.any():
         return False
     try:
-        secret = create_token(engine, FIRST_ADMIN_NAME, [ADMIN_SCOPE])
+        secret = create_token(store, FIRST_ADMIN_NAME, [ADMIN_SCOPE])
     except InputError:
         return False
     try:
-        _write_secret_file(path, secret)
+        # A file left from an earlier store cannot hold a valid token (that store's
+        # tokens table is gone), so it is replaced rather than kept.
+        write_private_file(path, (secret + "\n").encode("utf-8"))
     except OSError:
-        with write_transaction(engine) as conn:
-            conn.execute(tokens.delete().where(tokens.c.name == FIRST_ADMIN_NAME))
+        store.delete(FIRST_ADMIN_NAME)
         raise
     return True
-
-
-def _write_secret_file(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # A file left from an earlier store cannot hold a valid token (that store's
-    # tokens table is gone), so it is replaced rather than kept.
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
 
 
 class TokenCache:

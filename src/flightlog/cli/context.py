@@ -1,4 +1,9 @@
-"""What every CLI command shares: where the ledger is, and how to report errors."""
+"""What every CLI command shares: which ledger to use, how to print, how to fail.
+
+Everything printed is plain text: values from events, tokens or servers are never read
+as Rich markup, and control characters in them are shown escaped, so no event can
+crash the CLI or send escape sequences to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,76 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.console import Console
 
 from flightlog.config import Settings
 from flightlog.errors import FlightlogError
 
 if TYPE_CHECKING:
-    from flightlog.cli.remote import RemoteFlightlog
+    from rich.console import Console
+    from rich.text import Text
+
+    from flightlog.api import Ledger
     from flightlog.service import Flightlog
 
-# soft_wrap: a line longer than the screen is left whole (piped output is never wrapped).
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+
+class _LazyConsole:
+    """A Rich console built on first use: commands that print nothing never load Rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            # soft_wrap: a line longer than the screen is left whole (piped output is
+            # never wrapped).
+            self._console = Console(
+                stderr=self._stderr, markup=False, emoji=False, highlight=False, soft_wrap=True
+            )
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
+
+# C0 controls, DEL and C1 controls, plus the bidirectional overrides that reorder text.
+_UNSAFE = {
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+
+
+def plain(value: object, *, keep_newlines: bool = False) -> str:
+    """``value`` as text with every control character escaped (``\\x1b``, ``\\u202e``)."""
+    text = str(value)
+    if keep_newlines:
+        return "\n".join(line.translate(_ESCAPES) for line in text.split("\n"))
+    return text.translate(_ESCAPES)
+
+
+def styled(text: str, style: str) -> Text:
+    """A fixed word of ours in a style (never a value from outside)."""
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
+def line(*parts: str | Text) -> Text:
+    """One line from styled words and plain values (values are escaped)."""
+    from rich.text import Text
+
+    out = Text()
+    for part in parts:
+        out.append(part if isinstance(part, Text) else plain(part))
+    return out
 
 
 @dataclass
@@ -44,11 +104,14 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 @contextmanager
-def open_backend(ctx: typer.Context) -> Iterator[Flightlog | RemoteFlightlog]:
-    """The local ledger, or a remote server when ``--server`` / ``FLIGHTLOG_SERVER`` is set."""
+def open_ledger(ctx: typer.Context, *, write: bool = False) -> Iterator[Ledger]:
+    """The ledger behind ``--server`` / ``FLIGHTLOG_SERVER``, or the local store.
+
+    A local store opened to read (``write=False``) is neither migrated nor given a key.
+    """
     st = state_of(ctx)
     if st.server:
-        from flightlog.cli.remote import RemoteFlightlog
+        from flightlog.client.http import RemoteFlightlog
 
         remote = RemoteFlightlog(st.server, st.token)
         try:
@@ -56,21 +119,25 @@ def open_backend(ctx: typer.Context) -> Iterator[Flightlog | RemoteFlightlog]:
         finally:
             remote.close()
         return
-    from flightlog.service import Flightlog
-
-    local = Flightlog.open(st.settings())
-    try:
+    with open_local(ctx, write=write) as local:
         yield local
-    finally:
-        local.close()
 
 
 @contextmanager
-def open_local(ctx: typer.Context) -> Iterator[Flightlog]:
-    """The local ledger only (commands that need the store itself)."""
+def open_local(
+    ctx: typer.Context, *, write: bool = True, command: str | None = None
+) -> Iterator[Flightlog]:
+    """The local store only; with ``command`` given, refuse when ``--server`` is set."""
+    st = state_of(ctx)
+    if command is not None and st.server:
+        raise fail(
+            f"`flightlog {command}` works on the local store only and cannot go through "
+            f"--server; run it where the store is (unset FLIGHTLOG_SERVER to use the local store)"
+        )
     from flightlog.service import Flightlog
 
-    local = Flightlog.open(state_of(ctx).settings())
+    settings = st.settings()
+    local = Flightlog.open(settings) if write else Flightlog.open_for_reading(settings)
     try:
         yield local
     finally:
@@ -126,17 +193,16 @@ def print_rows(
         for column in table.columns:
             column.overflow = "fold"
         for row in rows:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*(Text(plain(cell, keep_newlines=True)) for cell in row))
         console.print(table)
         return
     for row in rows:
-        line = "\t".join(cell.replace("\t", " ").replace("\n", ", ") for cell in row)
-        sys.stdout.write(line + "\n")
+        sys.stdout.write("\t".join(plain(cell.replace("\n", ", ")) for cell in row) + "\n")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line naming the problem to stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(line(styled("error:", "bold red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
 
 

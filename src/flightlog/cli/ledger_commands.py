@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from flightlog.api import EventFilter, append_result_to_wire
 from flightlog.cli.context import (
     console,
     current_actor,
     err_console,
     fail,
-    open_backend,
+    line,
+    open_ledger,
     open_local,
+    plain,
     print_json,
     print_rows,
     progress_bar,
     reported_errors,
+    styled,
 )
 from flightlog.errors import FlightlogError, InputError, InputTooLarge, PartiallyRecorded
-from flightlog.events.canonical import parse_events
-from flightlog.events.refs import convention_warnings
-from flightlog.events.validation import validate_event
-from flightlog.service import EventFilter
+
+if TYPE_CHECKING:
+    from flightlog.api import AppendResult, Entry
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
-record_app = typer.Typer(help="Record evidence in the ledger.", no_args_is_help=True)
+record_app = typer.Typer(
+    help="Record evidence in the ledger.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _read_input(path: str) -> tuple[bytes, str]:
@@ -66,33 +72,33 @@ def record_event(
     batches, and should the server refuse a later one, the indices already recorded are
     printed before the error (re-sending is idempotent).
     """
+    from flightlog.events.canonical import parse_events
+    from flightlog.events.refs import convention_warnings
+
     with reported_errors():
         data, name = _read_input(file)
     partial: PartiallyRecorded | None = None
-    with reported_errors(), open_backend(ctx) as backend:
-        from flightlog.service import Flightlog
-
-        if isinstance(backend, Flightlog):
-            prepared = backend.parse_and_validate(data, name=name)
-            _warn(w for p in prepared for w in convention_warnings(p.event, position=p.position))
-            results = [
-                {"index": r.index, "leaf_hash": _b64(r.leaf_hash), "duplicate": r.duplicate}
-                for r in backend.record(prepared)
-            ]
-        else:
-            docs = parse_events(data, name=name)
-            _warn(w for d in docs for w in convention_warnings(d.value, position=d.position))
-            with progress_bar("recording") as step:
-                try:
-                    results = backend.record(data, name=name, progress=step)
-                except PartiallyRecorded as exc:
-                    partial, results = exc, [dict(r) for r in exc.results]
+    results: Sequence[AppendResult]
+    with (
+        reported_errors(),
+        open_ledger(ctx, write=True) as ledger,
+        progress_bar("recording") as step,
+    ):
+        _warn(
+            w
+            for d in parse_events(data, name=name)
+            for w in convention_warnings(d.value, position=d.position)
+        )
+        try:
+            results = ledger.record_bytes(data, name=name, progress=step)
+        except PartiallyRecorded as exc:
+            partial, results = exc, exc.results
     if as_json:
-        print_json(results)
+        print_json([append_result_to_wire(r) for r in results])
     else:
+        # Plain echo: a pipeline step records one event, and Rich would add to its start-up.
         for r in results:
-            note = " (duplicate: already recorded)" if r["duplicate"] else ""
-            console.print(f"{r['index']}{note}", highlight=False)
+            typer.echo(f"{r.index} (duplicate: already recorded)" if r.duplicate else str(r.index))
     if partial is not None:
         raise fail(
             f"{partial.cause}; the {len(results)} events before it were recorded "
@@ -103,13 +109,7 @@ def record_event(
 def _warn(warnings: Iterable[str]) -> None:
     """Print each warning as one line on stderr."""
     for warning in warnings:
-        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
-
-
-def _b64(data: bytes) -> str:
-    from flightlog.service import b64
-
-    return b64(data)
+        err_console.print(line("warning: ", warning), soft_wrap=True)
 
 
 def validate(
@@ -120,7 +120,10 @@ def validate(
         False, "--json", help="Print [{file, ok, events, error, warnings}] as JSON."
     ),
 ) -> None:
-    """Check events against their schemas without recording them."""
+    """Check events against their schemas and size limit without recording them."""
+    from flightlog.events.refs import convention_warnings
+    from flightlog.service import parse_and_prepare
+
     reports: list[dict[str, Any]] = []
     for path in files:
         report: dict[str, Any] = {
@@ -132,11 +135,11 @@ def validate(
         }
         try:
             data, name = _read_input(str(path))
-            docs = parse_events(data, name=name)
-            for doc in docs:
-                validate_event(doc.value, position=doc.position)
-                report["warnings"].extend(convention_warnings(doc.value, position=doc.position))
+            docs = parse_and_prepare(data, name=name)
             report["events"] = len(docs)
+            report["warnings"] = [
+                w for d in docs for w in convention_warnings(d.event, position=d.position)
+            ]
         except FlightlogError as exc:
             report.update(ok=False, error=str(exc))
         reports.append(report)
@@ -148,13 +151,10 @@ def validate(
             _warn(r["warnings"])
             if r["ok"]:
                 n = r["events"]
-                console.print(
-                    f"✓ {r['file']}: {n} valid event{'s' if n != 1 else ''}",
-                    highlight=False,
-                    markup=False,
-                )
+                text = f"{r['file']}: {n} valid event{'s' if n != 1 else ''}"
+                console.print(line(styled("✓", "green"), " ", text))
             else:
-                console.print(f"✗ {r['error']}", highlight=False, markup=False, soft_wrap=True)
+                console.print(line(styled("✗", "red"), " ", r["error"]), soft_wrap=True)
     if bad:
         raise fail(f"{bad} of {len(files)} file{'s' if len(files) != 1 else ''} invalid")
 
@@ -231,39 +231,43 @@ def log(
         until=_parse_time(until, "--until"),
     )
     size = last if last is not None else limit
-    with reported_errors(), open_backend(ctx) as backend:
-        docs = backend.log(
+    with reported_errors(), open_ledger(ctx) as ledger:
+        entries = ledger.log(
             flt, after=after, before=before, limit=size + 1, newest_first=newest_first
         )
-    docs, more = docs[:size], len(docs) > size
+    entries, more = entries[:size], len(entries) > size
     # The cursor is the index of the last entry of the page in paging order, as the API's.
-    next_cursor = str(docs[-1]["index"]) if more else None
+    next_cursor = str(entries[-1].index) if more else None
     if last is not None and not reverse:
-        docs.reverse()
+        entries.reverse()
     if as_json:
-        print_json({"events": docs, "next_cursor": next_cursor})
+        print_json({"events": [e.to_wire() for e in entries], "next_cursor": next_cursor})
     else:
         print_rows(
             ("index", "time", "type", "subject", "refs"),
-            (_log_row(d) for d in docs),
-            title=f"{len(docs)} event{'' if len(docs) == 1 else 's'}",
+            (
+                (
+                    str(e.index),
+                    e.leaf.time,
+                    e.leaf.type,
+                    str(_subject(e)),
+                    ", ".join(f"{k}={v}" for k, v in e.refs),
+                )
+                for e in entries
+            ),
+            title=f"{len(entries)} event{'' if len(entries) == 1 else 's'}",
         )
     if next_cursor is not None:
         flag = "--before" if newest_first else "--after"
-        err_console.print(
-            f"more entries match: add {flag} {next_cursor} for the next page",
-            highlight=False,
-            markup=False,
-        )
+        err_console.print(f"more entries match: add {flag} {next_cursor} for the next page")
 
 
-def _log_row(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    """The cells of one entry in the listing of ``log``."""
-    leaf = doc["leaf"]
-    event = doc["event"]
-    subject = event.get("subject", {}).get("id", "(erased)") if event else "(erased)"
-    refs = ", ".join(f"{k}={v}" for k, v in doc["refs"])
-    return str(doc["index"]), leaf["time"], leaf["type"], str(subject), refs
+def _subject(entry: Entry) -> object:
+    """The subject id of an entry's event, or ``(erased)``."""
+    if entry.event is None:
+        return "(erased)"
+    subject = entry.event.get("subject")
+    return subject.get("id", "(erased)") if isinstance(subject, dict) else "(erased)"
 
 
 def show(
@@ -272,25 +276,29 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the entry as JSON."),
 ) -> None:
     """Show one entry: the event as received, its refs, leaf and leaf hash."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.show(index)
+    with reported_errors(), open_ledger(ctx) as ledger:
+        entry = ledger.show(index)
     if as_json:
-        print_json(doc)
+        print_json(entry.to_wire())
         return
-    _render_entry(doc)
+    _render_entry(entry)
 
 
-def _render_entry(doc: dict[str, Any]) -> None:
+def _render_entry(entry: Entry) -> None:
+    doc = entry.to_wire()
     rows = [(key, str(value)) for key, value in doc["leaf"].items()]
     rows.append(("leaf_hash", str(doc["leaf_hash"])))
-    rows.append(("refs", "\n".join(f"{k}={v}" for k, v in doc["refs"]) or "-"))
-    rows.append(("payload", "erased" if doc["erased"] else "present"))
-    print_rows(("field", "value"), rows, title=f"entry {doc['index']}", header=False)
-    if doc["event"] is not None:
+    rows.append(("refs", "\n".join(f"{k}={v}" for k, v in entry.refs) or "-"))
+    rows.append(("payload", "erased" if entry.erased else "present"))
+    print_rows(("field", "value"), rows, title=f"entry {entry.index}", header=False)
+    if entry.event is not None:
+        # JSON string escapes already render control characters as \u00XX; DEL, C1
+        # and bidirectional controls are escaped on top.
+        text = json.dumps(entry.event, indent=2, ensure_ascii=False)
         if console.is_terminal:
-            console.print_json(data=doc["event"])
+            console.print(plain(text, keep_newlines=True))
         else:
-            print_json(doc["event"])
+            sys.stdout.write(plain(text, keep_newlines=True) + "\n")
 
 
 def erase(
@@ -303,15 +311,12 @@ def erase(
     as_json: bool = typer.Option(False, "--json", help="Print {erased, erasure_index} as JSON."),
 ) -> None:
     """Erase a stored payload; an erasure event records who, what and why. Proofs still verify."""
-    with reported_errors(), open_local(ctx) as fl:
+    with reported_errors(), open_local(ctx, command="erase") as fl:
         result = fl.erase(index, reason=reason, actor=actor or current_actor())
     if as_json:
         print_json({"erased": index, "erasure_index": result.index})
         return
-    console.print(
-        f"erased the payload of entry {index}; erasure recorded at index {result.index}",
-        highlight=False,
-    )
+    console.print(f"erased the payload of entry {index}; erasure recorded at index {result.index}")
 
 
 def register(app: typer.Typer) -> None:

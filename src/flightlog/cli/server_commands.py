@@ -1,4 +1,8 @@
-"""Commands of the server side: ``serve`` and ``token create|list|revoke``."""
+"""Commands of the server side: ``serve``, ``migrate`` and ``token create|list|revoke``.
+
+The server, the database driver and uvicorn are imported inside the commands that use
+them, so ``flightlog --help`` and the pipeline-side commands start fast.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +12,35 @@ import socket
 from typing import Any
 
 import typer
-import uvicorn
-from sqlalchemy.engine import make_url
-from uvicorn.supervisors import Multiprocess
 
-from flightlog.auth.tokens import (
-    SCOPES,
-    create_token,
-    ensure_first_admin,
-    list_tokens,
-    revoke_token,
-)
+from flightlog.auth.tokens import SCOPES
 from flightlog.cli.context import (
     err_console,
     fail,
     open_local,
+    plain,
     print_json,
     print_rows,
     reported_errors,
 )
 from flightlog.config import Settings
-from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, create_app
-from flightlog.server.logging import uvicorn_log_config
-from flightlog.service import Flightlog
-from flightlog.store.engine import normalise_url
 
 # uvicorn's default backlog: connections wait here until the server accepts them.
 LISTEN_BACKLOG = 2048
 
-token_app = typer.Typer(help="Manage API tokens (stored hashed; shown once).", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Manage API tokens (stored hashed; shown once).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 def is_sqlite_url(url: str) -> bool:
     """Whether a database URL names an SQLite store."""
+    from sqlalchemy.engine import make_url
+
+    from flightlog.store.engine import normalise_url
+
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
@@ -61,6 +61,14 @@ def serve(
     ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from flightlog.auth.tokens import ensure_first_admin
+    from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, create_app
+    from flightlog.server.logging import uvicorn_log_config
+    from flightlog.service import Flightlog
+
     settings = Settings.from_env()
     if workers > 1 and is_sqlite_url(settings.database_url):
         raise fail(
@@ -75,7 +83,7 @@ def serve(
     with reported_errors():
         service = Flightlog.open(settings)
         try:
-            created = ensure_first_admin(service.engine, settings.admin_token_path)
+            created = ensure_first_admin(service.tokens, settings.admin_token_path)
         finally:
             service.close()
     # Printed only once the port is ours: a URL shown is a URL that answers.
@@ -140,16 +148,19 @@ def token_create(
     as_json: bool = typer.Option(False, "--json", help="Print the token as JSON."),
 ) -> None:
     """Create a token and print it once; only its SHA-256 is stored."""
-    with reported_errors(), open_local(ctx) as service:
-        secret = create_token(service.engine, name, scopes)
-        info = next(t for t in list_tokens(service.engine) if t.name == name.strip())
+    from flightlog.auth.tokens import create_token, list_tokens
+
+    with reported_errors(), open_local(ctx, command="token create") as service:
+        secret = create_token(service.tokens, name, scopes)
+        info = next(t for t in list_tokens(service.tokens) if t.name == name.strip())
     if as_json:
         print_json({"token": secret, "name": info.name, "scopes": list(info.scopes)})
         return
     typer.echo(secret)
     err_console.print(
-        f"Token {info.name!r} ({' '.join(info.scopes)}): store it now; it is not shown again.",
-        highlight=False,
+        plain(
+            f"Token {info.name!r} ({' '.join(info.scopes)}): store it now; it is not shown again."
+        )
     )
 
 
@@ -159,8 +170,10 @@ def token_list(
     as_json: bool = typer.Option(False, "--json", help="Print the tokens as JSON."),
 ) -> None:
     """List tokens (names, scopes, dates; never secrets)."""
-    with reported_errors(), open_local(ctx) as service:
-        infos = list_tokens(service.engine)
+    from flightlog.auth.tokens import list_tokens
+
+    with reported_errors(), open_local(ctx, write=False, command="token list") as service:
+        infos = list_tokens(service.tokens)
     if as_json:
         print_json(
             [
@@ -186,12 +199,22 @@ def token_revoke(
     name: str = typer.Argument(..., help="Name of the token to revoke."),
 ) -> None:
     """Revoke a token; servers stop accepting it within a few seconds."""
-    with reported_errors(), open_local(ctx) as service:
-        info = revoke_token(service.engine, name)
-    typer.echo(f"Token {info.name!r} revoked at {info.revoked_at}")
+    from flightlog.auth.tokens import revoke_token
+
+    with reported_errors(), open_local(ctx, command="token revoke") as service:
+        info = revoke_token(service.tokens, name)
+    typer.echo(plain(f"Token {info.name!r} revoked at {info.revoked_at}"))
+
+
+def migrate(ctx: typer.Context) -> None:
+    """Create the store or bring its schema up to date, and create the signing key if absent."""
+    with reported_errors(), open_local(ctx, command="migrate") as service:
+        size = service.tree_size()
+    typer.echo(f"the store is up to date ({size} entries)")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and the ``token`` group to the root app."""
+    """Add ``serve``, ``migrate`` and the ``token`` group to the root app."""
     app.command("serve")(serve)
+    app.command("migrate")(migrate)
     app.add_typer(token_app, name="token")

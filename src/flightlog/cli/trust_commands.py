@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import typer
 
+from flightlog.api import b64
 from flightlog.cli.context import (
     console,
     fail,
-    open_backend,
+    line,
+    open_ledger,
     open_local,
+    plain,
     print_json,
     print_rows,
     progress_bar,
     reported_errors,
     state_of,
+    styled,
 )
-from flightlog.service import b64
+from flightlog.config import Settings
 
-proof_app = typer.Typer(help="Merkle proofs (RFC 9162).", no_args_is_help=True)
-key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
+proof_app = typer.Typer(
+    help="Merkle proofs (RFC 9162).", no_args_is_help=True, rich_markup_mode=None
+)
+key_app = typer.Typer(help="The log's signing key.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def checkpoint(
@@ -29,12 +32,12 @@ def checkpoint(
     as_json: bool = typer.Option(False, "--json", help="Print {note, tree_size, root}."),
 ) -> None:
     """Cut and print a signed checkpoint (C2SP tlog-checkpoint)."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.checkpoint()
+    with reported_errors(), open_ledger(ctx, write=True) as ledger:
+        cp = ledger.checkpoint()
     if as_json:
-        print_json(doc)
+        print_json(cp.to_wire())
         return
-    typer.echo(doc["note"], nl=False)
+    typer.echo(plain(cp.note, keep_newlines=True), nl=False)
 
 
 @proof_app.command("inclusion")
@@ -47,8 +50,10 @@ def proof_inclusion(
     as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that an entry is in the log."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.inclusion_proof(index, size)
+    # Without --size the proof may cut the first checkpoint covering the entry: a write.
+    with reported_errors(), open_ledger(ctx, write=size is None) as ledger:
+        proof = ledger.inclusion_proof(index, size)
+    doc = proof.to_wire()
     if as_json:
         print_json(doc)
         return
@@ -62,8 +67,8 @@ def proof_inclusion(
         title=f"inclusion of entry {index} in a tree of {doc['tree_size']}",
         header=False,
     )
-    if doc.get("checkpoint"):
-        typer.echo(doc["checkpoint"], nl=False)
+    if proof.checkpoint:
+        typer.echo(plain(proof.checkpoint, keep_newlines=True), nl=False)
 
 
 @proof_app.command("consistency")
@@ -74,8 +79,8 @@ def proof_consistency(
     as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that a larger tree extends a smaller one (nothing rewritten)."""
-    with reported_errors(), open_backend(ctx) as backend:
-        doc = backend.consistency_proof(first, second)
+    with reported_errors(), open_ledger(ctx) as ledger:
+        doc = ledger.consistency_proof(first, second).to_wire()
     if as_json:
         print_json(doc)
         return
@@ -97,13 +102,13 @@ def key_show(
     as_json: bool = typer.Option(False, "--json", help="Print {origin, verifier_key} as JSON."),
 ) -> None:
     """Print the verifier key (note format) that checks this log's checkpoints."""
-    with reported_errors(), open_backend(ctx) as backend:
-        vkey = backend.verifier_key()
+    with reported_errors(), open_ledger(ctx) as ledger:
+        vkey = ledger.verifier_key()
     if as_json:
         # A key name holds no '+' (signed-note format), so it is everything before the first.
         print_json({"origin": vkey.split("+", 1)[0], "verifier_key": vkey})
         return
-    typer.echo(vkey)
+    typer.echo(plain(vkey))
 
 
 def verify(
@@ -135,7 +140,7 @@ def verify(
     if st.server:
         _verify_remote(ctx, key, as_json)
         return
-    with reported_errors(), open_local(ctx) as fl, progress_bar("verifying") as step:
+    with reported_errors(), open_local(ctx, write=False) as fl, progress_bar("verifying") as step:
         report = fl.verify(progress=step, workers=workers)
     doc = {
         "ok": report.ok,
@@ -158,10 +163,12 @@ def verify(
     elif report.problem is None:
         erased = f", {len(report.erased)} erased" if report.erased else ""
         console.print(
-            f"[green]ok[/]: {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
-            f"{report.checkpoints_checked} checkpoint{'' if report.checkpoints_checked == 1 else 's'} "
-            f"verified; root {doc['root']}",
-            highlight=False,
+            line(
+                styled("ok", "green"),
+                f": {report.entries_checked} entries{erased}, {report.nodes_checked} nodes, "
+                f"{report.checkpoints_checked} checkpoint"
+                f"{'' if report.checkpoints_checked == 1 else 's'} verified; root {doc['root']}",
+            )
         )
     if report.problem is not None:
         where = f"index {report.problem.index}: " if report.problem.index is not None else ""
@@ -169,12 +176,12 @@ def verify(
 
 
 def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
-    from flightlog.cli.remote import RemoteFlightlog
-    from flightlog.cli.witness import verify_remote
+    from flightlog.client.http import RemoteFlightlog
+    from flightlog.client.witness import verify_remote
 
     st = state_of(ctx)
     assert st.server is not None
-    home = Path(os.environ.get("FLIGHTLOG_HOME", ".flightlog"))
+    home = Settings.from_env().home
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
     doc = {
@@ -195,9 +202,11 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
         else f"consistent with the {report.previous_size}-entry checkpoint seen before"
     )
     console.print(
-        f"[green]ok[/]: {report.origin} at {report.tree_size} entries, {since}; "
-        f"{report.entries_checked} entries spot-checked",
-        highlight=False,
+        line(
+            styled("ok", "green"),
+            f": {report.origin} at {report.tree_size} entries, {since}; "
+            f"{report.entries_checked} entries spot-checked",
+        )
     )
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from flightlog.api import AppendResult as AppendResult  # noqa: PLC0414 - re-exported
 from flightlog.events.canonical import canonical_bytes
-from flightlog.ledger.merkle import leaf_hash
+from flightlog.ledger.merkle import LEAF_PREFIX, leaf_hash
+from flightlog.timestamps import utc_now as utc_now  # noqa: PLC0414 - re-exported for the store
 
 LEAF_FIELDS = ("id", "source", "type", "time", "received_at", "payload_sha256")
 _LEAF_TEMPLATE = '{"id":%s,"payload_sha256":%s,"received_at":%s,"source":%s,"time":%s,"type":%s}'
@@ -36,15 +37,6 @@ class PreparedEvent:
     time_utc: str
     refs: tuple[tuple[str, str], ...]
     position: str
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What an append acknowledges for one event."""
-
-    index: int
-    leaf_hash: bytes
-    duplicate: bool
 
 
 def payload_digest(canonical: bytes) -> str:
@@ -105,7 +97,7 @@ def leaf_hashes_of(rows: Sequence[Sequence[Any]]) -> list[bytes]:
     texts = [_LEAF_TEMPLATE % (q(r[1]), q(r[6]), q(r[5]), q(r[2]), q(r[4]), q(r[3])) for r in rows]
     sha256 = hashlib.sha256
     if "".join(texts).isascii():
-        return [sha256(b"\x00" + t.encode("ascii")).digest() for t in texts]
+        return [sha256(LEAF_PREFIX + t.encode("ascii")).digest() for t in texts]
     return [leaf_hash(leaf_bytes_of(r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
 
@@ -124,13 +116,3 @@ def leaf_bytes(leaf: Mapping[str, str]) -> bytes:
 def leaf_hash_of(leaf: Mapping[str, str]) -> bytes:
     """The RFC 9162 leaf hash of a leaf object."""
     return leaf_hash(leaf_bytes(leaf))
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T23:30:00.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def utc_now() -> str:
-    """The current time as :func:`format_timestamp` renders it."""
-    return format_timestamp(datetime.now(UTC))

@@ -8,16 +8,15 @@ so the same key can be used by Go tooling. No message or repr ever shows the key
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from flightlog.errors import KeyFileError, NoteError
+from flightlog.files import write_private_file
 from flightlog.ledger.note import ED25519, Signer, key_id, strict_b64decode
 
 PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
@@ -133,28 +132,10 @@ def _load_signer(path: Path, name: str) -> Signer:
 
 def _create_key_file(path: Path, name: str, private_key: Ed25519PrivateKey) -> None:
     """Write ``private_key`` for ``name`` to ``path`` unless a key file already exists there."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     content = (_private_key_string(name, private_key) + "\n").encode("utf-8")
-    # Write a private temporary file, then hard-link it into place: the key file
-    # appears complete or not at all, and O_EXCL plus link() never overwrite a key
-    # another process created first. Mode 0600 is set at creation (umask can only
-    # remove bits), so the key is never readable by anyone else.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    # Hard-linked into place: O_EXCL plus link() never overwrite a key another
+    # process created first.
+    write_private_file(path, content, replace=False)
 
 
 def load_or_create_signer(path: Path, name: str) -> Signer:

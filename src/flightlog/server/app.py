@@ -7,13 +7,13 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from flightlog import __version__
+from flightlog.api import CheckpointInfo
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
 from flightlog.server import health, ingest, metrics, query
@@ -30,10 +30,10 @@ CHECKPOINT_INTERVAL_ENV = "FLIGHTLOG_CHECKPOINT_INTERVAL"
 log = structlog.get_logger("flightlog.server")
 
 
-def cut_if_grown(service: Flightlog) -> dict[str, Any] | None:
+def cut_if_grown(service: Flightlog) -> CheckpointInfo | None:
     """Cut a checkpoint when the tree grew past the latest one; return it, else None."""
     latest = service.latest_checkpoint()
-    if latest is not None and service.tree_size() <= int(latest["tree_size"]):
+    if latest is not None and service.tree_size() <= latest.tree_size:
         return None
     return service.checkpoint()
 
@@ -48,7 +48,7 @@ async def _checkpoint_loop(service: Flightlog, interval: float) -> None:
             log.exception("checkpoint_failed")
             continue
         if cut is not None:
-            log.info("checkpoint_cut", tree_size=cut["tree_size"])
+            log.info("checkpoint_cut", tree_size=cut.tree_size)
 
 
 def create_app(
@@ -72,7 +72,7 @@ def create_app(
         )
         try:
             token_path = settings.admin_token_path
-            if await run_in_threadpool(ensure_first_admin, service.engine, token_path):
+            if await run_in_threadpool(ensure_first_admin, service.tokens, token_path):
                 log.info("first_admin_token_created", path=str(token_path))
             writer = GroupWriter(
                 service.record_groups, max_events=writer_max_events, max_wait=writer_max_wait
@@ -82,7 +82,7 @@ def create_app(
                 flightlog=service,
                 writer=writer,
                 metrics=app_metrics,
-                token_cache=TokenCache(partial(authenticate, service.engine)),
+                token_cache=TokenCache(partial(authenticate, service.tokens)),
             )
             writer.start()
             ticker = asyncio.create_task(_checkpoint_loop(service, checkpoint_interval))

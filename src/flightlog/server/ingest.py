@@ -8,32 +8,39 @@ something new was recorded, 200 when every event was already in the ledger).
 from __future__ import annotations
 
 import json
-from base64 import b64encode
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from flightlog.api import append_result_to_wire
 from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
 from flightlog.events.refs import convention_warnings
 from flightlog.server.auth import BEARER_SECURITY, authorize
 from flightlog.server.body import media_type, read_body
-from flightlog.server.cloudevents import binary_attributes, check_agreement, unwrap_structured
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import server_state
 from flightlog.service import AppendResult, Flightlog, PreparedEvent
+from flightlog.sources.cloudevents import binary_attributes, check_agreement, unwrap_structured
+from flightlog.wire import (
+    API_PREFIX,
+    EVENT,
+    EVENTS,
+    EVENTS_BATCH,
+    JSON_MEDIA_TYPE,
+    MAX_BATCH_EVENTS,
+)
 
-MAX_BATCH_EVENTS = 10_000
-JSON = "application/json"
+JSON = JSON_MEDIA_TYPE
 STRUCTURED = "application/cloudevents+json"
 STRUCTURED_BATCH = "application/cloudevents-batch+json"
 BODY = "body"
 UTF8_BOM = b"\xef\xbb\xbf"
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
+router = APIRouter(prefix=API_PREFIX, tags=["ingest"])
 
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -95,9 +102,14 @@ def prepare_single(
 
 
 def _batch_position(exc: EventInvalid) -> EventInvalid:
-    # The parser names batch items "body[i]"; the API names them "[i]".
-    if exc.position and exc.position.startswith(BODY + "["):
-        return exc.at(exc.position[len(BODY) :])
+    # The parser names batch items "body[i]"; the API names them "[i]" and gives the
+    # number itself as the problem's "item".
+    if exc.position and exc.position.startswith(BODY + "[") and exc.position.endswith("]"):
+        number = exc.position[len(BODY) + 1 : -1]
+        located = exc.at(exc.position[len(BODY) :])
+        if number.isascii() and number.isdigit():
+            located.item = int(number)
+        return located
     return exc
 
 
@@ -118,8 +130,12 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
         envelopes = _require_array(parse_document(data, name=BODY).value, may_be_empty=True)
         prepared = []
         for i, envelope in enumerate(envelopes):
-            event, attributes = unwrap_structured(envelope, position=f"[{i}]")
-            prepared.append(_prepare(service, event, attributes, f"[{i}]"))
+            try:
+                event, attributes = unwrap_structured(envelope, position=f"[{i}]")
+                prepared.append(_prepare(service, event, attributes, f"[{i}]"))
+            except EventInvalid as exc:
+                exc.item = i
+                raise
         return prepared
     if data.removeprefix(UTF8_BOM).lstrip()[:1] == b"{":
         # One object or JSON Lines would parse; a batch is an array by definition.
@@ -133,11 +149,7 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
 
 
 def _ack(result: AppendResult) -> AppendAck:
-    return AppendAck(
-        index=result.index,
-        leaf_hash=b64encode(result.leaf_hash).decode("ascii"),
-        duplicate=result.duplicate,
-    )
+    return AppendAck.model_validate(append_result_to_wire(result))
 
 
 async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
@@ -152,7 +164,7 @@ async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[App
 
 
 @router.post(
-    "/events",
+    EVENTS,
     status_code=201,
     response_model=AppendAck,
     summary="Record one CDEvent (JSON, or CloudEvents structured/binary mode)",
@@ -186,22 +198,18 @@ async def post_event(request: Request) -> Response:
         prepared = await run_in_threadpool(prepare_single, state.flightlog, kind, data, attributes)
     [result] = await _append(request, [prepared])
     # The hot path answers with bytes it builds itself; the schema is AppendAck's.
-    answer: dict[str, Any] = {
-        "index": result.index,
-        "leaf_hash": b64encode(result.leaf_hash).decode("ascii"),
-        "duplicate": result.duplicate,
-    }
+    answer = append_result_to_wire(result)
     if warnings := convention_warnings(prepared.event):
         answer["warnings"] = warnings
     body = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
     if result.duplicate:
         return Response(body, status_code=200, media_type=JSON)
-    headers = {"Location": f"/api/v1/events/{result.index}"}
+    headers = {"Location": API_PREFIX + EVENT.format(index=result.index)}
     return Response(body, status_code=201, media_type=JSON, headers=headers)
 
 
 @router.post(
-    "/events/batch",
+    EVENTS_BATCH,
     status_code=201,
     response_model_exclude_none=True,
     summary="Record up to 10,000 events atomically",

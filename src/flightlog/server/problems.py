@@ -13,24 +13,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flightlog.errors import (
-    AuthError,
-    ConflictError,
-    EventInvalid,
-    FlightlogError,
-    ForbiddenError,
-    InputError,
-    InputTooLarge,
-    MalformedInput,
-    NotFound,
-    StoreError,
-    UnknownEventType,
+from flightlog.errors import AuthError, FlightlogError, ForbiddenError
+from flightlog.wire import (
+    PROBLEM_BASE,
+    PROBLEM_MEDIA_TYPE,
+    problem_extensions,
+    problem_kind,
 )
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("flightlog.server")
-# Problem type URIs are identifiers (RFC 9457 §3.1.1): stable, not meant to be fetched.
-PROBLEM_BASE = "urn:flightlog:problem:"
 
 
 class Problem(BaseModel):
@@ -43,8 +34,10 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = None
+    reason: str | None = None
     path: str | None = None
     position: str | None = None
+    item: int | None = None
     original_index: int | None = None
 
 
@@ -69,21 +62,6 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-# Most specific class first: the first isinstance match decides (RFC 9457 §4 types).
-_DOMAIN: tuple[tuple[type[FlightlogError], int, str, str], ...] = (
-    (UnknownEventType, 422, "unknown-event-type", "Unknown event type"),
-    (EventInvalid, 422, "event-invalid", "Invalid event"),
-    (MalformedInput, 400, "malformed-input", "Malformed input"),
-    (InputTooLarge, 413, "too-large", "Input too large"),
-    (InputError, 400, "bad-input", "Bad input"),
-    (ConflictError, 409, "conflict", "Conflicting event"),
-    (NotFound, 404, "not-found", "Not found"),
-    (AuthError, 401, "unauthorized", "Unauthorized"),
-    (ForbiddenError, 403, "forbidden", "Forbidden"),
-    (StoreError, 503, "store-unavailable", "Store unavailable"),
-)
-
-
 def _challenge(exc: FlightlogError) -> dict[str, str] | None:
     # RFC 6750 §3: a request without a token gets a bare challenge; a bad token or a
     # missing scope names the error.
@@ -97,18 +75,14 @@ def _challenge(exc: FlightlogError) -> dict[str, str] | None:
 
 def domain_problem(exc: FlightlogError) -> JSONResponse:
     """Map a domain error to its status code and problem document."""
-    status, slug, title = 500, "internal", "Internal error"
-    for cls, code, name, heading in _DOMAIN:
-        if isinstance(exc, cls):
-            status, slug, title = code, name, heading
-            break
-    extensions: dict[str, Any] = {}
-    if isinstance(exc, EventInvalid):
-        extensions = {"path": exc.path, "position": exc.position}
-    elif isinstance(exc, ConflictError):
-        extensions = {"original_index": exc.original_index}
+    kind = problem_kind(exc)
     return problem_response(
-        status, str(exc), slug=slug, title=title, headers=_challenge(exc), **extensions
+        kind.status,
+        str(exc),
+        slug=kind.slug,
+        title=kind.title,
+        headers=_challenge(exc),
+        **problem_extensions(exc),
     )
 
 

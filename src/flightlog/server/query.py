@@ -12,6 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from flightlog.api import EventFilter
 from flightlog.auth.tokens import TokenInfo
 from flightlog.errors import InputError
 from flightlog.server.auth import require
@@ -24,14 +25,24 @@ from flightlog.server.models import (
 )
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import server_state
-from flightlog.service import EventFilter
+from flightlog.wire import (
+    API_PREFIX,
+    CHECKPOINT,
+    DEFAULT_PAGE,
+    EVENT,
+    EVENTS,
+    FILTER_PARAMS,
+    KEY,
+    MAX_INDEX,
+    MAX_PAGE,
+    PROOF_CONSISTENCY,
+    PROOF_INCLUSION,
+    TEXT_MEDIA_TYPE,
+)
 
-MAX_PAGE = 1000
-# Indices and sizes are 64-bit in the store; larger numbers cannot name anything.
-MAX_INDEX = 2**63 - 1
-TEXT = "text/plain; charset=utf-8"
+TEXT = TEXT_MEDIA_TYPE
 
-router = APIRouter(prefix="/api/v1", tags=["query"])
+router = APIRouter(prefix=API_PREFIX, tags=["query"])
 _AUTH = problem_responses(401, 403)
 
 
@@ -52,7 +63,7 @@ def parse_cursor(cursor: str | None) -> int | None:
 
 
 @router.get(
-    "/events",
+    EVENTS,
     summary="List entries in ledger order, filtered",
     responses=problem_responses(400, 401, 403, 422, 503),
 )
@@ -70,7 +81,7 @@ def list_events(
     actor: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     order: Literal["asc", "desc"] = Query(
         "asc", description="asc: oldest first; desc: newest first (the cursor pages backwards)"
@@ -78,34 +89,38 @@ def list_events(
     _token: TokenInfo = Depends(require("read")),
 ) -> EventsPage:
     """A page of show-documents after the cursor, oldest first (or before it, newest first)."""
-    flt = EventFilter(
-        type=type,
-        service=service,
-        environment=env,
-        commit=commit,
-        artifact=artifact,
-        ticket=ticket,
-        actor=actor,
-        since=_utc(since),
-        until=_utc(until),
-    )
+    params: dict[str, Any] = {
+        "type": type,
+        "service": service,
+        "env": env,
+        "commit": commit,
+        "artifact": artifact,
+        "ticket": ticket,
+        "actor": actor,
+        "since": _utc(since),
+        "until": _utc(until),
+    }
+    flt = EventFilter(**{field: params[param] for field, param in FILTER_PARAMS.items()})
     position = parse_cursor(cursor)
     newest_first = order == "desc"
-    docs = server_state(request).flightlog.log(
+    entries = server_state(request).flightlog.log(
         flt,
         after=None if newest_first else position,
         before=position if newest_first else None,
         limit=limit + 1,
         newest_first=newest_first,
     )
-    page, more = docs[:limit], len(docs) > limit
+    page, more = entries[:limit], len(entries) > limit
     return EventsPage.model_validate(
-        {"events": page, "next_cursor": str(page[-1]["index"]) if more else None}
+        {
+            "events": [e.to_wire() for e in page],
+            "next_cursor": str(page[-1].index) if more else None,
+        }
     )
 
 
 @router.get(
-    "/events/{index}",
+    EVENT,
     summary="One ledger entry",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
@@ -115,7 +130,7 @@ def show_event(
     _token: TokenInfo = Depends(require("read")),
 ) -> ShowDocument:
     """The show-document of the entry at ``index``."""
-    return ShowDocument.model_validate(server_state(request).flightlog.show(index))
+    return ShowDocument.model_validate(server_state(request).flightlog.show(index).to_wire())
 
 
 def _wants_json(request: Request) -> bool:
@@ -126,7 +141,7 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.get(
-    "/checkpoint",
+    CHECKPOINT,
     summary="The latest signed checkpoint (text note, or JSON with Accept: application/json)",
     response_class=Response,
     responses={
@@ -141,14 +156,14 @@ def _wants_json(request: Request) -> bool:
 def get_checkpoint(request: Request, _token: TokenInfo = Depends(require("read"))) -> Response:
     """The latest checkpoint, cutting the first one if none exists yet."""
     service = server_state(request).flightlog
-    doc = service.latest_checkpoint() or service.checkpoint()
+    cp = service.latest_checkpoint() or service.checkpoint()
     if _wants_json(request):
-        return JSONResponse(CheckpointDocument.model_validate(doc).model_dump(mode="json"))
-    return PlainTextResponse(doc["note"], media_type=TEXT)
+        return JSONResponse(CheckpointDocument.model_validate(cp.to_wire()).model_dump(mode="json"))
+    return PlainTextResponse(cp.note, media_type=TEXT)
 
 
 @router.post(
-    "/checkpoint",
+    CHECKPOINT,
     summary="Cut a checkpoint now (admin)",
     responses=problem_responses(401, 403, 503),
 )
@@ -156,11 +171,11 @@ def post_checkpoint(
     request: Request, _token: TokenInfo = Depends(require("admin"))
 ) -> CheckpointDocument:
     """Cut a checkpoint if the tree grew since the last one and return the latest."""
-    return CheckpointDocument.model_validate(server_state(request).flightlog.checkpoint())
+    return CheckpointDocument.model_validate(server_state(request).flightlog.checkpoint().to_wire())
 
 
 @router.get(
-    "/proof/inclusion",
+    PROOF_INCLUSION,
     summary="Inclusion proof of one entry",
     responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
@@ -173,12 +188,12 @@ def inclusion_proof(
     _token: TokenInfo = Depends(require("read")),
 ) -> InclusionProof:
     """An RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` leaves."""
-    proof: dict[str, Any] = server_state(request).flightlog.inclusion_proof(index, size)
-    return InclusionProof.model_validate(proof)
+    proof = server_state(request).flightlog.inclusion_proof(index, size)
+    return InclusionProof.model_validate(proof.to_wire())
 
 
 @router.get(
-    "/proof/consistency",
+    PROOF_CONSISTENCY,
     summary="Consistency proof between two tree sizes",
     responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
@@ -190,12 +205,12 @@ def consistency_proof(
 ) -> ConsistencyProof:
     """An RFC 9162 consistency proof that tree ``first`` is a prefix of tree ``second``."""
     return ConsistencyProof.model_validate(
-        server_state(request).flightlog.consistency_proof(first, second)
+        server_state(request).flightlog.consistency_proof(first, second).to_wire()
     )
 
 
 @router.get(
-    "/key",
+    KEY,
     summary="The checkpoint verifier key (public, no authentication)",
     response_class=PlainTextResponse,
     responses={

@@ -18,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from flightlog.errors import ConflictError, NotFound, StoreError
 from flightlog.ledger import merkle
@@ -85,6 +87,12 @@ def _entry_from_row(row: Any) -> EntryRow:
     )
 
 
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
+    return cfg
+
+
 class LedgerStore:
     """Durable storage of the ledger; every write is one transaction."""
 
@@ -94,11 +102,15 @@ class LedgerStore:
         self._frontier: merkle.CompactRange | None = None
 
     @classmethod
-    def open(cls, url: str) -> LedgerStore:
-        """Connect to ``url`` and bring its schema to the latest migration."""
+    def open(cls, url: str, *, migrate: bool = True) -> LedgerStore:
+        """Connect to ``url``; migrate its schema, or (``migrate=False``) only check it."""
         engine = create_engine(url)
         store = cls(engine)
-        store.migrate()
+        try:
+            store.migrate() if migrate else store.check_schema()
+        except BaseException:
+            engine.dispose()
+            raise
         return store
 
     def shareable(self) -> bool:
@@ -112,12 +124,24 @@ class LedgerStore:
 
     # -- schema -----------------------------------------------------------------------
 
+    def check_schema(self) -> None:
+        """StoreError unless the schema is at the latest migration (reads change nothing)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the database: {exc.orig}") from exc
+        if current != head:
+            state = "holds no ledger yet" if current is None else f"is at schema {current}"
+            raise StoreError(
+                f"the database {self.engine.url.render_as_string(hide_password=True)} {state}, "
+                f"not {head}; run `flightlog migrate` to bring it up to date"
+            )
+
     def migrate(self) -> None:
         """Apply pending Alembic migrations (serialised across processes)."""
-        cfg = Config()
-        cfg.set_main_option(
-            "script_location", str(resources.files("flightlog.store") / "migrations")
-        )
+        cfg = _alembic_config()
         try:
             with write_transaction(self.engine) as conn:
                 if not is_sqlite(self.engine):

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from flightlog.cli.remote import RemoteFlightlog
-from flightlog.cli.witness import WitnessReport, load_state, state_path, verify_remote
+from flightlog.client.http import RemoteFlightlog
+from flightlog.client.witness import WitnessReport, load_state, state_path, verify_remote
 from flightlog.errors import CheckpointError, NoteError, ProofError
 from flightlog.events.canonical import canonical_bytes
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
@@ -300,7 +300,7 @@ def verify(log: FakeLog, state: Path, **options: Any) -> WitnessReport:
 
 def saved(state: Path) -> dict[str, Any]:
     """The saved witness state document of ORIGIN."""
-    loaded: dict[str, Any] = json.loads(state_path(state, ORIGIN).read_text())
+    loaded: dict[str, Any] = json.loads(state_path(state, ORIGIN, BASE).read_text())
     return loaded
 
 
@@ -332,9 +332,9 @@ class TestHonestServer:
     def test_state_file_is_private(self, tmp_path: Path) -> None:
         """The state file is written with mode 0600 under witness/."""
         verify(FakeLog(size=2), tmp_path)
-        file = state_path(tmp_path, ORIGIN)
+        file = state_path(tmp_path, ORIGIN, BASE)
         assert file.parent == tmp_path / "witness"
-        assert file.name == "test.example%2Flog.json"
+        assert file.name == "http%3A%2F%2Flog.test+test.example%2Flog.json"
         assert stat.S_IMODE(file.stat().st_mode) == 0o600
         assert [p.name for p in file.parent.iterdir()] == [file.name]
 
@@ -469,7 +469,7 @@ class TestDishonestServer:
             r"test\.example/log\+[0-9a-f]{8}: note has no signature from a trusted key",
         ):
             verify(ForgingLog(size=3), tmp_path)
-        assert not state_path(tmp_path, ORIGIN).exists()
+        assert not state_path(tmp_path, ORIGIN, BASE).exists()
 
     def test_checkpoint_not_signed_by_the_pinned_key_is_refused(self, tmp_path: Path) -> None:
         """With an explicit key, a checkpoint signed by another key is refused."""
@@ -490,6 +490,20 @@ class TestDishonestServer:
         assert message.startswith(f"the server's key changed: this client pinned {old_key}")
         assert log.signer.verifier_key() in message
         assert saved(tmp_path)["verifier_key"] == old_key
+
+    def test_two_servers_with_one_origin_pin_their_own_keys(self, tmp_path: Path) -> None:
+        """Two servers using the same origin with different keys are two logs, each pinned."""
+        first, second = FakeLog(size=3), FakeLog(size=2)
+        verify(first, tmp_path)
+        with second.client() as other:
+            other.base_url = "http://other.test"
+            report = verify_remote(other, pinned_key=None, state_dir=tmp_path)
+        assert (report.first_use, report.tree_size) == (True, 2)
+        assert verify(first, tmp_path).first_use is False
+        assert load_state(tmp_path, ORIGIN, BASE).tree_size == 3  # type: ignore[union-attr]
+        pinned = load_state(tmp_path, ORIGIN, "http://other.test")
+        assert pinned is not None
+        assert pinned.verifier_key == second.signer.verifier_key()
 
     def test_key_and_origin_change_at_the_same_server_is_refused(self, tmp_path: Path) -> None:
         """A server switching to a new origin and key is not trusted afresh."""
@@ -517,7 +531,7 @@ class TestDishonestServer:
             f"its SHA-256 [0-9a-f]{{64}} is not the digest {digest}",
         ):
             verify(log, tmp_path)
-        assert not state_path(tmp_path, ORIGIN).exists()
+        assert not state_path(tmp_path, ORIGIN, BASE).exists()
 
     def test_leaf_hash_not_matching_the_leaf_is_caught(self, tmp_path: Path) -> None:
         """A shown leaf_hash that is not the hash of the shown leaf fails."""
@@ -556,21 +570,21 @@ class TestState:
         verify(log, tmp_path)
         doc = saved(tmp_path)
         doc["tree_size"] = 2
-        state_path(tmp_path, ORIGIN).write_text(json.dumps(doc))
+        state_path(tmp_path, ORIGIN, BASE).write_text(json.dumps(doc))
         with pytest.raises(CheckpointError, match="is corrupt \\(its tree size and root differ"):
-            load_state(tmp_path, ORIGIN)
+            load_state(tmp_path, ORIGIN, BASE)
 
     def test_unparseable_state_is_refused(self, tmp_path: Path) -> None:
         """A state file that is not JSON stops verification."""
         log = FakeLog(size=3)
         verify(log, tmp_path)
-        state_path(tmp_path, ORIGIN).write_text("{")
+        state_path(tmp_path, ORIGIN, BASE).write_text("{")
         with pytest.raises(CheckpointError, match=r"witness state .* is corrupt"):
             verify(log, tmp_path)
 
     def test_missing_state_is_none(self, tmp_path: Path) -> None:
         """No state file means no previous checkpoint."""
-        assert load_state(tmp_path, ORIGIN) is None
+        assert load_state(tmp_path, ORIGIN, BASE) is None
 
     def test_long_origins_get_a_digest_file_name(self, tmp_path: Path) -> None:
         """An origin too long for a file name is stored under its digest."""
@@ -622,20 +636,21 @@ class TestAgainstTheRealServer:
         state = tmp_path / "client"
         first = "\n".join(json.dumps(make_event(n)) for n in range(5)).encode()
         with RemoteFlightlog(url, token) as client:
-            results = client.record(first, name="first.jsonl")
-            assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
-            assert [r["duplicate"] for r in results] == [False] * 5
+            results = client.record_bytes(first, name="first.jsonl")
+            assert [r.index for r in results] == [0, 1, 2, 3, 4]
+            assert [r.duplicate for r in results] == [False] * 5
             client.checkpoint()
             report = verify_remote(client, pinned_key=None, state_dir=state)
             assert (report.tree_size, report.first_use, report.entries_checked) == (5, True, 5)
 
-            again = client.record(first, name="first.jsonl")
-            assert [r["duplicate"] for r in again] == [True] * 5
+            again = client.record_bytes(first, name="first.jsonl")
+            assert [r.duplicate for r in again] == [True] * 5
             more = json.dumps([make_event(n) for n in range(5, 12)]).encode()
-            assert [r["index"] for r in client.record(more, name="more.json")] == list(range(5, 12))
+            recorded = client.record_bytes(more, name="more.json")
+            assert [r.index for r in recorded] == list(range(5, 12))
             client.checkpoint()
             report = verify_remote(client, pinned_key=None, state_dir=state)
             assert (report.previous_size, report.tree_size, report.first_use) == (5, 12, False)
             assert report.entries_checked == 12
-            assert report.root == base64.b64decode(client.latest_checkpoint()["root"])
-            assert client.show(7)["event"] == make_event(7)
+            assert report.root == client.latest_checkpoint().root
+            assert client.show(7).event == make_event(7)

@@ -7,9 +7,9 @@ import json
 import httpx
 import pytest
 
-from flightlog.cli.remote import MAX_BATCH_EVENTS
+from flightlog.client.http import MAX_BATCH_EVENTS
 from flightlog.errors import AuthError, EventInvalid, PartiallyRecorded
-from tests.cli.test_remote import Recorder, client_for, event, problem
+from tests.client.test_http import Recorder, client_for, event, problem
 
 
 class TestServerUrl:
@@ -29,7 +29,7 @@ class TestServerUrl:
 
         def handler(request: httpx.Request) -> httpx.Response:
             seen.append(request.url.path)
-            return httpx.Response(200, json={"note": "n", "tree_size": 1, "root": "r"})
+            return httpx.Response(200, json={"note": "n", "tree_size": 1, "root": "cm9vdA=="})
 
         with client_for(handler, base=base) as client:
             client.latest_checkpoint()
@@ -75,7 +75,7 @@ class TestAllOrNothing:
             client_for(server) as client,
             pytest.raises(EventInvalid, match=r"big\.jsonl:10003: \$\.context\.timestamp"),
         ):
-            client.record(data, name="big.jsonl")
+            client.record_bytes(data, name="big.jsonl")
         assert server.requests == []
 
     def test_a_later_refused_batch_reports_what_was_recorded(self) -> None:
@@ -89,8 +89,8 @@ class TestAllOrNothing:
 
         data = "\n".join(json.dumps(event(i)) for i in range(MAX_BATCH_EVENTS + 1)).encode()
         with client_for(handler) as client, pytest.raises(PartiallyRecorded) as info:
-            client.record(data, name="big.jsonl")
-        assert [r["index"] for r in info.value.results] == list(range(MAX_BATCH_EVENTS))
+            client.record_bytes(data, name="big.jsonl")
+        assert [r.index for r in info.value.results] == list(range(MAX_BATCH_EVENTS))
         assert "503" in str(info.value.cause)
 
     def test_progress_is_reported_per_batch(self) -> None:
@@ -98,5 +98,5 @@ class TestAllOrNothing:
         seen: list[tuple[int, int]] = []
         data = "\n".join(json.dumps(event(i)) for i in range(MAX_BATCH_EVENTS + 1)).encode()
         with client_for(Recorder()) as client:
-            client.record(data, name="big.jsonl", progress=lambda d, t: seen.append((d, t)))
+            client.record_bytes(data, name="big.jsonl", progress=lambda d, t: seen.append((d, t)))
         assert seen == [(0, 10_001), (10_000, 10_001), (10_001, 10_001)]

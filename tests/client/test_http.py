@@ -13,7 +13,8 @@ import httpx
 import pytest
 import rfc8785
 
-from flightlog.cli.remote import MAX_BATCH_EVENTS, RemoteFlightlog
+from flightlog.api import EventFilter
+from flightlog.client.http import MAX_BATCH_EVENTS, RemoteFlightlog
 from flightlog.errors import (
     AuthError,
     ConflictError,
@@ -27,7 +28,6 @@ from flightlog.errors import (
     RemoteError,
     UnknownEventType,
 )
-from flightlog.service import EventFilter
 
 BASE = "http://flightlog.test"
 TOKEN = "fl_s3cr3t-t0ken-value"
@@ -53,6 +53,25 @@ def error_of(handler: Handler) -> FlightlogError:
     with client_for(handler) as client, pytest.raises(FlightlogError) as info:
         client.show(1)
     return info.value
+
+
+def entry_doc(index: int) -> dict[str, Any]:
+    """A well-formed show-document of entry ``index``."""
+    return {
+        "index": index,
+        "event": {"context": {"id": str(index)}},
+        "erased": False,
+        "refs": [["service", "api"]],
+        "leaf": {
+            "id": str(index),
+            "source": "/ci",
+            "type": "dev.cdevents.service.deployed.0.3.0",
+            "time": "2026-11-26T23:30:00Z",
+            "received_at": "2026-11-26T23:30:01.000000Z",
+            "payload_sha256": "00" * 32,
+        },
+        "leaf_hash": "AA==",
+    }
 
 
 def event(n: int, **content: Any) -> dict[str, Any]:
@@ -130,7 +149,7 @@ class TestRequests:
             return httpx.Response(200, json={"index": 3})
 
         with client_for(handler) as client:
-            assert client.show(3) == {"index": 3}
+            assert client.show_document(3) == {"index": 3}
         assert seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
         assert seen[0].url.path == "/api/v1/events/3"
 
@@ -153,7 +172,7 @@ class TestRequests:
 
         def handler(request: httpx.Request) -> httpx.Response:
             seen.append(request.url.path)
-            return httpx.Response(200, json={"note": "n", "tree_size": 1, "root": "r"})
+            return httpx.Response(200, json={"note": "n", "tree_size": 1, "root": "cm9vdA=="})
 
         with client_for(handler, base="http://flightlog.test/audit/") as client:
             client.latest_checkpoint()
@@ -168,8 +187,8 @@ class TestRequests:
             return httpx.Response(200, json={"note": "n\n", "tree_size": 2, "root": "cm9vdA=="})
 
         with client_for(handler) as client:
-            assert client.checkpoint()["tree_size"] == 2
-            assert client.latest_checkpoint()["root"] == "cm9vdA=="
+            assert client.checkpoint().tree_size == 2
+            assert client.latest_checkpoint().root == b"root"
         assert seen == [("POST", "application/json"), ("GET", "application/json")]
 
     def test_checkpoint_note_asks_for_text(self) -> None:
@@ -192,9 +211,9 @@ class TestRequests:
             return httpx.Response(200, json={"index": 1, "proof": []})
 
         with client_for(handler) as client:
-            client.inclusion_proof(1)
-            client.inclusion_proof(1, 7)
-            client.consistency_proof(2, 9)
+            client.inclusion_proof_document(1)
+            client.inclusion_proof_document(1, 7)
+            client.consistency_proof_document(2, 9)
         assert seen == [{"index": "1"}, {"index": "1", "size": "7"}, {"first": "2", "second": "9"}]
 
     def test_a_success_that_is_not_json_is_a_remote_error(self) -> None:
@@ -244,12 +263,12 @@ class TestLog:
             params = dict(request.url.params)
             asked.append(params)
             start = int(params.get("cursor", "-1")) + 1
-            page = [{"index": i} for i in range(start, start + min(2, int(params["limit"])))]
+            page = [entry_doc(i) for i in range(start, start + min(2, int(params["limit"])))]
             return httpx.Response(200, json={"events": page, "next_cursor": str(page[-1]["index"])})
 
         with client_for(handler) as client:
             docs = client.log(EventFilter(), limit=5)
-        assert [d["index"] for d in docs] == [0, 1, 2, 3, 4]
+        assert [d.index for d in docs] == [0, 1, 2, 3, 4]
         assert [a.get("cursor") for a in asked] == [None, "1", "3"]
         assert [a["limit"] for a in asked] == ["5", "3", "1"]
 
@@ -261,22 +280,22 @@ class TestLog:
             params = dict(request.url.params)
             asked.append(params["limit"])
             start = int(params.get("cursor", "-1")) + 1
-            page = [{"index": i} for i in range(start, start + int(params["limit"]))]
+            page = [entry_doc(i) for i in range(start, start + int(params["limit"]))]
             return httpx.Response(200, json={"events": page, "next_cursor": str(page[-1]["index"])})
 
         with client_for(handler) as client:
             docs = client.log(EventFilter(), limit=2500)
         assert asked == ["1000", "1000", "500"]
-        assert [d["index"] for d in docs] == list(range(2500))
+        assert [d.index for d in docs] == list(range(2500))
 
     def test_stops_at_the_last_page(self) -> None:
         """A null next_cursor ends the listing even below the limit."""
 
         def handler(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, json={"events": [{"index": 0}], "next_cursor": None})
+            return httpx.Response(200, json={"events": [entry_doc(0)], "next_cursor": None})
 
         with client_for(handler) as client:
-            assert client.log(EventFilter(), limit=100) == [{"index": 0}]
+            assert [e.to_wire() for e in client.log(EventFilter(), limit=100)] == [entry_doc(0)]
 
     def test_a_page_without_events_is_a_remote_error(self) -> None:
         """An answer lacking the events list fails with RemoteError."""
@@ -296,8 +315,8 @@ class TestRecord:
         data = json.dumps(event(1), indent=1).replace("\n", "") + "\n"
         data += json.dumps(event(2)) + "\n"
         with client_for(server) as client:
-            results = client.record(data.encode(), name="events.jsonl")
-        assert [r["index"] for r in results] == [0, 1]
+            results = client.record_bytes(data.encode(), name="events.jsonl")
+        assert [r.index for r in results] == [0, 1]
         assert server.requests[0].url.path == "/api/v1/events/batch"
         assert server.requests[0].headers["Content-Type"] == "application/json"
         assert server.requests[0].content == (
@@ -309,10 +328,10 @@ class TestRecord:
         server = Recorder()
         data = "\n".join(json.dumps(event(i)) for i in range(MAX_BATCH_EVENTS + 1)).encode()
         with client_for(server) as client:
-            results = client.record(data, name="many.jsonl")
+            results = client.record_bytes(data, name="many.jsonl")
         sizes = [len(json.loads(r.content)) for r in server.requests]
         assert sizes == [10_000, 1]
-        assert [r["index"] for r in results] == list(range(10_001))
+        assert [r.index for r in results] == list(range(10_001))
 
     def test_malformed_input_fails_locally_with_the_file_name(self) -> None:
         """Unparseable input names the user's file and line, and nothing is sent."""
@@ -321,7 +340,7 @@ class TestRecord:
             client_for(server) as client,
             pytest.raises(MalformedInput, match=r"events\.jsonl: line 2"),
         ):
-            client.record(b'{"a": 1}\n{"a": \n', name="events.jsonl")
+            client.record_bytes(b'{"a": 1}\n{"a": \n', name="events.jsonl")
         assert server.requests == []
 
     def test_server_positions_become_the_users_positions(self) -> None:
@@ -332,13 +351,15 @@ class TestRecord:
                 422,
                 "[1]: $.context.id: must not be empty",
                 type="urn:flightlog:problem:event-invalid",
+                reason="must not be empty",
                 path="$.context.id",
                 position="[1]",
+                item=1,
             )
 
         data = (json.dumps(event(1)) + "\n\n" + json.dumps(event(2)) + "\n").encode()
         with client_for(handler) as client, pytest.raises(EventInvalid) as info:
-            client.record(data, name="events.jsonl")
+            client.record_bytes(data, name="events.jsonl")
         assert type(info.value) is EventInvalid
         assert info.value.position == "events.jsonl:3"
         assert info.value.path == "$.context.id"
@@ -352,12 +373,14 @@ class TestRecord:
                 422,
                 "[0]: $.context.type: unknown type 'dev.nope'",
                 type="urn:flightlog:problem:unknown-event-type",
+                reason="unknown type 'dev.nope'",
                 path="$.context.type",
                 position="[0]",
+                item=0,
             )
 
         with client_for(handler) as client, pytest.raises(UnknownEventType) as info:
-            client.record(json.dumps([event(1)]).encode(), name="in.json")
+            client.record_bytes(json.dumps([event(1)]).encode(), name="in.json")
         assert str(info.value) == "in.json[0]: $.context.type: unknown type 'dev.nope'"
 
     def test_an_acknowledgement_of_the_wrong_length_is_a_remote_error(self) -> None:
@@ -370,7 +393,7 @@ class TestRecord:
             client_for(handler) as client,
             pytest.raises(RemoteError, match="acknowledged 0 results for 1 events"),
         ):
-            client.record(json.dumps(event(1)).encode(), name="one.json")
+            client.record_bytes(json.dumps(event(1)).encode(), name="one.json")
 
 
 class TestErrorMapping:
@@ -400,7 +423,7 @@ class TestErrorMapping:
             client_for(lambda r: problem(409, "evt-1 differs from entry 7", original_index=7)) as c,
             pytest.raises(ConflictError, match="evt-1 differs from entry 7") as info,
         ):
-            c.record(json.dumps(event(1)).encode(), name="e.json")
+            c.record_bytes(json.dumps(event(1)).encode(), name="e.json")
         assert info.value.original_index == 7
 
     def test_422_without_a_path_keeps_the_detail(self) -> None:
@@ -487,6 +510,6 @@ class TestTokenSecrecy:
             return problem(status, echo, path=TOKEN, position=TOKEN)
 
         with client_for(handler) as client, pytest.raises(FlightlogError) as info:
-            client.record(json.dumps(event(1)).encode(), name="e.json")
+            client.record_bytes(json.dumps(event(1)).encode(), name="e.json")
         assert TOKEN not in str(info.value)
         assert "[token]" in str(info.value)

@@ -10,10 +10,8 @@ checkpoint is saved only when all of it holds.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flightlog.cli.remote import RemoteFlightlog
+from flightlog.api import b64
+from flightlog.client.http import RemoteFlightlog
 from flightlog.errors import CheckpointError, EventInvalid, NoteError, ProofError, StoreError
 from flightlog.events.canonical import canonical_bytes
+from flightlog.files import write_private_file
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import Checkpoint, open_checkpoint
 from flightlog.ledger.entry import LEAF_FIELDS, leaf_hash_of, payload_digest
@@ -65,16 +65,11 @@ class WitnessState:
         return {
             "origin": self.origin,
             "tree_size": self.tree_size,
-            "root": base64.b64encode(self.root).decode("ascii"),
+            "root": b64(self.root),
             "note": self.note,
             "verifier_key": self.verifier_key,
             "server": self.server,
         }
-
-
-def _b64(data: bytes) -> str:
-    """Standard base64 text of ``data``."""
-    return base64.b64encode(data).decode("ascii")
 
 
 def _key_label(verifier: Verifier) -> str:
@@ -82,12 +77,20 @@ def _key_label(verifier: Verifier) -> str:
     return f"{verifier.name}+{verifier.key_id:08x}"
 
 
-def state_path(state_dir: Path, origin: str) -> Path:
-    """Where the witness state of ``origin`` is kept under ``state_dir``."""
-    # Percent-encoding is injective and leaves no path separator in the name.
+def state_path(state_dir: Path, origin: str, server: str | None = None) -> Path:
+    """Where the witness state of ``origin`` as served by ``server`` is kept.
+
+    Keyed by server URL and origin: two servers with the same origin (the default one,
+    say) are two logs, each with its own pinned key.
+    """
+    # Percent-encoding is injective and leaves no path separator in the name; it
+    # escapes '+', so '+' separates the two parts unambiguously.
     stem = quote(origin, safe="")
+    if server is not None:
+        stem = quote(server, safe="") + "+" + stem
     if len(stem) > MAX_FILE_STEM:
-        stem = "sha256-" + payload_digest(origin.encode("utf-8"))
+        key = origin if server is None else f"{server}\n{origin}"
+        stem = "sha256-" + payload_digest(key.encode("utf-8"))
     return state_dir / WITNESS_DIR / f"{stem}.json"
 
 
@@ -121,9 +124,9 @@ def _parse_state(doc: Any, origin: str) -> WitnessState:
     return WitnessState(origin, size, root, doc["note"], doc["verifier_key"], server)
 
 
-def load_state(state_dir: Path, origin: str) -> WitnessState | None:
-    """The saved witness state of ``origin``, or None; CheckpointError when it is corrupt."""
-    path = state_path(state_dir, origin)
+def load_state(state_dir: Path, origin: str, server: str | None = None) -> WitnessState | None:
+    """The saved witness state of ``origin`` at ``server``, or None; CheckpointError if corrupt."""
+    path = state_path(state_dir, origin, server)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -139,31 +142,11 @@ def load_state(state_dir: Path, origin: str) -> WitnessState | None:
         ) from None
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content``: a private temporary file renamed into place."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def _save_state(state_dir: Path, state: WitnessState) -> None:
     """Save ``state`` and unbind other origins' states from its server."""
     text = json.dumps(state.document(), indent=2, sort_keys=True) + "\n"
     try:
-        _write_atomically(state_path(state_dir, state.origin), text.encode("utf-8"))
+        write_private_file(state_path(state_dir, state.origin, state.server), text.encode("utf-8"))
         if state.server is not None:
             for path, doc in _states_of_server(state_dir, state.server):
                 if doc.get("origin") != state.origin:
@@ -171,7 +154,7 @@ def _save_state(state_dir: Path, state: WitnessState) -> None:
                     # trusted); the old log's checkpoint is kept, no longer bound to it.
                     doc["server"] = None
                     body = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-                    _write_atomically(path, body.encode("utf-8"))
+                    write_private_file(path, body.encode("utf-8"))
     except OSError as exc:
         raise StoreError(f"cannot save the witness state under {state_dir}: {exc}") from None
 
@@ -209,7 +192,7 @@ def _trusted_verifier(
         return _parse_key(pinned_key, "the given key"), pinned_key.strip()
     offered = client.verifier_key().strip()
     verifier = _parse_key(offered, f"the key of the server at {client.base_url}")
-    previous = load_state(state_dir, verifier.name)
+    previous = load_state(state_dir, verifier.name, client.base_url)
     if previous is not None and previous.verifier_key != offered:
         raise _key_changed(client, previous.verifier_key, offered)
     for _, doc in _states_of_server(state_dir, client.base_url):
@@ -253,14 +236,16 @@ def _check_consistency(
         if checkpoint.root_hash != previous.root:
             raise ProofError(
                 f"history rewritten: the log still has {new} entries but its root changed "
-                f"from {_b64(previous.root)} to {_b64(checkpoint.root_hash)}"
+                f"from {b64(previous.root)} to {b64(checkpoint.root_hash)}"
             )
         return
     # Every tree extends the empty one (RFC 9162 §2.1.4.1); the server has no proof for it.
     proof = (
         []
         if old == 0
-        else _hashes(client.consistency_proof(old, new).get("proof"), f"consistency {old} → {new}")
+        else _hashes(
+            client.consistency_proof_document(old, new).get("proof"), f"consistency {old} → {new}"
+        )
     )
     try:
         merkle.verify_consistency(old, new, previous.root, checkpoint.root_hash, proof)
@@ -305,16 +290,16 @@ def _leaf(doc: Mapping[str, Any], where: str) -> dict[str, str]:
 def _check_entry(client: RemoteFlightlog, index: int, checkpoint: Checkpoint) -> None:
     """Check one entry's leaf hash, payload digest and inclusion in the signed root."""
     where = f"entry {index}"
-    doc = client.show(index)
+    doc = client.show_document(index)
     if doc.get("index") != index:
         raise ProofError(f"{where}: the server answered with entry {doc.get('index')!r}")
     leaf = _leaf(doc, where)
     computed = leaf_hash_of(leaf)
     shown = doc.get("leaf_hash")
-    if shown != _b64(computed):
+    if shown != b64(computed):
         raise ProofError(
             f"{where}: the leaf hash the server shows ({shown}) is not the hash of its leaf "
-            f"({_b64(computed)})"
+            f"({b64(computed)})"
         )
     erased, event = doc.get("erased"), doc.get("event")
     if erased is True:
@@ -332,7 +317,7 @@ def _check_entry(client: RemoteFlightlog, index: int, checkpoint: Checkpoint) ->
             )
     else:
         raise ProofError(f"{where}: the server serves no event and does not mark it erased")
-    proof_doc = client.inclusion_proof(index, checkpoint.tree_size)
+    proof_doc = client.inclusion_proof_document(index, checkpoint.tree_size)
     if proof_doc.get("tree_size") != checkpoint.tree_size:
         raise ProofError(
             f"{where}: asked for a proof in the tree of {checkpoint.tree_size} entries, "
@@ -374,7 +359,7 @@ def verify_remote(
             f"the server's checkpoint does not verify with the trusted key "
             f"{_key_label(verifier)}: {exc}"
         ) from None
-    previous = load_state(state_dir, checkpoint.origin)
+    previous = load_state(state_dir, checkpoint.origin, client.base_url)
     if previous is not None:
         _check_consistency(client, previous, checkpoint)
     previous_size = previous.tree_size if previous is not None else None

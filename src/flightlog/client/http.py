@@ -10,55 +10,63 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+# httpx imports its own command-line tool (click, rich, pygments) when it can; a library
+# client never runs it, and not loading it saves a third of `flightlog record`'s start-up.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx
 
+from flightlog.api import (
+    AppendResult,
+    CheckpointInfo,
+    ConsistencyProof,
+    Entry,
+    EventFilter,
+    InclusionProof,
+    append_result_from_wire,
+)
 from flightlog.errors import (
     AuthError,
-    ConflictError,
     EventInvalid,
     FlightlogError,
-    ForbiddenError,
     InputError,
-    InputTooLarge,
-    MalformedInput,
-    NotFound,
     PartiallyRecorded,
     RemoteError,
-    UnknownEventType,
 )
 from flightlog.events.canonical import ParsedDocument, parse_events
-from flightlog.ledger.entry import format_timestamp
-from flightlog.service import EventFilter, ProgressFn, prepare_event
+from flightlog.timestamps import format_timestamp
+from flightlog.wire import (
+    API_PREFIX,
+    CHECKPOINT,
+    CURSOR_PARAM,
+    EVENT,
+    EVENTS,
+    EVENTS_BATCH,
+    FILTER_PARAMS,
+    JSON_MEDIA_TYPE,
+    KEY,
+    LIMIT_PARAM,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_PAGE,
+    ORDER_PARAM,
+    PROOF_CONSISTENCY,
+    PROOF_INCLUSION,
+    check_event_size,
+    error_from_problem,
+    kind_of_answer,
+)
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_PAGE", "RemoteFlightlog"]
 
-MAX_BATCH_EVENTS = 10_000
-# Under the server's default 5 MiB body limit, leaving room for the array framing.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
-# The largest page GET /api/v1/events serves; longer listings follow next_cursor.
-MAX_PAGE = 1000
-API = "/api/v1"
-JSON_MEDIA_TYPE = "application/json"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-# The problem type the server gives an unknown event type (a kind of invalid event).
-UNKNOWN_TYPE_PROBLEM = "urn:flightlog:problem:unknown-event-type"
 # How much of a non-problem error body is quoted in a message.
 MAX_QUOTED_BODY = 200
 REDACTED = "[token]"
-
-_BATCH_POSITION = re.compile(r"\[(\d+)\]\Z")
-# The status codes the service's errors are served with (409 and 422 carry more).
-_ERROR_OF_STATUS: dict[int, type[FlightlogError]] = {
-    400: MalformedInput,
-    401: AuthError,
-    403: ForbiddenError,
-    404: NotFound,
-    413: InputTooLarge,
-}
 # RFC 6750 §2.1 b64token, widened to any visible ASCII: what an HTTP header can carry.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 WHERE_CREDENTIALS_ARE = (
@@ -97,25 +105,12 @@ def _array_body(docs: Sequence[ParsedDocument]) -> bytes:
 
 def _filter_params(flt: EventFilter) -> dict[str, str]:
     """Query parameters of ``GET /api/v1/events`` for ``flt`` (unset filters left out)."""
-    pairs: dict[str, str | None] = {
-        "type": flt.type,
-        "service": flt.service,
-        "env": flt.environment,
-        "commit": flt.commit,
-        "artifact": flt.artifact,
-        "ticket": flt.ticket,
-        "actor": flt.actor,
-        "since": format_timestamp(flt.since) if flt.since else None,
-        "until": format_timestamp(flt.until) if flt.until else None,
-    }
-    return {key: value for key, value in pairs.items() if value}
-
-
-def _strip_prefix(text: str, prefix: str | None) -> str:
-    """``text`` without ``prefix: `` in front, when it has it."""
-    if prefix and text.startswith(f"{prefix}: "):
-        return text[len(prefix) + 2 :]
-    return text
+    params: dict[str, str] = {}
+    for field, param in FILTER_PARAMS.items():
+        value = getattr(flt, field)
+        if value:
+            params[param] = value if isinstance(value, str) else format_timestamp(value)
+    return params
 
 
 class RemoteFlightlog:
@@ -140,8 +135,8 @@ class RemoteFlightlog:
             )
         # The API's own prefix is added to every path: a URL copied with it still works.
         path = url.path.rstrip("/")
-        if path.endswith(API):
-            url = url.copy_with(path=path[: -len(API)] or "/")
+        if path.endswith(API_PREFIX):
+            url = url.copy_with(path=path[: -len(API_PREFIX)] or "/")
         if token and not _TOKEN_CHARS.fullmatch(token):
             raise AuthError("the API token contains characters that cannot be sent in a header")
         self._token = token or None
@@ -195,7 +190,7 @@ class RemoteFlightlog:
             headers["Content-Type"] = JSON_MEDIA_TYPE
         try:
             response = self._client.request(
-                method, API + path, params=params, content=content, headers=headers
+                method, API_PREFIX + path, params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:
             reason = self._redact(str(exc)) or type(exc).__name__
@@ -228,33 +223,16 @@ class RemoteFlightlog:
             text = response.content[:MAX_QUOTED_BODY].decode("utf-8", "replace").strip()
             detail = text or response.reason_phrase or "no detail given"
         detail = self._redact(detail)
-        if status == 409:
-            original = problem.get("original_index")
-            if not isinstance(original, int) or isinstance(original, bool):
-                original = -1
-            return ConflictError(detail, original_index=original)
-        if status == 422:
-            return self._event_invalid(problem, detail)
         if status == 401 and self._token is None:
-            return AuthError(f"{detail}: {WHERE_CREDENTIALS_ARE}")
-        kind = _ERROR_OF_STATUS.get(status)
+            detail = f"{detail}: {WHERE_CREDENTIALS_ARE}"
+        kind = kind_of_answer(status, problem.get("type"))
         if kind is None:
             return RemoteError(f"the Flightlog server answered {status}: {detail}")
-        return kind(detail)
-
-    def _event_invalid(self, problem: Mapping[str, Any], detail: str) -> EventInvalid:
-        """The EventInvalid of a 422 problem, keeping its path and position."""
-        path, position = (
-            self._redact(value) if isinstance(value := problem.get(key), str) else None
-            for key in ("path", "position")
-        )
-        kind = UnknownEventType if problem.get("type") == UNKNOWN_TYPE_PROBLEM else EventInvalid
-        if path is None:
-            return kind(detail, position=position)
-        # The server renders "<position>: <path>: <reason>"; keep the reason only,
-        # so that re-rendering it does not repeat the location.
-        reason = _strip_prefix(_strip_prefix(detail, position), path)
-        return kind(reason, path=path, position=position)
+        members = {
+            key: self._redact(value) if isinstance(value, str) else value
+            for key, value in problem.items()
+        }
+        return error_from_problem(kind, detail, members)
 
     def _json(self, response: httpx.Response) -> Any:
         """The JSON body of a successful answer; RemoteError when it is not JSON."""
@@ -288,23 +266,27 @@ class RemoteFlightlog:
 
     # -- the service's methods ----------------------------------------------------------
 
-    def record(
-        self, data: bytes, *, name: str, progress: ProgressFn | None = None
-    ) -> list[dict[str, Any]]:
+    def record_bytes(
+        self, data: bytes, *, name: str, progress: Callable[[int, int], None] | None = None
+    ) -> list[AppendResult]:
         """Validate every event locally, then record them in batches of up to 10,000.
 
         Nothing is sent unless the whole input is valid. Should the server refuse a later
         batch, PartiallyRecorded carries the results of the batches it had recorded.
         """
+        # Imported here: schema validation is needed only by uploads, not by every command.
+        from flightlog.events.validation import validate_event
+
         docs = parse_events(data, name=name)
         for doc in docs:
-            prepare_event(doc)
-        results: list[dict[str, Any]] = []
+            check_event_size(doc.canonical, doc.position)
+            validate_event(doc.value, position=doc.position)
+        results: list[AppendResult] = []
         if progress is not None:
             progress(0, len(docs))
         for batch in _batches(docs):
             try:
-                response = self._send("POST", "/events/batch", content=_array_body(batch))
+                response = self._send("POST", EVENTS_BATCH, content=_array_body(batch))
             except FlightlogError as exc:
                 cause = self._relocate(exc, batch) if isinstance(exc, EventInvalid) else exc
                 if results:
@@ -318,7 +300,7 @@ class RemoteFlightlog:
                     f"{len(answered) if isinstance(answered, list) else 'no'} results "
                     f"for {len(batch)} events"
                 )
-            results.extend(answered)
+            results.extend(append_result_from_wire(ack) for ack in answered)
             if progress is not None:
                 progress(len(results), len(docs))
         return results
@@ -326,14 +308,17 @@ class RemoteFlightlog:
     @staticmethod
     def _relocate(exc: EventInvalid, batch: Sequence[ParsedDocument]) -> EventInvalid:
         """``exc`` located at the user's position of the batch event the server named."""
-        found = _BATCH_POSITION.search(exc.position or "")
-        if found is None or int(found.group(1)) >= len(batch):
+        if exc.item is None or not 0 <= exc.item < len(batch):
             return exc
-        return exc.at(batch[int(found.group(1))].position)
+        return exc.at(batch[exc.item].position)
 
-    def show(self, index: int) -> dict[str, Any]:
-        """The full document of one entry."""
-        return self._object(self._send("GET", f"/events/{int(index)}"))
+    def show_document(self, index: int) -> dict[str, Any]:
+        """The show-document of one entry, as the server sent it."""
+        return self._object(self._send("GET", EVENT.format(index=int(index))))
+
+    def show(self, index: int) -> Entry:
+        """One entry."""
+        return Entry.from_wire(self.show_document(index))
 
     def log(
         self,
@@ -343,25 +328,26 @@ class RemoteFlightlog:
         limit: int = 100,
         before: int | None = None,
         newest_first: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         """Entries matching ``flt`` between ``after`` and ``before``, following pages."""
         if limit < 1:
             raise InputError("limit must be at least 1")
         params: dict[str, str | int] = dict(_filter_params(flt))
         if newest_first:
-            params["order"] = "desc"
+            params[ORDER_PARAM] = "desc"
             if after is not None:
                 raise InputError("newest first, the API pages by 'before', not 'after'")
         elif before is not None:
             raise InputError("oldest first, the API pages by 'after', not 'before'")
         start = before if newest_first else after
         cursor = str(start) if start is not None else None
-        out: list[dict[str, Any]] = []
+        out: list[Entry] = []
         while len(out) < limit:
-            page = dict(params, limit=min(limit - len(out), MAX_PAGE))
+            page = dict(params)
+            page[LIMIT_PARAM] = min(limit - len(out), MAX_PAGE)
             if cursor is not None:
-                page["cursor"] = cursor
-            body = self._object(self._send("GET", "/events", params=page))
+                page[CURSOR_PARAM] = cursor
+            body = self._object(self._send("GET", EVENTS, params=page))
             events = body.get("events")
             following = body.get("next_cursor")
             if not isinstance(events, list) or not isinstance(following, str | None):
@@ -369,37 +355,45 @@ class RemoteFlightlog:
                     f"the Flightlog server at {self.base_url} answered GET /events "
                     "without an events list and a next_cursor"
                 )
-            out.extend(events)
+            out.extend(Entry.from_wire(doc) for doc in events)
             # A cursor that does not move would loop forever.
             if following is None or following == cursor or not events:
                 break
             cursor = following
         return out[:limit]
 
-    def checkpoint(self) -> dict[str, Any]:
-        """Cut a signed checkpoint (admin scope) and return {note, tree_size, root}."""
-        return self._object(self._send("POST", "/checkpoint"))
+    def checkpoint(self) -> CheckpointInfo:
+        """Cut a signed checkpoint (admin scope)."""
+        return CheckpointInfo.from_wire(self._object(self._send("POST", CHECKPOINT)))
 
-    def latest_checkpoint(self) -> dict[str, Any]:
-        """The latest checkpoint document {note, tree_size, root}."""
-        return self._object(self._send("GET", "/checkpoint"))
+    def latest_checkpoint(self) -> CheckpointInfo:
+        """The latest checkpoint."""
+        return CheckpointInfo.from_wire(self._object(self._send("GET", CHECKPOINT)))
 
     def checkpoint_note(self) -> str:
         """The latest checkpoint as signed note text."""
-        return self._text(self._send("GET", "/checkpoint", accept="text/plain"))
+        return self._text(self._send("GET", CHECKPOINT, accept="text/plain"))
 
-    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
-        """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
+    def inclusion_proof_document(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """The inclusion proof document, as the server sent it."""
         params: dict[str, str | int] = {"index": int(index)}
         if size is not None:
             params["size"] = int(size)
-        return self._object(self._send("GET", "/proof/inclusion", params=params))
+        return self._object(self._send("GET", PROOF_INCLUSION, params=params))
 
-    def consistency_proof(self, first: int, second: int) -> dict[str, Any]:
-        """Proof that the tree of ``second`` entries extends the tree of ``first``."""
+    def inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
+        """Proof that entry ``index`` is in the tree of ``size`` (default: latest checkpoint)."""
+        return InclusionProof.from_wire(self.inclusion_proof_document(index, size))
+
+    def consistency_proof_document(self, first: int, second: int) -> dict[str, Any]:
+        """The consistency proof document, as the server sent it."""
         params: dict[str, str | int] = {"first": int(first), "second": int(second)}
-        return self._object(self._send("GET", "/proof/consistency", params=params))
+        return self._object(self._send("GET", PROOF_CONSISTENCY, params=params))
+
+    def consistency_proof(self, first: int, second: int) -> ConsistencyProof:
+        """Proof that the tree of ``second`` entries extends the tree of ``first``."""
+        return ConsistencyProof.from_wire(self.consistency_proof_document(first, second))
 
     def verifier_key(self) -> str:
         """The verifier key string of the server's signing key."""
-        return self._text(self._send("GET", "/key", accept="text/plain")).strip()
+        return self._text(self._send("GET", KEY, accept="text/plain")).strip()

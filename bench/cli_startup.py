@@ -1,0 +1,125 @@
+"""CLI start-up: ``flightlog --help`` and ``flightlog record event`` of one event to a server.
+
+Each command runs as a fresh process (interpreter start included), ``RUNS`` times, beside
+``python -c pass`` measured in the same run; figures are medians of wall time. The
+server is a real ``flightlog serve`` on a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import events as gen
+from bench.config import BenchConfig, run_alone
+from bench.results import REPO_ROOT, Row, Section, Target, median, millis
+from bench.server import FLIGHTLOG, create_token, free_port, running
+
+RUNS = 10
+HELP_TARGET = 0.25
+RECORD_TARGET = 0.4
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall_times(
+    cmd: Sequence[str], env: dict[str, str], runs: int = RUNS, cpu: list[float] | None = None
+) -> list[float]:
+    """Wall time of ``runs`` runs of ``cmd`` as new processes; each must exit 0.
+
+    With ``cpu`` given, the CPU time (user + system) of each run is appended to it: on a
+    shared machine wall time includes waiting for a core, CPU time does not.
+    """
+    times: list[float] = []
+    for _ in range(runs):
+        used = _child_cpu()
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+        if cpu is not None:
+            cpu.append(_child_cpu() - used)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(cmd[:3])} exited {done.returncode}: "
+                f"{done.stderr.decode(errors='replace')[-500:]}"
+            )
+    return times
+
+
+def run(config: BenchConfig, console: Console) -> Section:  # noqa: ARG001 - the run_all signature
+    """Measure both commands and the bare interpreter in one run."""
+    section = Section(
+        key="cli_startup",
+        title="CLI start-up",
+        parameters={"runs": str(RUNS), "figure": "median wall time, process start included"},
+    )
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHTLOG_")}
+    bare_cpu: list[float] = []
+    help_cpu: list[float] = []
+    record_cpu: list[float] = []
+    bare = median(wall_times([sys.executable, "-c", "pass"], base_env, cpu=bare_cpu))
+    helped = median(wall_times([FLIGHTLOG, "--help"], base_env, cpu=help_cpu))
+    with tempfile.TemporaryDirectory(prefix="flightlog-bench-cli-") as tmp:
+        work = Path(tmp)
+        env = dict(
+            base_env,
+            FLIGHTLOG_DATABASE_URL=f"sqlite:///{work / 'server.db'}",
+            FLIGHTLOG_HOME=str(work / "home"),
+        )
+        port = free_port()
+        serve = [FLIGHTLOG, "serve", "--port", str(port), "--checkpoint-interval", "3600"]
+        with running(serve, env, work / "serve.log", port) as base:
+            token = create_token(env)
+            event_file = work / "event.json"
+            client_env = dict(base_env, FLIGHTLOG_SERVER=base, FLIGHTLOG_TOKEN=token)
+            times: list[float] = []
+            for n in range(RUNS):
+                event_file.write_text(json.dumps(gen.service_deployed(n, run="cli")))
+                command = [FLIGHTLOG, "record", "event", str(event_file)]
+                times += wall_times(command, client_env, 1, cpu=record_cpu)
+            recorded = median(times)
+    console.print(f"python -c pass {millis(bare)}; --help {millis(helped)}", highlight=False)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    section.rows += [
+        Row("python -c pass", millis(bare), f"CPU {millis(median(bare_cpu))}: the floor"),
+        Row(
+            "flightlog --help",
+            millis(helped),
+            f"{helped / bare:.1f} x python -c pass; CPU {millis(median(help_cpu))}",
+        ),
+        Row(
+            "flightlog record event (one event, --server)",
+            millis(recorded),
+            f"{recorded / bare:.1f} x python -c pass; CPU {millis(median(record_cpu))}; "
+            "to a running flightlog serve on SQLite",
+        ),
+    ]
+    section.notes.append(
+        f"Load average at the end of the run: {load} on {os.cpu_count()} CPUs; wall times "
+        "include waiting for a core, the CPU figures do not."
+    )
+    section.targets += [
+        Target("flightlog --help < 250 ms", millis(helped), helped < HELP_TARGET),
+        Target(
+            "record event of one event to a server < 400 ms",
+            millis(recorded),
+            recorded < RECORD_TARGET,
+        ),
+    ]
+    return section
+
+
+if __name__ == "__main__":
+    run_alone(run, BenchConfig())

@@ -1,0 +1,1 @@
+"""HTTP client of a Flightlog server and the witness that checks it."""

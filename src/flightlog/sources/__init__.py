@@ -1,0 +1,1 @@
+"""Source adapters: one module per producer, turning its requests into events."""
