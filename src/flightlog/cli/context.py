@@ -147,6 +147,10 @@ def open_local(
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar with a count and an ETA on a terminal; yields ``step(done, total)``."""
+    if not sys.stderr.isatty():
+        # Nothing to draw: a pipeline step does not pay for loading Rich.
+        yield lambda done, total: None
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -164,7 +168,6 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
-        disable=not err_console.is_terminal,
         # Redraw often so the bar moves in the first second, not only after a chunk.
         refresh_per_second=10,
         speed_estimate_period=5.0,

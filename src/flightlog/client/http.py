@@ -269,22 +269,26 @@ class RemoteFlightlog:
     def record_bytes(
         self, data: bytes, *, name: str, progress: Callable[[int, int], None] | None = None
     ) -> list[AppendResult]:
-        """Validate every event locally, then record them in batches of up to 10,000.
+        """Record events in batches of up to 10,000, each atomic on the server.
 
-        Nothing is sent unless the whole input is valid. Should the server refuse a later
-        batch, PartiallyRecorded carries the results of the batches it had recorded.
+        An upload of several batches is validated locally first, so nothing is sent unless
+        the whole input is valid (one batch is all or nothing on the server anyway). Should
+        the server still refuse a later batch, PartiallyRecorded carries the results of
+        the batches it had recorded.
         """
-        # Imported here: schema validation is needed only by uploads, not by every command.
-        from flightlog.events.validation import validate_event
-
         docs = parse_events(data, name=name)
-        for doc in docs:
-            check_event_size(doc.canonical, doc.position)
-            validate_event(doc.value, position=doc.position)
+        batches = _batches(docs)
+        if len(batches) > 1:
+            # Imported here: a one-event upload, the common case, does not pay for it.
+            from flightlog.events.validation import validate_event
+
+            for doc in docs:
+                check_event_size(doc.canonical, doc.position)
+                validate_event(doc.value, position=doc.position)
         results: list[AppendResult] = []
         if progress is not None:
             progress(0, len(docs))
-        for batch in _batches(docs):
+        for batch in batches:
             try:
                 response = self._send("POST", EVENTS_BATCH, content=_array_body(batch))
             except FlightlogError as exc:
