@@ -67,10 +67,10 @@ def record_event(
 ) -> None:
     """Record CDEvents; prints the ledger index of each.
 
-    All or nothing: one invalid event records none. Through --server, the whole input is
-    validated before anything is sent; uploads over 10,000 events then go as several
-    batches, and should the server refuse a later one, the indices already recorded are
-    printed before the error (re-sending is idempotent).
+    All or nothing: one invalid event records none. Through --server, uploads over 10,000
+    events go as several batches, validated whole before anything is sent; should the
+    server refuse a later batch, the indices already recorded are printed before the
+    error (re-sending is idempotent).
     """
     from flightlog.events.canonical import parse_events
     from flightlog.events.refs import convention_warnings
