@@ -58,6 +58,31 @@ def wall_times(
     return times
 
 
+def import_profile(cmd: Sequence[str], env: dict[str, str], top: int = 6) -> list[Row]:
+    """The slowest top-level imports of one run of ``cmd`` (``python -X importtime``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *cmd],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found: list[tuple[int, str]] = []
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2]
+        # Top-level imports are indented by one space only; nested ones by more.
+        if name.startswith(" ") and not name.startswith("  "):
+            found.append((int(parts[1]), name.strip()))
+    found.sort(reverse=True)
+    return [
+        Row(name, millis(micros / 1e6), "cumulative import time") for micros, name in found[:top]
+    ]
+
+
 def run(config: BenchConfig, console: Console) -> Section:  # noqa: ARG001 - the run_all signature
     """Measure both commands and the bare interpreter in one run."""
     section = Section(
@@ -90,6 +115,8 @@ def run(config: BenchConfig, console: Console) -> Section:  # noqa: ARG001 - the
                 command = [FLIGHTLOG, "record", "event", str(event_file)]
                 times += wall_times(command, client_env, 1, cpu=record_cpu)
             recorded = median(times)
+            profile_cmd = [FLIGHTLOG, "record", "event", str(event_file)]
+            section.profile += import_profile(profile_cmd, client_env)
     console.print(f"python -c pass {millis(bare)}; --help {millis(helped)}", highlight=False)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     section.rows += [
@@ -106,6 +133,13 @@ def run(config: BenchConfig, console: Console) -> Section:  # noqa: ARG001 - the
             "to a running flightlog serve on SQLite",
         ),
     ]
+    section.notes.append(
+        "Where the start-up of `record` goes (profile below): Typer 0.29 coerces every "
+        "option through a pydantic TypeAdapter (`typer._adapters`, with pydantic's plugin "
+        "discovery scanning the installed packages' entry points), and httpx with httpcore "
+        "is the HTTP client; the CLI itself loads neither FastAPI, uvicorn, SQLAlchemy, "
+        "Rich (for `record`) nor the JSON Schema validator."
+    )
     section.notes.append(
         f"Load average at the end of the run: {load} on {os.cpu_count()} CPUs; wall times "
         "include waiting for a core, the CPU figures do not."

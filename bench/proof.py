@@ -10,7 +10,6 @@ Target (product requirements): median inclusion proof < 2 ms on a 1,000,000-entr
 from __future__ import annotations
 
 import argparse
-import base64
 import random
 import re
 import sqlite3
@@ -94,13 +93,13 @@ def query_plans(service: Flightlog, call: Callable[[], object]) -> list[str]:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, parameters))
 
-    event.listen(service.engine, "before_cursor_execute", remember)
+    event.listen(service.store.engine, "before_cursor_execute", remember)
     try:
         call()
     finally:
-        event.remove(service.engine, "before_cursor_execute", remember)
+        event.remove(service.store.engine, "before_cursor_execute", remember)
     plans: list[str] = []
-    with service.engine.connect() as conn:
+    with service.store.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
         for statement, parameters in seen:
@@ -139,11 +138,7 @@ def run(config: BenchConfig, console: Console) -> Section:
         # Correctness first: a figure for a wrong proof would be meaningless.
         sample = service.inclusion_proof(inclusion_args[0][0], size)
         merkle.verify_inclusion(
-            sample["index"],
-            size,
-            base64.b64decode(sample["leaf_hash"]),
-            [base64.b64decode(h) for h in sample["proof"]],
-            base64.b64decode(sample["root"]),
+            sample.index, size, sample.leaf_hash, list(sample.proof), sample.root
         )
         plans = query_plans(service, lambda: service.inclusion_proof(inclusion_args[0][0], size))
         conn = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True)

@@ -27,6 +27,7 @@ __all__ = [
     "InclusionProof",
     "Leaf",
     "Ledger",
+    "VerifyReport",
     "b64",
     "b64decode",
 ]

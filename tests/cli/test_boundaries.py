@@ -15,20 +15,6 @@ from flightlog.cli.context import plain
 from tests.factories import service_deployed
 
 
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> CliRunner:
-    """A runner whose environment points every command at a fresh store."""
-    return CliRunner(
-        env={
-            "FLIGHTLOG_DATABASE_URL": database_url,
-            "FLIGHTLOG_HOME": str(tmp_path / "home"),
-            "FLIGHTLOG_ORIGIN": "cli.example/log",
-            "FLIGHTLOG_SERVER": "",
-            "FLIGHTLOG_ACTOR": "carol",
-        }
-    )
-
-
 def write(tmp_path: Path, name: str, data: bytes) -> str:
     """Write a fixture file and return its path."""
     path = tmp_path / name

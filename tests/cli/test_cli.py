@@ -6,7 +6,6 @@ import base64
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from flightlog.cli.app import app
@@ -15,20 +14,6 @@ from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.note import Verifier
 from tests.factories import jsonl, service_deployed
 from tests.paths import CORPUS
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> CliRunner:
-    """A runner whose environment points every command at a fresh store."""
-    return CliRunner(
-        env={
-            "FLIGHTLOG_DATABASE_URL": database_url,
-            "FLIGHTLOG_HOME": str(tmp_path / "home"),
-            "FLIGHTLOG_ORIGIN": "cli.example/log",
-            "FLIGHTLOG_SERVER": "",
-            "FLIGHTLOG_ACTOR": "carol",
-        }
-    )
 
 
 def run(cli: CliRunner, *args: str, input: bytes | None = None, code: int = 0) -> str:

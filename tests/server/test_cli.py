@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flightlog.auth.tokens import authenticate
 from flightlog.cli.app import app
-from flightlog.cli.server_commands import is_sqlite_url, server_url
+from flightlog.cli.server_commands import default_origin_warning, is_sqlite_url, server_url
 from flightlog.config import Settings
 from flightlog.errors import AuthError
 from flightlog.service import Flightlog
@@ -106,3 +106,16 @@ class TestServe:
         """IPv6 hosts are bracketed in the printed URL."""
         assert server_url("::1", 8080) == "http://[::1]:8080"
         assert server_url("127.0.0.1", 80) == "http://127.0.0.1:80"
+
+
+class TestDefaultOrigin:
+    """serve warns when the log signs under the shared default origin."""
+
+    def test_default_origin_is_warned_about(self, tmp_path: Path) -> None:
+        """The default origin gets a warning naming FLIGHTLOG_ORIGIN; another origin none."""
+        shared = Settings(database_url="sqlite:///x.db", home=tmp_path)
+        warning = default_origin_warning(shared)
+        assert warning is not None
+        assert "flightlog.localhost/log" in warning and "FLIGHTLOG_ORIGIN" in warning
+        own = Settings(database_url="sqlite:///x.db", home=tmp_path, origin="audit.example/log")
+        assert default_origin_warning(own) is None

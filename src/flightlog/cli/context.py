@@ -149,7 +149,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar with a count and an ETA on a terminal; yields ``step(done, total)``."""
     if not sys.stderr.isatty():
         # Nothing to draw: a pipeline step does not pay for loading Rich.
-        yield lambda done, total: None
+        yield lambda _done, _total: None
         return
     from rich.progress import (
         BarColumn,

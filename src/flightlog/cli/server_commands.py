@@ -23,7 +23,7 @@ from flightlog.cli.context import (
     print_rows,
     reported_errors,
 )
-from flightlog.config import Settings
+from flightlog.config import DEFAULT_ORIGIN, Settings
 
 # uvicorn's default backlog: connections wait here until the server accepts them.
 LISTEN_BACKLOG = 2048
@@ -42,6 +42,17 @@ def is_sqlite_url(url: str) -> bool:
     from flightlog.store.engine import normalise_url
 
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def default_origin_warning(settings: Settings) -> str | None:
+    """A warning when the log signs under the default origin, which other logs share."""
+    if settings.origin != DEFAULT_ORIGIN:
+        return None
+    return (
+        f"warning: this log signs its checkpoints as the default origin {DEFAULT_ORIGIN!r}; "
+        "set FLIGHTLOG_ORIGIN to a name of your own (e.g. audit.example.com/log) so "
+        "clients can tell your log from others"
+    )
 
 
 def server_url(host: str, port: int) -> str:
@@ -86,6 +97,9 @@ def serve(
             created = ensure_first_admin(service.tokens, settings.admin_token_path)
         finally:
             service.close()
+    warning = default_origin_warning(settings)
+    if warning is not None:
+        typer.echo(warning, err=True)
     # Printed only once the port is ours: a URL shown is a URL that answers.
     # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
     typer.echo(f"Flightlog serving on {server_url(host, port)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flightlog.api import b64
+from flightlog.api import VerifyReport
 from flightlog.cli.context import (
     console,
     fail,
@@ -142,22 +142,24 @@ def verify(
         return
     with reported_errors(), open_local(ctx, write=False) as fl, progress_bar("verifying") as step:
         report = fl.verify(progress=step, workers=workers)
-    doc = {
-        "ok": report.ok,
-        "tree_size": report.tree_size,
-        "entries_checked": report.entries_checked,
-        "nodes_checked": report.nodes_checked,
-        "checkpoints_checked": report.checkpoints_checked,
-        "erased": report.erased,
-        "root": b64(report.root) if report.ok else None,
-        "problem": None
+    doc = VerifyReport(
+        ok=report.ok,
+        tree_size=report.tree_size,
+        root=report.root if report.ok else None,
+        entries_checked=report.entries_checked,
+        details={
+            "nodes_checked": report.nodes_checked,
+            "checkpoints_checked": report.checkpoints_checked,
+            "erased": report.erased,
+        },
+        problem=None
         if report.problem is None
         else {
             "index": report.problem.index,
             "kind": report.problem.kind,
             "detail": report.problem.detail,
         },
-    }
+    ).to_wire()
     if as_json:
         print_json(doc)
     elif report.problem is None:
@@ -184,15 +186,17 @@ def _verify_remote(ctx: typer.Context, key: str | None, as_json: bool) -> None:
     home = Settings.from_env().home
     with reported_errors(), RemoteFlightlog(st.server, st.token) as client:
         report = verify_remote(client, pinned_key=key, state_dir=home)
-    doc = {
-        "ok": True,
-        "origin": report.origin,
-        "tree_size": report.tree_size,
-        "root": b64(report.root),
-        "previous_size": report.previous_size,
-        "entries_checked": report.entries_checked,
-        "first_use": report.first_use,
-    }
+    doc = VerifyReport(
+        ok=True,
+        tree_size=report.tree_size,
+        root=report.root,
+        entries_checked=report.entries_checked,
+        details={
+            "origin": report.origin,
+            "previous_size": report.previous_size,
+            "first_use": report.first_use,
+        },
+    ).to_wire()
     if as_json:
         print_json(doc)
         return

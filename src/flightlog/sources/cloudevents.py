@@ -181,3 +181,46 @@ def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
         for name in ("id", "source", "type", "time", "subject")
         if f"ce-{name}" in present
     }
+
+
+class CloudEventsSource:
+    """CloudEvents 1.0 over HTTP: structured, batch or binary mode, each carrying a CDEvent."""
+
+    name = "cloudevents"
+    media_types = (
+        "application/cloudevents+json",
+        "application/cloudevents-batch+json",
+        "application/json",
+    )
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: bytes | None) -> None:
+        """CloudEvents carry no signature of their own: the API token authenticates them."""
+
+    def to_events(self, headers: Mapping[str, str], body: bytes) -> list[Mapping[str, Any]]:
+        """The CDEvents of a request, each checked against its CloudEvents attributes."""
+        from flightlog.events.canonical import parse_document
+
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        value = parse_document(body, name="body").value
+        if kind == "application/cloudevents-batch+json":
+            if not isinstance(value, list):
+                raise EventInvalid("a batch must be a JSON array of events", position="body")
+            out: list[Mapping[str, Any]] = []
+            for i, envelope in enumerate(value):
+                event, attributes = unwrap_structured(envelope, position=f"[{i}]")
+                check_agreement(attributes, event, position=f"[{i}]", label="attribute {}")
+                out.append(event)
+            return out
+        if kind == "application/cloudevents+json":
+            event, attributes = unwrap_structured(value, position="body")
+            check_agreement(attributes, event, position="body", label="attribute {}")
+            return [event]
+        if not isinstance(value, dict):
+            raise EventInvalid("an event must be a JSON object", position="body")
+        check_agreement(
+            binary_attributes(headers) or {}, value, position="body", label="header ce-{}"
+        )
+        return [value]
+
+
+SOURCE = CloudEventsSource()
