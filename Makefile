@@ -3,19 +3,28 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The runtime alone: `make run` needs no test or lint tools.
+RUNTIME_STAMP := $(VENV)/.runtime
+PORT   ?= 8080
 
 .PHONY: install run test check lint typecheck bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	touch $(RUNTIME_STAMP) $(STAMP)
 
 install: $(STAMP) ## create .venv and install Flightlog with its dev tools
 
-run: $(STAMP) ## start the server on the embedded SQLite store
-	$(BIN)/flightlog serve
+run: $(RUNTIME_STAMP) ## start the server on the embedded SQLite store (PORT=8080)
+	$(BIN)/flightlog serve --port $(PORT)
 
 test: $(STAMP) ## run the whole suite (SQLite and, when reachable, PostgreSQL)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -26,12 +26,12 @@ class TestExampleRelease:
         assert result.exit_code == 0, result.output
         assert result.output.split() == ["0", "1", "2", "3", "4", "5"]
         by_ticket = json.loads(runner.invoke(app, ["log", "--ticket", "PAY-123", "--json"]).output)
-        assert [d["index"] for d in by_ticket] == [0, 4]
+        assert [d["index"] for d in by_ticket["events"]] == [0, 4]
         deployed = json.loads(
             runner.invoke(
                 app, ["log", "--type", "service.deployed", "--env", "production", "--json"]
             ).output
-        )
+        )["events"]
         assert [d["index"] for d in deployed] == [5]
         again = runner.invoke(
             app, ["record", "event", str(EXAMPLES / "service-deployed.json"), "--json"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -332,16 +332,29 @@ class VerifyReport:
 class Ledger(Protocol):
     """What the CLI asks of a ledger, local or behind a server."""
 
-    def record_bytes(self, data: bytes, *, name: str) -> Sequence[AppendResult]:
-        """Parse, validate and append events (one JSON event, an array or JSON Lines)."""
+    def record_bytes(
+        self, data: bytes, *, name: str, progress: Callable[[int, int], None] | None = None
+    ) -> Sequence[AppendResult]:
+        """Parse, validate and append events (one JSON event, an array or JSON Lines).
+
+        ``progress(done, total)`` is called as events are acknowledged.
+        """
         ...
 
     def show(self, index: int) -> Entry:
         """One entry."""
         ...
 
-    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
-        """Entries matching ``flt`` after index ``after``, oldest first."""
+    def log(
+        self,
+        flt: EventFilter,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Entry]:
+        """Entries matching ``flt`` between ``after`` and ``before``, oldest (or newest) first."""
         ...
 
     def checkpoint(self) -> CheckpointInfo:

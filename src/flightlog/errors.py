@@ -8,6 +8,12 @@ line and exits 1 (2 only for a command line Typer cannot parse).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flightlog.api import AppendResult
+
 
 class FlightlogError(Exception):
     """Base of every error Flightlog raises on purpose."""
@@ -114,3 +120,15 @@ class RemoteError(FlightlogError):
 
 class SignatureError(AuthError):
     """A webhook delivery whose signature or token is missing or does not verify (HTTP 401)."""
+
+
+class PartiallyRecorded(FlightlogError):
+    """An upload in several batches that stopped after some were recorded.
+
+    ``results`` are the answers of the batches recorded before ``cause`` stopped the rest.
+    """
+
+    def __init__(self, cause: FlightlogError, results: Sequence[AppendResult]) -> None:
+        self.cause = cause
+        self.results = results
+        super().__init__(f"{cause} ({len(results)} earlier events were recorded)")

@@ -30,7 +30,6 @@ from flightlog.errors import (
     ConflictError,
     EventInvalid,
     InputError,
-    InputTooLarge,
     KeyFileError,
     NotFound,
 )
@@ -73,6 +72,7 @@ from flightlog.store.tokens import TokenStore
 from flightlog.store.verification import process_runner
 from flightlog.store.webhook_sources import WebhookSources, delivery_index
 from flightlog.timestamps import format_timestamp, parse_timestamp, utc_now
+from flightlog.wire import check_event_size
 
 __all__ = [
     "AppendResult",
@@ -85,8 +85,6 @@ __all__ = [
     "prepare_event",
 ]
 
-MAX_EVENT_BYTES = 1024 * 1024
-"""The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
 
 PARALLEL_VERIFY_MIN = 4 * TASK_CHUNKS * CHUNK
 """Below this many entries, starting worker processes costs more than it saves."""
@@ -149,11 +147,7 @@ def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEven
     Erasure records are written only by :meth:`Flightlog.erase` (``erasure=True``);
     any other path refuses them, so nobody can forge one.
     """
-    if len(doc.canonical) > MAX_EVENT_BYTES:
-        raise InputTooLarge(
-            f"{doc.position}: the event is {len(doc.canonical):,} bytes, over the limit of "
-            f"{MAX_EVENT_BYTES:,} bytes per event"
-        )
+    check_event_size(doc.canonical, doc.position)
     event = doc.value
     header = validate_event(event, position=doc.position)
     if (header.type == ERASURE_TYPE) != erasure:
@@ -308,9 +302,17 @@ class Flightlog:
         """Parse one event, a JSON array or JSON Lines, and validate every event."""
         return parse_and_prepare(data, name=name, max_events=max_events)
 
-    def record_bytes(self, data: bytes, *, name: str) -> list[AppendResult]:
+    def record_bytes(
+        self, data: bytes, *, name: str, progress: ProgressFn | None = None
+    ) -> list[AppendResult]:
         """Parse, validate and append events atomically (one event, an array or JSON Lines)."""
-        return self.record(self.parse_and_validate(data, name=name))
+        events = self.parse_and_validate(data, name=name)
+        if progress is not None:
+            progress(0, len(events))
+        results = self.record(events)
+        if progress is not None:
+            progress(len(results), len(events))
+        return results
 
     def record(self, events: Sequence[PreparedEvent]) -> list[AppendResult]:
         """Append events atomically; ConflictError when one clashes with a recorded event."""
@@ -390,14 +392,28 @@ class Flightlog:
         row, leaf_hash, refs = self.store.get(_index(index))
         return self._entry(row, leaf_hash, refs)
 
-    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
-        """Entries matching ``flt`` after index ``after``, oldest first."""
+    def log(
+        self,
+        flt: EventFilter,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Entry]:
+        """Entries matching ``flt`` between ``after`` and ``before``, oldest (or newest) first."""
         if limit < 1:
             raise InputError("limit must be at least 1")
         if after is not None and after >= MAX_INDEX:
             return []
+        if before is not None and before <= 0:
+            return []
         rows = self.store.query(
-            _to_query(flt), after=max(after, -1) if after is not None else None, limit=limit
+            _to_query(flt),
+            after=max(after, -1) if after is not None else None,
+            limit=limit,
+            before=min(before, MAX_INDEX) if before is not None else None,
+            newest_first=newest_first,
         )
         indices = [r.index for r in rows]
         refs = self.store.refs_of(indices)

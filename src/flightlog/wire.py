@@ -47,6 +47,8 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_PAGE = 1000
 """The largest page ``GET /api/v1/events`` serves; longer listings follow ``next_cursor``."""
 DEFAULT_PAGE = 100
+MAX_EVENT_BYTES = 1024 * 1024
+"""The largest single event (canonical bytes) the ledger accepts; evidence files belong elsewhere."""
 MAX_INDEX = 2**63 - 1
 """Indices and sizes are 64-bit in the store; larger numbers cannot name anything."""
 
@@ -64,6 +66,7 @@ FILTER_PARAMS: Mapping[str, str] = {
 """``EventFilter`` field → query parameter of ``GET /api/v1/events``."""
 CURSOR_PARAM = "cursor"
 LIMIT_PARAM = "limit"
+ORDER_PARAM = "order"
 
 # Problem type URIs are identifiers (RFC 9457 §3.1.1): stable, not meant to be fetched.
 PROBLEM_BASE = "urn:flightlog:problem:"
@@ -173,3 +176,12 @@ def error_from_problem(
             original_position=position if isinstance(position, str) else None,
         )
     return kind.error(detail)
+
+
+def check_event_size(canonical: bytes, position: str) -> None:
+    """Refuse an event whose canonical bytes exceed MAX_EVENT_BYTES, naming its position."""
+    if len(canonical) > MAX_EVENT_BYTES:
+        raise InputTooLarge(
+            f"{position}: the event is {len(canonical):,} bytes, over the limit of "
+            f"{MAX_EVENT_BYTES:,} bytes per event"
+        )

@@ -68,7 +68,10 @@ class TestReadsHaveNoSideEffects:
         assert cli.invoke(app, ["migrate"]).exit_code == 0
         key = tmp_path / "home" / "signing.key"
         key.unlink()
-        assert cli.invoke(app, ["log", "--json"]).output.strip() == "[]"
+        assert json.loads(cli.invoke(app, ["log", "--json"]).output) == {
+            "events": [],
+            "next_cursor": None,
+        }
         assert not key.exists()
         result = cli.invoke(app, ["key", "show"])
         assert result.exit_code == 1

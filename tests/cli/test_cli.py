@@ -64,7 +64,7 @@ class TestRecord:
         result = cli.invoke(app, ["record", "event", path])
         assert result.exit_code != 0
         assert "bad.jsonl" in result.output and "line 2" in result.output
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_schema_violation_names_the_json_path(self, cli: CliRunner, tmp_path: Path) -> None:
         """An event breaking its schema is refused naming its array position and JSON path."""
@@ -74,7 +74,7 @@ class TestRecord:
         result = cli.invoke(app, ["record", "event", path])
         assert result.exit_code == 1
         assert "b.json[1]" in result.output and "$.subject.content.environment" in result.output
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
 
 class TestValidate:
@@ -85,7 +85,7 @@ class TestValidate:
         run(cli, "migrate")
         out = run(cli, "validate", *files)
         assert out.count("✓") == 45
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_invalid_file_fails(self, cli: CliRunner, tmp_path: Path) -> None:
         """`validate` exits 1 and names the invalid file."""
@@ -102,9 +102,9 @@ class TestQuery:
         """`log` filters by service and env; `show --json` has the documented fields."""
         events = [service_deployed(0, service="a"), service_deployed(1, service="b", env="staging")]
         run(cli, "record", "event", write(tmp_path, "e.jsonl", jsonl(events)))
-        docs = json.loads(run(cli, "log", "--service", "b", "--json"))
+        docs = json.loads(run(cli, "log", "--service", "b", "--json"))["events"]
         assert [d["index"] for d in docs] == [1]
-        assert json.loads(run(cli, "log", "--env", "prod", "--json"))[0]["index"] == 0
+        assert json.loads(run(cli, "log", "--env", "prod", "--json"))["events"][0]["index"] == 0
         shown = json.loads(run(cli, "show", "1", "--json"))
         assert set(shown) >= {"index", "event", "refs", "leaf", "leaf_hash"}
         assert shown["event"] == events[1]

@@ -115,7 +115,7 @@ class TestRecordTest:
         assert results["conditions"]["job"] == "test"
         assert results["reports"][0]["sha256"] == hashlib.sha256(data).hexdigest()
         assert event["customData"]["flightlog"]["commit"] == SHA
-        log = json.loads(run(cli, "log", "--commit", SHA, "--json"))
+        log = json.loads(run(cli, "log", "--commit", SHA, "--json"))["events"]
         assert [d["index"] for d in log] == [0]
 
     def test_several_reports_add_up(self, cli: CliRunner) -> None:
@@ -147,7 +147,7 @@ class TestRecordTest:
             f"error: {bomb}: XML entity declaration 'a' refused "
             "(entity expansion and external entities are not allowed in reports)"
         )
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_report_size_limit(self, database_url: str, tmp_path: Path) -> None:
         """FLIGHTLOG_MAX_REPORT_BYTES refuses larger reports before reading them."""
@@ -217,7 +217,7 @@ class TestRecordScan:
         assert result.stderr.strip() == (
             f'error: {path}: not a SARIF log: expected a JSON object with a "runs" array'
         )
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_no_artifact(self, cli: CliRunner) -> None:
         """A report naming no usable artifact, without --artifact, fails the step."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import rfc8785
 
 from flightlog.api import EventFilter
 from flightlog.client.http import MAX_BATCH_EVENTS, RemoteFlightlog
@@ -312,14 +313,15 @@ class TestRecord:
     def test_sends_canonical_events_and_returns_the_results(self) -> None:
         """Events go as one JSON array of their canonical bytes; the acks come back in order."""
         server = Recorder()
-        data = b'{"subject": {"id": "b"}, "context": {"id": "1"}}\n{"context": {"id": "2"}}\n'
+        data = json.dumps(event(1), indent=1).replace("\n", "") + "\n"
+        data += json.dumps(event(2)) + "\n"
         with client_for(server) as client:
-            results = client.record_bytes(data, name="events.jsonl")
+            results = client.record_bytes(data.encode(), name="events.jsonl")
         assert [r.index for r in results] == [0, 1]
         assert server.requests[0].url.path == "/api/v1/events/batch"
         assert server.requests[0].headers["Content-Type"] == "application/json"
         assert server.requests[0].content == (
-            b'[{"context":{"id":"1"},"subject":{"id":"b"}},{"context":{"id":"2"}}]'
+            b"[" + rfc8785.dumps(event(1)) + b"," + rfc8785.dumps(event(2)) + b"]"
         )
 
     def test_splits_into_batches_of_at_most_ten_thousand(self) -> None:

@@ -88,7 +88,7 @@ def test_snippet_runs(ci: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         args = expand(line, env)[1:]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, f"{line}: {result.output}{result.stderr}"
-    log = json.loads(runner.invoke(app, ["log", "--commit", SHA, "--json"]).stdout)
+    log = json.loads(runner.invoke(app, ["log", "--commit", SHA, "--json"]).stdout)["events"]
     assert len(log) >= len(commands)
     assert all(("pipeline_run", env.get("GITHUB_RUN_ID") or env["CI_PIPELINE_ID"]) in
                [tuple(r) for r in d["refs"]] for d in log)  # fmt: skip

@@ -125,22 +125,24 @@ class TestNumbersAndTimes:
             f"error: no entry at index {huge}"
         )
         assert one_line_error(cli, "show", huge) == f"error: no entry at index {huge}"
-        assert json.loads(run(cli, "log", "--after", huge, "--json")) == []
+        assert json.loads(run(cli, "log", "--after", huge, "--json"))["events"] == []
 
     def test_times_outside_the_calendar_in_utc(self, cli: CliRunner, tmp_path: Path) -> None:
         """--since past year 9999 in UTC matches nothing; --until before year 1 likewise."""
         _record(cli, tmp_path, [service_deployed(0)])
         out = run(cli, "log", "--since", "9999-12-31T23:59:59-23:59", "--json")
-        assert json.loads(out) == []
+        assert json.loads(out)["events"] == []
         out = run(cli, "log", "--until", "0001-01-01T00:00:00+14:00", "--json")
-        assert json.loads(out) == []
+        assert json.loads(out)["events"] == []
 
     def test_like_wildcards_are_literal(self, cli: CliRunner, tmp_path: Path) -> None:
         """log --type % lists nothing; --type service_deployed lists nothing."""
         _record(cli, tmp_path, [service_deployed(0)])
-        assert json.loads(run(cli, "log", "--type", "%", "--json")) == []
-        assert json.loads(run(cli, "log", "--type", "service_deployed", "--json")) == []
-        assert len(json.loads(run(cli, "log", "--type", "service.deployed", "--json"))) == 1
+        assert json.loads(run(cli, "log", "--type", "%", "--json"))["events"] == []
+        assert json.loads(run(cli, "log", "--type", "service_deployed", "--json"))["events"] == []
+        assert (
+            len(json.loads(run(cli, "log", "--type", "service.deployed", "--json"))["events"]) == 1
+        )
 
 
 class TestErasure:
@@ -160,17 +162,17 @@ class TestErasure:
         path.write_text(json.dumps(event))
         line = one_line_error(cli, "record", "event", str(path))
         assert "$.context.type: erasure records are written only by flightlog erase" in line
-        assert json.loads(run(cli, "log", "--json")) == []
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_erase_removes_derived_refs(self, cli: CliRunner, tmp_path: Path) -> None:
         """After erase, the entry's ticket and actor refs no longer answer queries."""
         event = service_deployed(0)
         event["customData"] = {"flightlog": {"ticket": "PAY-77", "actor": "dave"}}
         _record(cli, tmp_path, [event])
-        assert len(json.loads(run(cli, "log", "--ticket", "PAY-77", "--json"))) == 1
+        assert len(json.loads(run(cli, "log", "--ticket", "PAY-77", "--json"))["events"]) == 1
         run(cli, "erase", "0", "--reason", "pasted a secret")
-        assert json.loads(run(cli, "log", "--ticket", "PAY-77", "--json")) == []
-        assert json.loads(run(cli, "log", "--actor", "dave", "--json")) == []
+        assert json.loads(run(cli, "log", "--ticket", "PAY-77", "--json"))["events"] == []
+        assert json.loads(run(cli, "log", "--actor", "dave", "--json"))["events"] == []
         assert json.loads(run(cli, "show", "0", "--json"))["refs"] == []
         assert "ok" in run(cli, "verify")
 

@@ -153,6 +153,17 @@ class TestLoadOrCreateSigner:
         )
         assert sorted(p.name for p in key_path.parent.iterdir()) == ["checkpoint.key"]
 
+    def test_non_ascii_origin_creates_and_reloads(self, key_path: Path) -> None:
+        """A non-ASCII key name (allowed by signed-note) gets a UTF-8 key file that signs."""
+        origin = "journal.exemple/équipe-日本"
+        created = load_or_create_signer(key_path, origin)
+        assert key_path.read_text(encoding="utf-8").startswith(f"PRIVATE+KEY+{origin}+")
+        loaded = load_or_create_signer(key_path, origin)
+        assert loaded.verifier_key() == created.verifier_key()
+        note = sign_checkpoint(Checkpoint(origin, 3, ROOT), loaded)
+        verifier = Verifier.from_verifier_key(created.verifier_key())
+        assert open_checkpoint(note, verifier, origin=origin).tree_size == 3
+
     def test_reload_gives_same_key(self, key_path: Path) -> None:
         """Loading an existing key file gives the same verifier key."""
         created = load_or_create_signer(key_path, ORIGIN)
@@ -239,7 +250,7 @@ class TestLoadOrCreateSigner:
                 "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr\n",
                 "seed is \\d+ bytes, expected 32",
             ),
-            ("\u00e9\n", "is not ASCII text"),
+            ("\u00e9\n", "expected PRIVATE\\+KEY"),
             ("x" * 5000, "is larger than 4096 bytes"),
         ],
     )

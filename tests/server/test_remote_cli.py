@@ -71,8 +71,11 @@ class TestEveryCommandThroughServer:
         service = Flightlog.open_for_reading(live_server.settings)
         try:
             assert checkpoint == service.latest_checkpoint().to_wire()  # type: ignore[union-attr]
-            assert logged == [e.to_wire() for e in service.log(EventFilter(service="a"))]
-            assert [d["index"] for d in logged] == [1, 3]
+            assert logged == {
+                "events": [e.to_wire() for e in service.log(EventFilter(service="a"))],
+                "next_cursor": None,
+            }
+            assert [d["index"] for d in logged["events"]] == [1, 3]
             assert shown == service.show(3).to_wire()
             assert inclusion == service.inclusion_proof(3).to_wire()
             assert consistency == service.consistency_proof(2, 5).to_wire()

@@ -729,12 +729,12 @@ class TestThroughTheCli:
         )
         out = local.invoke(cli_app, ["log", "--commit", SHA_6113, "--json"])
         assert out.exit_code == 0, out.output
-        assert [d["event"]["context"]["id"] for d in json.loads(out.stdout)] == [
+        assert [d["event"]["context"]["id"] for d in json.loads(out.stdout)["events"]] == [
             "cli-1/1",
             "cli-1/2",
         ]
         out = local.invoke(cli_app, ["log", "--env", "staging", "--json"])
-        assert [d["leaf"]["type"] for d in json.loads(out.stdout)] == [
+        assert [d["leaf"]["type"] for d in json.loads(out.stdout)["events"]] == [
             "dev.cdevents.service.deployed.0.3.0"
         ]
         remote = CliRunner(

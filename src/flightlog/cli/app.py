@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from flightlog import __version__
 from flightlog.cli import (
@@ -13,6 +16,35 @@ from flightlog.cli import (
     trust_commands,
 )
 from flightlog.cli.context import CliState
+
+if TYPE_CHECKING:
+    from typer._click import Context
+
+_METAVARS = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER", "float": "NUMBER"}
+_METAVARS |= {"float range": "NUMBER", "Path": "PATH", "path": "PATH", "datetime": "TIME"}
+
+
+def _option_metavar(self: TyperOption, ctx: Context) -> str | None:
+    """A flag shows no value; another option its metavar, or TEXT, INTEGER … as click does."""
+    if self.is_flag:
+        return None
+    if self.metavar:
+        return self.metavar
+    label = self.display_type(ctx).strip("<>")
+    if label.startswith("list[") and label.endswith("]"):
+        label = label[len("list[") : -1]
+    return _METAVARS.get(label, f"[{label}]" if "|" in label else label.upper())
+
+
+def _argument_metavar(self: TyperArgument, ctx: Context) -> str | None:  # noqa: ARG001 - the signature Typer calls
+    """An argument's name (FILE…) already says what it takes."""
+    return None
+
+
+# Typer labels every parameter with its Python type (<bool>, <list[Path]>), which reads
+# as noise in help pages; show what click shows instead.
+setattr(TyperOption, "display_type_rich", _option_metavar)  # noqa: B010 - patching a method
+setattr(TyperArgument, "display_type_rich", _argument_metavar)  # noqa: B010 - patching a method
 
 app = typer.Typer(
     name="flightlog",

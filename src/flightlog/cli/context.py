@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -39,7 +39,11 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr, markup=False, emoji=False, highlight=False)
+            # soft_wrap: a line longer than the screen is left whole (piped output is
+            # never wrapped).
+            self._console = Console(
+                stderr=self._stderr, markup=False, emoji=False, highlight=False, soft_wrap=True
+            )
         return getattr(self._console, name)
 
 
@@ -138,6 +142,65 @@ def open_local(
         yield local
     finally:
         local.close()
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar with a count and an ETA on a terminal; yields ``step(done, total)``."""
+    if not sys.stderr.isatty():
+        # Nothing to draw: a pipeline step does not pay for loading Rich.
+        yield lambda _done, _total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        # Redraw often so the bar moves in the first second, not only after a chunk.
+        refresh_per_second=10,
+        speed_estimate_period=5.0,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step
+
+
+def print_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str | None = None,
+    header: bool = True,
+) -> None:
+    """A table on a terminal; elsewhere one tab-separated line per row, no value cut."""
+    if console.is_terminal:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(*columns, title=title, show_header=header)
+        for column in table.columns:
+            column.overflow = "fold"
+        for row in rows:
+            table.add_row(*(Text(plain(cell, keep_newlines=True)) for cell in row))
+        console.print(table)
+        return
+    for row in rows:
+        sys.stdout.write("\t".join(plain(cell.replace("\n", ", ")) for cell in row) + "\n")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -7,21 +7,27 @@ them, so ``flightlog --help`` and the pipeline-side commands start fast.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import socket
+from typing import Any
 
 import typer
 
 from flightlog.auth.tokens import SCOPES
 from flightlog.cli.context import (
-    console,
     err_console,
     fail,
     open_local,
     plain,
     print_json,
+    print_rows,
     reported_errors,
 )
 from flightlog.config import DEFAULT_ORIGIN, Settings
+
+# uvicorn's default backlog: connections wait here until the server accepts them.
+LISTEN_BACKLOG = 2048
 
 token_app = typer.Typer(
     help="Manage API tokens (stored hashed; shown once).",
@@ -57,7 +63,9 @@ def server_url(host: str, port: int) -> str:
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8080, "--port", min=1, max=65535, help="TCP port."),
+    port: int = typer.Option(
+        8080, "--port", min=1, max=65535, help="TCP port (make run takes PORT=)."
+    ),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes (they share the database's one writer lock)."
     ),
@@ -73,6 +81,7 @@ def serve(
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from flightlog.auth.tokens import ensure_first_admin
     from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, PUBLIC_TILES_ENV, create_app
@@ -92,6 +101,8 @@ def serve(
             "database lives in one process. Name a file or run with --workers 1.",
             code=2,
         )
+    # A port in use fails before the store is touched.
+    sock = listen(host, port)
     # Migrate, load the key and create the first admin token once, before any worker
     # starts, so workers never race on them.
     with reported_errors():
@@ -104,6 +115,7 @@ def serve(
     warning = default_origin_warning(settings)
     if warning is not None:
         typer.echo(warning, err=True)
+    # Printed only once the port is ours: a URL shown is a URL that answers.
     # Plain echo: a URL or path wrapped at the terminal width cannot be copied.
     typer.echo(f"Flightlog serving on {server_url(host, port)}")
     token_path = settings.admin_token_path
@@ -111,30 +123,53 @@ def serve(
         typer.echo(f"First admin token written to {token_path} (mode 0600)")
     elif token_path.exists():
         typer.echo(f"Admin token file: {token_path}")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": uvicorn_log_config(),
+        **HTTP_LIMITS,
+    }
     if workers == 1:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(
                 settings, checkpoint_interval=checkpoint_interval, public_tiles=public_tiles
             ),
-            host=host,
-            port=port,
-            access_log=False,
-            log_config=uvicorn_log_config(),
-            **HTTP_LIMITS,
+            **common,
         )
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        if not server.started:
+            raise typer.Exit(3)
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
     os.environ[PUBLIC_TILES_ENV] = "1" if public_tiles else "0"
-    uvicorn.run(
-        "flightlog.server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_config=uvicorn_log_config(),
-        **HTTP_LIMITS,
+    config = uvicorn.Config(
+        "flightlog.server.app:app_from_env", factory=True, workers=workers, **common
     )
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``; a port in use fails with one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise fail(
+                f"port {port} on {host} is already in use; choose another with --port "
+                f"(e.g. --port {port + 1 if port < 65535 else 8081})",
+                code=2,
+            ) from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=2) from None
+    # Worker processes inherit the listening socket.
+    sock.set_inheritable(True)
+    return sock
 
 
 @token_app.command("create")
@@ -186,14 +221,10 @@ def token_list(
             ]
         )
         return
-    from rich.table import Table
-
-    table = Table("name", "scopes", "created", "revoked")
-    for t in infos:
-        table.add_row(
-            plain(t.name), " ".join(t.scopes), plain(t.created_at), plain(t.revoked_at or "")
-        )
-    console.print(table)
+    print_rows(
+        ("name", "scopes", "created", "revoked"),
+        [(t.name, " ".join(t.scopes), t.created_at, t.revoked_at or "") for t in infos],
+    )
 
 
 @token_app.command("revoke")

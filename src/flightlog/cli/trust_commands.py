@@ -15,6 +15,8 @@ from flightlog.cli.context import (
     open_local,
     plain,
     print_json,
+    print_rows,
+    progress_bar,
     reported_errors,
     state_of,
     styled,
@@ -22,8 +24,6 @@ from flightlog.cli.context import (
 from flightlog.config import Settings
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from flightlog.client.tiles import FullCheck
 
 proof_app = typer.Typer(
@@ -52,7 +52,7 @@ def proof_inclusion(
     size: int | None = typer.Option(
         None, "--size", help="Tree size (default: the latest checkpoint)."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that an entry is in the log."""
     # Without --size the proof may cut the first checkpoint covering the entry: a write.
@@ -62,15 +62,16 @@ def proof_inclusion(
     if as_json:
         print_json(doc)
         return
-    from rich.table import Table
-
-    table = Table(
-        show_header=False, title=f"inclusion of entry {index} in a tree of {doc['tree_size']}"
+    print_rows(
+        ("field", "value"),
+        [
+            ("leaf_hash", doc["leaf_hash"]),
+            ("root", doc["root"]),
+            ("proof", "\n".join(doc["proof"]) or "(empty)"),
+        ],
+        title=f"inclusion of entry {index} in a tree of {doc['tree_size']}",
+        header=False,
     )
-    table.add_row("leaf_hash", doc["leaf_hash"])
-    table.add_row("root", doc["root"])
-    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
-    console.print(table)
     if proof.checkpoint:
         typer.echo(plain(proof.checkpoint, keep_newlines=True), nl=False)
 
@@ -80,7 +81,7 @@ def proof_consistency(
     ctx: typer.Context,
     first: int = typer.Argument(..., help="Smaller tree size."),
     second: int = typer.Argument(..., help="Larger tree size."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """Prove that a larger tree extends a smaller one (nothing rewritten)."""
     with reported_errors(), open_ledger(ctx) as ledger:
@@ -88,25 +89,42 @@ def proof_consistency(
     if as_json:
         print_json(doc)
         return
-    from rich.table import Table
-
-    table = Table(show_header=False, title=f"consistency {first} → {second}")
-    table.add_row("first_root", doc["first_root"])
-    table.add_row("second_root", doc["second_root"])
-    table.add_row("proof", "\n".join(doc["proof"]) or "(empty)")
-    console.print(table)
+    print_rows(
+        ("field", "value"),
+        [
+            ("first_root", doc["first_root"]),
+            ("second_root", doc["second_root"]),
+            ("proof", "\n".join(doc["proof"]) or "(empty)"),
+        ],
+        title=f"consistency {first} → {second}",
+        header=False,
+    )
 
 
 @key_app.command("show")
-def key_show(ctx: typer.Context) -> None:
+def key_show(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {origin, verifier_key} as JSON."),
+) -> None:
     """Print the verifier key (note format) that checks this log's checkpoints."""
     with reported_errors(), open_ledger(ctx) as ledger:
-        typer.echo(plain(ledger.verifier_key()))
+        vkey = ledger.verifier_key()
+    if as_json:
+        # A key name holds no '+' (signed-note format), so it is everything before the first.
+        print_json({"origin": vkey.split("+", 1)[0], "verifier_key": vkey})
+        return
+    typer.echo(plain(vkey))
 
 
 def verify(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="Check this Flightlog server (same as the global --server).",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     key: str | None = typer.Option(
         None,
         "--key",
@@ -125,15 +143,12 @@ def verify(
 ) -> None:
     """Recompute and check the whole log; exit 1 naming the first problem."""
     st = state_of(ctx)
+    if server:
+        st.server = server
     if st.server:
         _verify_remote(ctx, key, as_json, full=full)
         return
-    with reported_errors(), open_local(ctx, write=False) as fl, _progress() as bar:
-        task = bar.add_task("verifying", total=None)
-
-        def step(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with reported_errors(), open_local(ctx, write=False) as fl, progress_bar("verifying") as step:
         report = fl.verify(progress=step, workers=workers)
     doc = VerifyReport(
         ok=report.ok,
@@ -223,31 +238,12 @@ def _verify_tiles(server: str, token: str | None, size: int, root: bytes) -> Ful
     """Check the whole log at ``size`` entries from its tiles against the verified ``root``."""
     from flightlog.client.tiles import TileClient, verify_tiles
 
-    with reported_errors(), TileClient(server, token) as tiles, _progress() as bar:
-        task = bar.add_task("checking tiles", total=size)
-        return verify_tiles(
-            tiles, size, root, progress=lambda done, _total: bar.update(task, completed=done)
-        )
-
-
-def _progress() -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+    with (
+        reported_errors(),
+        TileClient(server, token) as tiles,
+        progress_bar("checking tiles") as step,
+    ):
+        return verify_tiles(tiles, size, root, progress=step)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +35,7 @@ from flightlog.errors import (
     EventInvalid,
     FlightlogError,
     InputError,
+    PartiallyRecorded,
     RemoteError,
 )
 from flightlog.events.canonical import ParsedDocument, parse_events
@@ -54,8 +55,10 @@ from flightlog.wire import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     MAX_PAGE,
+    ORDER_PARAM,
     PROOF_CONSISTENCY,
     PROOF_INCLUSION,
+    check_event_size,
     error_from_problem,
     kind_of_answer,
 )
@@ -67,6 +70,11 @@ MAX_QUOTED_BODY = 200
 REDACTED = "[token]"
 # RFC 6750 §2.1 b64token, widened to any visible ASCII: what an HTTP header can carry.
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+WHERE_CREDENTIALS_ARE = (
+    "set FLIGHTLOG_TOKEN or pass --token; on the server's machine the first admin token "
+    "is in $FLIGHTLOG_HOME/admin.token (default .flightlog/admin.token), and "
+    "'flightlog token create' makes more"
+)
 
 
 def _display_url(url: httpx.URL) -> str:
@@ -126,6 +134,10 @@ class RemoteFlightlog:
             raise InputError(
                 f"server URL {_display_url(url)!r} must be an absolute http:// or https:// URL"
             )
+        # The API's own prefix is added to every path: a URL copied with it still works.
+        path = url.path.rstrip("/")
+        if path.endswith(API_PREFIX):
+            url = url.copy_with(path=path[: -len(API_PREFIX)] or "/")
         if token and not _TOKEN_CHARS.fullmatch(token):
             raise AuthError("the API token contains characters that cannot be sent in a header")
         self._token = token or None
@@ -212,6 +224,8 @@ class RemoteFlightlog:
             text = response.content[:MAX_QUOTED_BODY].decode("utf-8", "replace").strip()
             detail = text or response.reason_phrase or "no detail given"
         detail = self._redact(detail)
+        if status == 401 and self._token is None:
+            detail = f"{detail}: {WHERE_CREDENTIALS_ARE}"
         kind = kind_of_answer(status, problem.get("type"))
         if kind is None:
             return RemoteError(f"the Flightlog server answered {status}: {detail}")
@@ -253,15 +267,36 @@ class RemoteFlightlog:
 
     # -- the service's methods ----------------------------------------------------------
 
-    def record_bytes(self, data: bytes, *, name: str) -> list[AppendResult]:
-        """Parse events locally and record them; each request of up to 10,000 is atomic."""
+    def record_bytes(
+        self, data: bytes, *, name: str, progress: Callable[[int, int], None] | None = None
+    ) -> list[AppendResult]:
+        """Record events in batches of up to 10,000, each atomic on the server.
+
+        An upload of several batches is validated locally first, so nothing is sent unless
+        the whole input is valid (one batch is all or nothing on the server anyway). Should
+        the server still refuse a later batch, PartiallyRecorded carries the results of
+        the batches it had recorded.
+        """
         docs = parse_events(data, name=name)
+        batches = _batches(docs)
+        if len(batches) > 1:
+            # Imported here: a one-event upload, the common case, does not pay for it.
+            from flightlog.events.validation import validate_event
+
+            for doc in docs:
+                check_event_size(doc.canonical, doc.position)
+                validate_event(doc.value, position=doc.position)
         results: list[AppendResult] = []
-        for batch in _batches(docs):
+        if progress is not None:
+            progress(0, len(docs))
+        for batch in batches:
             try:
                 response = self._send("POST", EVENTS_BATCH, content=_array_body(batch))
-            except EventInvalid as exc:
-                raise self._relocate(exc, batch) from None
+            except FlightlogError as exc:
+                cause = self._relocate(exc, batch) if isinstance(exc, EventInvalid) else exc
+                if results:
+                    raise PartiallyRecorded(cause, results) from None
+                raise cause from None
             body = self._object(response)
             answered = body.get("results")
             if not isinstance(answered, list) or len(answered) != len(batch):
@@ -271,6 +306,8 @@ class RemoteFlightlog:
                     f"for {len(batch)} events"
                 )
             results.extend(append_result_from_wire(ack) for ack in answered)
+            if progress is not None:
+                progress(len(results), len(docs))
         return results
 
     @staticmethod
@@ -292,12 +329,27 @@ class RemoteFlightlog:
         """The exact bytes the server's blob store holds under ``sha256``."""
         return self._send("GET", BLOB.format(sha256=sha256), accept="*/*").content
 
-    def log(self, flt: EventFilter, *, after: int | None = None, limit: int = 100) -> list[Entry]:
-        """Entries matching ``flt`` after index ``after``, oldest first, following pages."""
+    def log(
+        self,
+        flt: EventFilter,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Entry]:
+        """Entries matching ``flt`` between ``after`` and ``before``, following pages."""
         if limit < 1:
             raise InputError("limit must be at least 1")
         params: dict[str, str | int] = dict(_filter_params(flt))
-        cursor = str(after) if after is not None else None
+        if newest_first:
+            params[ORDER_PARAM] = "desc"
+            if after is not None:
+                raise InputError("newest first, the API pages by 'before', not 'after'")
+        elif before is not None:
+            raise InputError("oldest first, the API pages by 'after', not 'before'")
+        start = before if newest_first else after
+        cursor = str(start) if start is not None else None
         out: list[Entry] = []
         while len(out) < limit:
             page = dict(params)

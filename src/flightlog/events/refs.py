@@ -9,6 +9,7 @@ continuous-operations.md), the content of the Flightlog custom types, and the
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -276,6 +277,26 @@ def _convention(custom_data: Any) -> Iterator[Ref]:
         yield from _refs(kind, declared.get(key))
     for key in _TICKET_BEARING:
         yield from _tickets_in(declared.get(key))
+
+
+def convention_warnings(event: Mapping[str, Any], *, position: str | None = None) -> list[str]:
+    """Warnings for ``customData.flightlog`` keys the convention does not know (ignored keys)."""
+    declared = _at(event, "customData", "flightlog")
+    if not isinstance(declared, Mapping):
+        return []
+    known = [*_CONVENTION, *(k for k in _TICKET_BEARING if k not in _CONVENTION)]
+    where = f"{position}: " if position else ""
+    out = []
+    for key in declared:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        out.append(
+            f"{where}$.customData.flightlog: unknown key {str(key)!r} is ignored; {hint}"
+            f"known keys: {', '.join(sorted(known))}"
+        )
+    return out
 
 
 def extract_refs(event: Mapping[str, Any]) -> list[Ref]:

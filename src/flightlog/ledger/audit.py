@@ -167,6 +167,21 @@ def _sequential(source: AuditSource, erased: set[int]) -> ChunkRunner:
     return run
 
 
+def task_ranges(chunks: int) -> list[tuple[int, int]]:
+    """Ranges of whole chunks to check: 1, 2, 4 … then TASK_CHUNKS each.
+
+    Small first ranges report progress within the first second; later ones stay large
+    so that worker processes are not flooded with tiny tasks.
+    """
+    ranges: list[tuple[int, int]] = []
+    first, step = 0, 1
+    while first < chunks:
+        end = min(first + step, chunks)
+        ranges.append((first, end))
+        first, step = end, min(step * 2, TASK_CHUNKS)
+    return ranges
+
+
 def _verify_tree(
     source: AuditSource,
     erased: set[int],
@@ -177,7 +192,9 @@ def _verify_tree(
     """Check every entry and stored tile; return the recomputed root."""
     size = report.tree_size
     whole = size // CHUNK
-    ranges = [(c, min(c + TASK_CHUNKS, whole)) for c in range(0, whole, TASK_CHUNKS)]
+    ranges = task_ranges(whole)
+    if progress is not None:
+        progress(0, size)
     upper = merkle.CompactRange()  # over chunk roots: its level l is tree level l + CHUNK_LEVEL
     upper_tiles: dict[tuple[int, int], bytes] = {}
     for (_, end), run in zip(ranges, runner(ranges), strict=True):

@@ -117,9 +117,10 @@ def _read_key_file(path: Path) -> str:
     if len(data) > MAX_KEY_FILE_SIZE:
         raise KeyFileError(f"key file {path} is larger than {MAX_KEY_FILE_SIZE} bytes")
     try:
-        return data.decode("ascii")
+        # Key names may hold any character but space and '+', so the file is UTF-8.
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise KeyFileError(f"key file {path} is not ASCII text") from None
+        raise KeyFileError(f"key file {path} is not UTF-8 text") from None
 
 
 def _load_signer(path: Path, name: str) -> Signer:
@@ -139,7 +140,7 @@ def _load_signer(path: Path, name: str) -> Signer:
 
 def _create_key_file(path: Path, name: str, private_key: Ed25519PrivateKey) -> None:
     """Write ``private_key`` for ``name`` to ``path`` unless a key file already exists there."""
-    content = (_private_key_string(name, private_key) + "\n").encode("ascii")
+    content = (_private_key_string(name, private_key) + "\n").encode("utf-8")
     # Hard-linked into place: O_EXCL plus link() never overwrite a key another
     # process created first.
     write_private_file(path, content, replace=False)

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from flightlog.api import append_result_to_wire
 from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
+from flightlog.events.refs import convention_warnings
 from flightlog.server.auth import BEARER_SECURITY, authorize
 from flightlog.server.body import media_type, read_body
 from flightlog.server.models import AppendAck, BatchAck
@@ -112,10 +113,10 @@ def _batch_position(exc: EventInvalid) -> EventInvalid:
     return exc
 
 
-def _require_array(value: object) -> list[Any]:
+def _require_array(value: object, *, may_be_empty: bool = False) -> list[Any]:
     if not isinstance(value, list):
         raise EventInvalid("a batch must be a JSON array of events", position=BODY)
-    if not value:
+    if not value and not may_be_empty:
         raise EventInvalid("the batch holds no events", position=BODY)
     if len(value) > MAX_BATCH_EVENTS:
         raise InputTooLarge(f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(value)}")
@@ -125,7 +126,8 @@ def _require_array(value: object) -> list[Any]:
 def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEvent]:
     """Parse and validate a batch body; the first bad event's error names ``[i]``."""
     if kind == STRUCTURED_BATCH:
-        envelopes = _require_array(parse_document(data, name=BODY).value)
+        # The CloudEvents JSON batch format allows an empty batch: it records nothing.
+        envelopes = _require_array(parse_document(data, name=BODY).value, may_be_empty=True)
         prepared = []
         for i, envelope in enumerate(envelopes):
             try:
@@ -147,6 +149,8 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
 
 
 async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
+    if not events:
+        return []
     state = server_state(request)
     results = await state.writer.submit(events)
     state.metrics.count_ingested(
@@ -190,7 +194,10 @@ async def post_event(request: Request) -> Response:
         prepared = await run_in_threadpool(prepare_single, state.flightlog, kind, data, attributes)
     [result] = await _append(request, [prepared])
     # The hot path answers with bytes it builds itself; the schema is AppendAck's.
-    body = json.dumps(append_result_to_wire(result), separators=(",", ":")).encode()
+    answer = append_result_to_wire(result)
+    if warnings := convention_warnings(prepared.event):
+        answer["warnings"] = warnings
+    body = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
     if result.duplicate:
         return Response(body, status_code=200, media_type=JSON)
     headers = {"Location": API_PREFIX + EVENT.format(index=result.index)}
@@ -201,6 +208,7 @@ async def post_event(request: Request) -> Response:
     EVENTS_BATCH,
     status_code=201,
     response_model=BatchAck,
+    response_model_exclude_none=True,
     summary="Record up to 10,000 events atomically",
     responses={
         200: {"model": BatchAck, "description": "Every event was already recorded"},
@@ -237,10 +245,14 @@ async def post_batch(request: Request) -> Response:
     data = await read_body(request, state.settings.max_body_bytes)
     prepared = await run_in_threadpool(prepare_batch, state.flightlog, kind, data)
     results = await _append(request, prepared)
+    warnings = [
+        w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")
+    ]
     # Built here rather than through the response model: a 10,000-event answer would
     # otherwise spend longer in serialisation than in the append. The schema is BatchAck's.
-    body = json.dumps(
-        {"results": [append_result_to_wire(r) for r in results]}, separators=(",", ":")
-    )
+    doc: dict[str, Any] = {"results": [append_result_to_wire(r) for r in results]}
+    if warnings:
+        doc["warnings"] = warnings
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     status = 200 if all(r.duplicate for r in results) else 201
     return Response(body.encode(), status_code=status, media_type=JSON)

@@ -21,12 +21,19 @@ class AppendAck(_Open):
     index: int
     leaf_hash: str
     duplicate: bool
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Parts of the event that were ignored (present only when any were).",
+    )
 
 
 class BatchAck(_Open):
     """One acknowledgement per submitted event, in submission order."""
 
     results: list[AppendAck]
+    warnings: list[str] | None = Field(
+        default=None, description="Parts of events that were ignored, each naming its [i] position."
+    )
 
 
 class Leaf(_Open):

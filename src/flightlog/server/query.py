@@ -7,7 +7,7 @@ and anyone who checks a checkpoint must be able to obtain it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -83,9 +83,12 @@ def list_events(
     until: datetime | None = None,
     limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    order: Literal["asc", "desc"] = Query(
+        "asc", description="asc: oldest first; desc: newest first (the cursor pages backwards)"
+    ),
     _token: TokenInfo = Depends(require("read")),
 ) -> EventsPage:
-    """A page of show-documents with index after the cursor, oldest first."""
+    """A page of show-documents after the cursor, oldest first (or before it, newest first)."""
     params: dict[str, Any] = {
         "type": type,
         "service": service,
@@ -98,7 +101,15 @@ def list_events(
         "until": _utc(until),
     }
     flt = EventFilter(**{field: params[param] for field, param in FILTER_PARAMS.items()})
-    entries = server_state(request).flightlog.log(flt, after=parse_cursor(cursor), limit=limit + 1)
+    position = parse_cursor(cursor)
+    newest_first = order == "desc"
+    entries = server_state(request).flightlog.log(
+        flt,
+        after=None if newest_first else position,
+        before=position if newest_first else None,
+        limit=limit + 1,
+        newest_first=newest_first,
+    )
     page, more = entries[:limit], len(entries) > limit
     return EventsPage.model_validate(
         {

@@ -5,6 +5,9 @@ mode carries the envelope in ``ce-*`` headers and the CDEvent as the body. Eithe
 the CloudEvents ``id``, ``source``, ``type``, ``time`` (and ``subject`` when present)
 MUST equal the CDEvent's context id, source, type, timestamp and subject id; an
 event where they disagree is refused rather than recorded with two identities.
+
+A ``time`` equal to the CDEvent's timestamp cut to milliseconds also agrees (the
+JavaScript SDK always sends milliseconds); the ledger records the CDEvent's own value.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from flightlog.errors import EventInvalid, InputError, MalformedInput
 
@@ -26,16 +30,18 @@ def _show(value: object) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
-def _same_instant(a: str, b: str) -> bool:
-    if a == b:
+def _same_instant(given: str, expected: str) -> bool:
+    """Whether ``given`` is the instant ``expected``, or that instant cut to milliseconds."""
+    if given == expected:
         return True
     try:
-        left, right = datetime.fromisoformat(a), datetime.fromisoformat(b)
+        left = datetime.fromisoformat(given.replace("Z", "+00:00"))
+        right = datetime.fromisoformat(expected.replace("Z", "+00:00"))
     except ValueError:
         return False
     if (left.tzinfo is None) != (right.tzinfo is None):
         return False
-    return left == right
+    return left in (right, right.replace(microsecond=right.microsecond // 1000 * 1000))
 
 
 def _cdevent_attrs(event: Mapping[str, Any]) -> dict[str, object]:
@@ -135,6 +141,31 @@ def unwrap_structured(
     return data, attributes
 
 
+def decode_header_value(name: str, value: str) -> str:
+    """A ``ce-*`` header value unquoted and percent-decoded (HTTP binding §3.1.3.2)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        # An RFC 9110 quoted-string: drop the quotes and undo its backslash escapes.
+        inner, out, escaped = value[1:-1], [], False
+        for char in inner:
+            if escaped or char != "\\":
+                out.append(char)
+                escaped = False
+            else:
+                escaped = True
+        value = "".join(out)
+    if not value.isascii():
+        raise InputError(
+            f"header {name} holds characters outside ASCII; percent-encode them as UTF-8 "
+            "(CloudEvents HTTP binding §3.1.3.2)"
+        )
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"header {name} is not valid percent-encoded UTF-8 (CloudEvents HTTP binding §3.1.3.2)"
+        ) from None
+
+
 def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
     """The ``ce-*`` attributes of a binary-mode request, or None when it carries none."""
     pairs = [(k.lower(), v) for k, v in _all_items(headers) if k.lower().startswith("ce-")]
@@ -147,10 +178,10 @@ def binary_attributes(headers: Mapping[str, str]) -> dict[str, str] | None:
     missing = [h for h in BINARY_REQUIRED if h not in present]
     if missing:
         raise InputError(f"binary-mode CloudEvent lacks header(s) {', '.join(missing)}")
-    if present["ce-specversion"] != SPECVERSION:
+    if decode_header_value("ce-specversion", present["ce-specversion"]) != SPECVERSION:
         raise InputError(f"ce-specversion must be {SPECVERSION!r}")
     return {
-        name: present[f"ce-{name}"]
+        name: decode_header_value(f"ce-{name}", present[f"ce-{name}"])
         for name in ("id", "source", "type", "time", "subject")
         if f"ce-{name}" in present
     }

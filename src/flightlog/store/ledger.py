@@ -171,10 +171,20 @@ class LedgerStore:
             found = reads.nodes(conn, [(0, i) for i in indices])
         return {idx: h for (_, idx), h in found.items()}
 
-    def query(self, q: Query, *, after: int | None, limit: int) -> list[EntryRow]:
-        """Entries matching ``q`` with index > ``after``, in ledger order."""
+    def query(
+        self,
+        q: Query,
+        *,
+        after: int | None,
+        limit: int,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[EntryRow]:
+        """Entries matching ``q`` with ``after`` < index < ``before``, in ledger order or reversed."""
         with self.engine.connect() as conn:
-            return reads.query(conn, q, after=after, limit=limit)
+            return reads.query(
+                conn, q, after=after, limit=limit, before=before, newest_first=newest_first
+            )
 
     @contextmanager
     def snapshot(self) -> Iterator[LedgerSnapshot]:

@@ -95,11 +95,22 @@ def refs_of(conn: sa.Connection, indices: Sequence[int]) -> dict[int, list[tuple
     return out
 
 
-def query(conn: sa.Connection, q: Query, *, after: int | None, limit: int) -> list[EntryRow]:
-    """Entries matching ``q`` with index > ``after``, in ledger order."""
-    stmt = sa.select(entries).order_by(entries.c.idx).limit(limit)
+def query(
+    conn: sa.Connection,
+    q: Query,
+    *,
+    after: int | None,
+    limit: int,
+    before: int | None = None,
+    newest_first: bool = False,
+) -> list[EntryRow]:
+    """Entries matching ``q`` with ``after`` < index < ``before``, in ledger order or reversed."""
+    order = entries.c.idx.desc() if newest_first else entries.c.idx
+    stmt = sa.select(entries).order_by(order).limit(limit)
     if after is not None:
         stmt = stmt.where(entries.c.idx > after)
+    if before is not None:
+        stmt = stmt.where(entries.c.idx < before)
     if q.types:
         stmt = stmt.where(
             sa.or_(
