@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
-from bench import append, cli_startup, proof, server, verify, webhooks
+from bench import append, cli_startup, evidence, proof, server, verify, webhooks
 from bench.config import DEFAULT_POSTGRES_URL, BenchConfig
 from bench.results import Section, machine, print_section, update_results
 
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[BenchConfig, Console], Section]] = {
     "server": server.run,
     "cli_startup": cli_startup.run,
     "webhooks": webhooks.run,
+    "evidence": evidence.run,
 }
 QUICK = BenchConfig(entries=20_000, append_events=5_000, repeat=2, server_seconds=3.0)
 
