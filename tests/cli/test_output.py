@@ -295,7 +295,16 @@ class TestMakeRun:
         """A dry run of `make run PORT=9123` installs '.' (no [dev]) and serves on 9123."""
         venv = tmp_path / "venv"
         result = subprocess.run(
-            ["make", "-n", "-B", "run", "PORT=9123", f"VENV={venv}", f"PYTHON={sys.executable}"],
+            [
+                "make",
+                "--no-print-directory",
+                "-n",
+                "-B",
+                "run",
+                "PORT=9123",
+                f"VENV={venv}",
+                f"PYTHON={sys.executable}",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
