@@ -25,6 +25,7 @@ from flightlog.errors import (
     MalformedInput,
     NotFound,
     RemoteError,
+    ServerUnavailable,
     UnknownEventType,
 )
 
@@ -432,15 +433,15 @@ class TestErrorMapping:
         assert str(error) == "$: query.index: not an integer"
 
     def test_other_statuses_are_remote_errors(self) -> None:
-        """503 becomes RemoteError saying what the server answered."""
+        """503 becomes ServerUnavailable (a RemoteError) saying what the server answered."""
         error = error_of(lambda r: problem(503, "database is locked"))
-        assert type(error) is RemoteError
+        assert type(error) is ServerUnavailable
         assert str(error) == "the Flightlog server answered 503: database is locked"
 
     def test_a_plain_error_body_is_quoted(self) -> None:
         """A non-problem error (a proxy's 502 page) is quoted in the RemoteError."""
         error = error_of(lambda r: httpx.Response(502, text="upstream gone"))
-        assert type(error) is RemoteError
+        assert type(error) is ServerUnavailable
         assert str(error) == "the Flightlog server answered 502: upstream gone"
 
     def test_connection_failure_names_the_url(self) -> None:

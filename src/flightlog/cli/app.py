@@ -13,6 +13,7 @@ from flightlog.cli import (
     trust_commands,
 )
 from flightlog.cli.context import CliState
+from flightlog.cli.pipeline_commands import register as register_pipeline_commands
 
 app = typer.Typer(
     name="flightlog",
@@ -58,6 +59,7 @@ def root(
 
 ledger_commands.register(app)
 record_commands.register(ledger_commands.record_app)
+register_pipeline_commands(app)
 trust_commands.register(app)
 server_commands.register(app)
 source_commands.register(app)
