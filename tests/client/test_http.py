@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -513,3 +514,39 @@ class TestTokenSecrecy:
             client.record_bytes(json.dumps(event(1)).encode(), name="e.json")
         assert TOKEN not in str(info.value)
         assert "[token]" in str(info.value)
+
+
+class TestPutBlob:
+    """put_blob uploads the bytes with their media type and checks the digest answered."""
+
+    def test_sends_bytes_and_media_type(self) -> None:
+        """The body is the exact bytes; Content-Type is the media type; the digest comes back."""
+        seen: list[httpx.Request] = []
+        data = b"<testsuite/>\x00"
+        digest = hashlib.sha256(data).hexdigest()
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(201, json={"sha256": digest, "size": len(data)})
+
+        with client_for(handler) as client:
+            assert client.put_blob(data, media_type="application/xml") == digest
+        assert (seen[0].method, seen[0].url.path) == ("POST", "/api/v1/blobs")
+        assert seen[0].headers["content-type"] == "application/xml"
+        assert seen[0].content == data
+
+    def test_a_wrong_digest_is_a_remote_error(self) -> None:
+        """A server that names another digest is not trusted with the report."""
+        with (
+            client_for(lambda r: httpx.Response(201, json={"sha256": "0" * 64})) as client,
+            pytest.raises(RemoteError, match="stored the blob .* under '0000"),
+        ):
+            client.put_blob(b"x", media_type="text/plain")
+
+    def test_a_5xx_is_server_unavailable(self) -> None:
+        """A 500 answer is ServerUnavailable, which the record commands spool."""
+        with (
+            client_for(lambda r: problem(500, "boom")) as client,
+            pytest.raises(ServerUnavailable, match="answered 500: boom"),
+        ):
+            client.put_blob(b"x", media_type="text/plain")
