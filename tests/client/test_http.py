@@ -539,7 +539,7 @@ class TestPutBlob:
         """A server that names another digest is not trusted with the report."""
         with (
             client_for(lambda r: httpx.Response(201, json={"sha256": "0" * 64})) as client,
-            pytest.raises(RemoteError, match="stored the blob .* under '0000"),
+            pytest.raises(RemoteError, match=r"stored the blob .* under '0000"),
         ):
             client.put_blob(b"x", media_type="text/plain")
 
