@@ -257,7 +257,9 @@ def test_a_5xx_answer_is_spooled(tmp_path: Path) -> None:
     thread.start()
     try:
         site = Site(tmp_path)
-        cli = site.cli(token="fl_proxy-token", FLIGHTLOG_SERVER=f"http://127.0.0.1:{proxy.server_port}")
+        cli = site.cli(
+            token="fl_proxy-token", FLIGHTLOG_SERVER=f"http://127.0.0.1:{proxy.server_port}"
+        )
         result = invoke(cli, "record", "test", "--junit", corpus(JUNIT))
         assert "warning: the Flightlog server answered 502: upstream gone;" in result.stderr
         assert len(site.spooled()) == 1

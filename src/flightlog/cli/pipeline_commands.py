@@ -6,6 +6,9 @@ ready pipeline snippet for a CI system.
 
 from __future__ import annotations
 
+import re
+import sys
+
 import typer
 
 from flightlog.cli.context import console, fail, open_ledger, print_json, reported_errors, state_of
@@ -63,6 +66,29 @@ def flush(
         )
 
 
+# Names that go into a snippet's shell lines unquoted.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
+
+
+def init(
+    ci: str = typer.Argument(..., help="github-actions or gitlab-ci."),
+    service: str = typer.Option("api", "--service", help="Service the pipeline deploys."),
+    env: str = typer.Option("production", "--env", help="Environment it deploys to."),
+) -> None:
+    """Print a ready pipeline that records every step in Flightlog."""
+    from flightlog import __version__
+    from flightlog.pipeline.snippets import SNIPPETS, render
+
+    template = SNIPPETS.get(ci)
+    if template is None:
+        raise fail(f"no snippet for {ci!r}; choose one of: {', '.join(SNIPPETS)}", code=2)
+    for flag, value in (("--service", service), ("--env", env)):
+        if not _NAME.fullmatch(value):
+            raise fail(f"{flag} {value!r}: use letters, digits and . _ / - only", code=2)
+    sys.stdout.write(render(template, version=__version__, service=service, environment=env))
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
     app.command("flush")(flush)
+    app.command("init")(init)
