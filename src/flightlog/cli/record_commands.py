@@ -125,7 +125,7 @@ def _record(
     the command warns instead of failing, unless ``--strict``.
     """
     from flightlog.client.spool import Spool, SpooledStep, record_step
-    from flightlog.errors import ServerUnavailable
+    from flightlog.errors import FlightlogError, ServerUnavailable
 
     step = SpooledStep(events=tuple(events), blobs=tuple(blobs))
     st = state_of(ctx)
@@ -144,7 +144,12 @@ def _record(
                 failure = exc
     if ctx.params.get("strict"):
         raise ServerUnavailable(f"{failure}; nothing was recorded or spooled (--strict)")
-    path = spool.add(events, blobs, server=st.server)
+    try:
+        path = spool.add(events, blobs, server=st.server)
+    except OSError as exc:
+        raise FlightlogError(
+            f"{failure}; and the step could not be spooled to {spool.directory}: {exc}"
+        ) from None
     _warn(
         f"{failure}; {len(events)} event(s) spooled to {path}, sent by the next "
         "`flightlog record` or by `flightlog flush`"
