@@ -153,8 +153,8 @@ class Spool:
             spooled_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         )
         # Names sort in spooling order; the random part keeps concurrent steps apart.
-        path = self.directory / f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}.json"
-        write_private_file(path, step.to_bytes(), replace=False)
+        path = self.directory / f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}.json"
+        write_private_file(path, step.to_bytes())
         return path
 
     @contextlib.contextmanager

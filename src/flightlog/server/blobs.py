@@ -16,7 +16,7 @@ from flightlog.server.state import server_state
 from flightlog.store.blobs import DEFAULT_MEDIA_TYPE, BlobStore, check_media_type
 from flightlog.wire import BLOB, BLOBS
 
-router = APIRouter(prefix="/api/v1", tags=["query"])
+router = APIRouter(prefix="/api/v1")
 
 
 def _put(store: BlobStore, data: bytes, media_type: str) -> tuple[str, bool]:
@@ -58,6 +58,7 @@ async def put_blob(
 
 @router.get(
     BLOB,
+    tags=["query"],
     summary="The exact bytes of a stored blob (webhook body, report, scan file)",
     response_class=Response,
     responses={
