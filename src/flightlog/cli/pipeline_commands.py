@@ -11,7 +11,16 @@ import sys
 
 import typer
 
-from flightlog.cli.context import console, fail, open_ledger, print_json, reported_errors, state_of
+from flightlog.cli.context import (
+    console,
+    err_console,
+    fail,
+    line,
+    open_ledger,
+    print_json,
+    reported_errors,
+    state_of,
+)
 
 
 def flush(
@@ -19,7 +28,6 @@ def flush(
     as_json: bool = typer.Option(False, "--json", help="Print what was sent as JSON."),
 ) -> None:
     """Send the steps spooled while the server was unavailable (oldest first)."""
-    from flightlog.cli.record_commands import report_flush
     from flightlog.client.spool import FlushReport, Spool
 
     st = state_of(ctx)
@@ -58,8 +66,8 @@ def flush(
     if report.stopped is not None:
         raise fail(f"{report.remaining} spooled step(s) still waiting: {report.stopped}")
     if report.rejected:
-        if not as_json:
-            report_flush(report)
+        for path, reason in report.rejected:
+            err_console.print(line("refused: ", path.name, ": ", reason), soft_wrap=True)
         raise fail(
             f"the server refused {len(report.rejected)} spooled step(s); "
             f"they are kept in {spool.directory}/rejected with the reasons"
