@@ -377,6 +377,10 @@ class Ledger(Protocol):
         """The exact bytes the blob store holds under ``sha256`` (NotFound when absent)."""
         ...
 
+    def put_blob(self, data: bytes, *, media_type: str) -> str:
+        """Keep ``data`` in the blob store (idempotently); return its hex SHA-256."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -118,6 +118,10 @@ class RemoteError(FlightlogError):
     """A Flightlog server answered with an error or could not be reached."""
 
 
+class ServerUnavailable(RemoteError):
+    """The server could not be reached or answered 5xx: the same request may succeed later."""
+
+
 class SignatureError(AuthError):
     """A webhook delivery whose signature or token is missing or does not verify (HTTP 401)."""
 

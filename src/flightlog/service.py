@@ -64,7 +64,7 @@ from flightlog.ledger.keys import (
     require_existing_key,
 )
 from flightlog.ledger.note import Signer, Verifier
-from flightlog.store.blobs import BlobStore
+from flightlog.store.blobs import BlobStore, check_media_type
 from flightlog.store.engine import ping, require_existing_store
 from flightlog.store.integrity import parallel_derived_problem
 from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
@@ -258,6 +258,10 @@ class Flightlog:
         """The exact bytes the blob store holds under ``sha256`` (NotFound when absent)."""
         return self.blobs.get(sha256).data
 
+    def put_blob(self, data: bytes, *, media_type: str) -> str:
+        """Keep ``data`` in the blob store (idempotently); return its hex SHA-256."""
+        return self.blobs.put(data, check_media_type(media_type))
+
     def delivery_index(self, source: str, event_id: str) -> int | None:
         """The ledger index of the event ``source`` + ``event_id``, or None."""
         return delivery_index(self.store.engine, source, event_id)
@@ -322,10 +326,12 @@ class Flightlog:
         return outcome
 
     def record_groups(
-        self, groups: Sequence[Sequence[PreparedEvent]]
+        self,
+        groups: Sequence[Sequence[PreparedEvent]],
+        blobs: Sequence[tuple[bytes, str]] = (),
     ) -> list[list[AppendResult] | ConflictError]:
-        """Group commit: append several requests' events in one transaction."""
-        return self.store.append_groups(groups)
+        """Group commit: append several requests' events, and the blobs they name, at once."""
+        return self.store.append_groups(groups, blobs)
 
     def erase(self, index: int, *, reason: str, actor: str) -> AppendResult:
         """Erase the payload of entry ``index``, recording who did it and why."""

@@ -35,6 +35,7 @@ PROOF_INCLUSION = "/proof/inclusion"
 PROOF_CONSISTENCY = "/proof/consistency"
 KEY = "/key"
 BLOB = "/blobs/{sha256}"
+BLOBS = "/blobs"
 
 JSON_MEDIA_TYPE = "application/json"
 PROBLEM_MEDIA_TYPE = "application/problem+json"

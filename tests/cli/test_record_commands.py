@@ -118,6 +118,25 @@ class TestRecordTest:
         log = json.loads(run(cli, "log", "--commit", SHA, "--json"))["events"]
         assert [d["index"] for d in log] == [0]
 
+    def test_the_report_is_kept(self, cli: CliRunner) -> None:
+        """The JUnit file is kept in the blob store under the digest the event carries."""
+        path = corpus("junit/jest-junit.xml")
+        out = run_json(cli, "record", "test", "--junit", path)
+        data = Path(path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        assert out["reports"] == [
+            {
+                "sha256": digest,
+                "name": "jest-junit.xml",
+                "size": len(data),
+                "mediaType": "application/xml",
+            }
+        ]
+        assert event_at(cli, 0)["customData"]["testResults"]["reports"] == out["reports"]
+        kept = cli.invoke(app, ["blob", "get", digest])
+        assert kept.exit_code == 0, kept.stderr
+        assert kept.stdout_bytes == data
+
     def test_several_reports_add_up(self, cli: CliRunner) -> None:
         """Two JUnit files make one run whose totals are their sums."""
         out = run_json(
@@ -204,6 +223,33 @@ class TestRecordScan:
             "sarif", "--artifact", ARTIFACT,
         )  # fmt: skip
         assert forced["counts"]["medium"] == 1
+
+    def test_every_report_is_kept(self, cli: CliRunner) -> None:
+        """Each scanned file is kept under the digest its own event carries, with its media type."""
+        files = [
+            corpus("sarif/semgrep-oss-1.69.0-issue_10191.sarif"),
+            corpus("cyclonedx/trivy-pom.cdx.json"),
+        ]
+        run_json(cli, "record", "scan", *files, "--artifact", ARTIFACT)
+        for index, (path, media_type) in enumerate(
+            zip(files, ["application/sarif+json", "application/vnd.cyclonedx+json"], strict=True)
+        ):
+            report = event_at(cli, index)["subject"]["content"]["report"]
+            assert report["mediaType"] == media_type
+            kept = cli.invoke(app, ["blob", "get", report["sha256"]])
+            assert kept.stdout_bytes == Path(path).read_bytes()
+
+    def test_a_refused_report_keeps_no_blob(self, cli: CliRunner, tmp_path: Path) -> None:
+        """A step that fails on its second file keeps neither event nor the first file's blob."""
+        run(cli, "migrate")
+        good = corpus("sarif/snyk-container-result.sarif")
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"runs": "nope"}')
+        result = cli.invoke(app, ["record", "scan", good, str(bad), "--artifact", ARTIFACT])
+        assert result.exit_code == 1
+        digest = hashlib.sha256(Path(good).read_bytes()).hexdigest()
+        assert cli.invoke(app, ["blob", "get", digest]).exit_code == 1
+        assert json.loads(run(cli, "log", "--json"))["events"] == []
 
     def test_not_sarif(self, cli: CliRunner, tmp_path: Path) -> None:
         """A file forced as SARIF that is not SARIF fails naming it; nothing is recorded."""
@@ -318,4 +364,7 @@ def test_through_the_server(live_server: LiveServer, tmp_path: Path) -> None:  #
                     "--artifact", ARTIFACT)  # fmt: skip
     assert (scan["format"], scan["findings"], scan["index"]) == ("trivy", 4, 1)
     assert event_at(cli, 1)["subject"]["content"]["artifactId"] == ARTIFACT
+    digest = out["reports"][0]["sha256"]
+    kept = cli.invoke(app, ["blob", "get", digest])
+    assert kept.stdout_bytes == corpus_file("junit/jest-junit.xml").read_bytes()
     assert not (tmp_path / "client.db").exists()

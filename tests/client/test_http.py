@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -26,6 +27,7 @@ from flightlog.errors import (
     MalformedInput,
     NotFound,
     RemoteError,
+    ServerUnavailable,
     UnknownEventType,
 )
 
@@ -434,15 +436,15 @@ class TestErrorMapping:
         assert str(error) == "$: query.index: not an integer"
 
     def test_other_statuses_are_remote_errors(self) -> None:
-        """503 becomes RemoteError saying what the server answered."""
+        """503 becomes ServerUnavailable (a RemoteError) saying what the server answered."""
         error = error_of(lambda r: problem(503, "database is locked"))
-        assert type(error) is RemoteError
+        assert type(error) is ServerUnavailable
         assert str(error) == "the Flightlog server answered 503: database is locked"
 
     def test_a_plain_error_body_is_quoted(self) -> None:
         """A non-problem error (a proxy's 502 page) is quoted in the RemoteError."""
         error = error_of(lambda r: httpx.Response(502, text="upstream gone"))
-        assert type(error) is RemoteError
+        assert type(error) is ServerUnavailable
         assert str(error) == "the Flightlog server answered 502: upstream gone"
 
     def test_connection_failure_names_the_url(self) -> None:
@@ -514,3 +516,39 @@ class TestTokenSecrecy:
             client.record_bytes(json.dumps(event(1)).encode(), name="e.json")
         assert TOKEN not in str(info.value)
         assert "[token]" in str(info.value)
+
+
+class TestPutBlob:
+    """put_blob uploads the bytes with their media type and checks the digest answered."""
+
+    def test_sends_bytes_and_media_type(self) -> None:
+        """The body is the exact bytes; Content-Type is the media type; the digest comes back."""
+        seen: list[httpx.Request] = []
+        data = b"<testsuite/>\x00"
+        digest = hashlib.sha256(data).hexdigest()
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(201, json={"sha256": digest, "size": len(data)})
+
+        with client_for(handler) as client:
+            assert client.put_blob(data, media_type="application/xml") == digest
+        assert (seen[0].method, seen[0].url.path) == ("POST", "/api/v1/blobs")
+        assert seen[0].headers["content-type"] == "application/xml"
+        assert seen[0].content == data
+
+    def test_a_wrong_digest_is_a_remote_error(self) -> None:
+        """A server that names another digest is not trusted with the report."""
+        with (
+            client_for(lambda r: httpx.Response(201, json={"sha256": "0" * 64})) as client,
+            pytest.raises(RemoteError, match=r"stored the blob .* under '0000"),
+        ):
+            client.put_blob(b"x", media_type="text/plain")
+
+    def test_a_5xx_is_server_unavailable(self) -> None:
+        """A 500 answer is ServerUnavailable, which the record commands spool."""
+        with (
+            client_for(lambda r: problem(500, "boom")) as client,
+            pytest.raises(ServerUnavailable, match="answered 500: boom"),
+        ):
+            client.put_blob(b"x", media_type="text/plain")

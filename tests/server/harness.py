@@ -148,9 +148,11 @@ class ServerProcess:
             os.killpg(self.proc.pid, signum)
 
 
-def start_server(env: dict[str, str], workdir: Path, *args: str) -> ServerProcess:
-    """Start ``flightlog serve`` on a free port and wait until /healthz answers."""
-    port = free_port()
+def start_server(
+    env: dict[str, str], workdir: Path, *args: str, port: int | None = None
+) -> ServerProcess:
+    """Start ``flightlog serve`` on ``port`` (default: a free one); wait until /healthz answers."""
+    port = port or free_port()
     out, err = workdir / f"serve-{port}.out", workdir / f"serve-{port}.err"
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen(

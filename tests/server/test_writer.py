@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 
 import anyio
@@ -151,6 +152,39 @@ class TestGroupWriter:
         assert isinstance(outcomes[1], RuntimeError)
         assert [o[0].index for o in (outcomes[0], outcomes[2])] == [0, 1]  # type: ignore[index]
         assert tree_size == 2
+
+    async def test_blobs_ride_in_their_groups_transaction(self, sqlite_settings: Settings) -> None:
+        """Each request's blobs go into the commit of its group; a failed group's blob does not."""
+        service = Flightlog.open(sqlite_settings)
+        poison = _prepared(service, 99)
+        calls: list[list[tuple[bytes, str]]] = []
+
+        def record(
+            groups: Sequence[Sequence[PreparedEvent]], blobs: Sequence[tuple[bytes, str]] = ()
+        ) -> list[list[AppendResult] | ConflictError]:
+            calls.append(list(blobs))
+            if any(poison in g for g in groups):
+                raise RuntimeError("cannot store this group")
+            return service.record_groups(groups, blobs)
+
+        writer = GroupWriter(record, max_wait=0.05)
+        writer.start()
+        try:
+            outcomes = await asyncio.gather(
+                writer.submit([_prepared(service, 1)], blobs=[(b"one", "text/plain")]),
+                writer.submit([poison], blobs=[(b"bad", "text/plain")]),
+                writer.submit([_prepared(service, 2)]),
+                return_exceptions=True,
+            )
+            kept = {
+                b: service.blobs.exists(hashlib.sha256(b).hexdigest()) for b in (b"one", b"bad")
+            }
+        finally:
+            await writer.stop()
+            service.close()
+        assert isinstance(outcomes[1], RuntimeError)
+        assert calls[0] == [(b"one", "text/plain"), (b"bad", "text/plain")]
+        assert kept == {b"one": True, b"bad": False}
 
     async def test_submit_after_stop_is_a_store_error(self, sqlite_settings: Settings) -> None:
         """A stopped writer refuses new groups with StoreError (503)."""

@@ -16,6 +16,7 @@ from flightlog.cli import (
     trust_commands,
 )
 from flightlog.cli.context import CliState
+from flightlog.cli.pipeline_commands import register as register_pipeline_commands
 
 if TYPE_CHECKING:
     from typer._click import Context
@@ -90,6 +91,7 @@ def root(
 
 ledger_commands.register(app)
 record_commands.register(ledger_commands.record_app)
+register_pipeline_commands(app)
 trust_commands.register(app)
 server_commands.register(app)
 source_commands.register(app)

@@ -10,20 +10,32 @@ the same backend as ``record event`` (the local store, or ``--server``).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from flightlog.cli.context import console, open_ledger, print_json, reported_errors
+from flightlog.cli.context import (
+    console,
+    err_console,
+    line,
+    open_ledger,
+    print_json,
+    reported_errors,
+    state_of,
+    styled,
+)
+from flightlog.config import max_report_bytes
 from flightlog.errors import InputError, InputTooLarge
 from flightlog.timestamps import utc_now
 
 if TYPE_CHECKING:
+    from flightlog.client.spool import FlushReport
     from flightlog.pipeline.records import Origin
 
 _CI = "CI context (overrides what is read from the CI's environment)"
@@ -38,26 +50,18 @@ SOURCE = typer.Option(
     None, "--source", help="Event source URI (default: the run URL).", rich_help_panel=_CI
 )
 AS_JSON = typer.Option(False, "--json", help="Print what was recorded as JSON.")
+STRICT = typer.Option(
+    False,
+    "--strict",
+    envvar="FLIGHTLOG_STRICT",
+    help="Fail the step when the server is unavailable, instead of spooling it.",
+)
 ARTIFACT = typer.Option(None, "--artifact", help="Artifact: purl or OCI digest.")
-
-# Reports larger than this are refused (FLIGHTLOG_MAX_REPORT_BYTES overrides).
-_MAX_REPORT_ENV = "FLIGHTLOG_MAX_REPORT_BYTES"
 
 
 def _max_report_bytes() -> int:
     """The report size limit: FLIGHTLOG_MAX_REPORT_BYTES, else the default."""
-    from flightlog.evidence import DEFAULT_MAX_REPORT_BYTES
-
-    raw = os.environ.get(_MAX_REPORT_ENV)
-    if raw is None or not raw.strip():
-        return DEFAULT_MAX_REPORT_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{_MAX_REPORT_ENV}={raw!r} is not a number of bytes") from None
-    if value <= 0:
-        raise InputError(f"{_MAX_REPORT_ENV}={raw!r} must be positive")
-    return value
+    return max_report_bytes(os.environ)
 
 
 def _read_report(path: Path, limit: int) -> bytes:
@@ -89,20 +93,97 @@ def _origin(ctx: typer.Context) -> Origin:
     return Origin(event_id=str(uuid.uuid4()), timestamp=now, ci=ci, source=flags.get("source"))
 
 
-def _record(ctx: typer.Context, events: list[dict[str, Any]]) -> list[int]:
-    """Record ``events`` all or nothing, as ``record event`` does; return their indexes."""
-    data = json.dumps(events, ensure_ascii=False).encode()
-    name = "<record>"
+@dataclass(frozen=True)
+class _Recorded:
+    """Where a step's events went: their ledger indices, or a spool file."""
+
+    indexes: list[int | None]
+    spooled: Path | None = None
+
+    def at(self, number: int = 0) -> str:
+        """Say where event ``number`` went."""
+        if self.spooled is not None:
+            return (
+                "spooled: the server is unavailable (sent by the next record or `flightlog flush`)"
+            )
+        return f"recorded at index {self.indexes[number]}"
+
+
+def _warn(message: str) -> None:
+    err_console.print(line(styled("warning:", "bold yellow"), " ", message), soft_wrap=True)
+
+
+def _record(
+    ctx: typer.Context,
+    events: list[dict[str, Any]],
+    blobs: Sequence[tuple[bytes, str]] = (),
+) -> _Recorded:
+    """Keep ``blobs``, then record ``events`` all or nothing; spool them if the server is down.
+
+    Through a server, steps spooled earlier are sent first. When the server is unreachable
+    or answers 5xx the step is spooled (same event ids, so a resend never doubles it) and
+    the command warns instead of failing, unless ``--strict``.
+    """
+    from flightlog.client.spool import Spool, SpooledStep, record_step
+    from flightlog.errors import FlightlogError, ServerUnavailable
+
+    step = SpooledStep(events=tuple(events), blobs=tuple(blobs))
+    st = state_of(ctx)
+    if not st.server:
+        with open_ledger(ctx, write=True) as ledger:
+            return _Recorded(list(record_step(ledger, step, "<record>")))
+    spool = Spool.of_home(st.settings().home)
     with open_ledger(ctx, write=True) as ledger:
-        return [r.index for r in ledger.record_bytes(data, name=name)]
+        earlier = spool.flush(ledger)
+        report_flush(earlier)
+        failure = earlier.stopped
+        if not isinstance(failure, ServerUnavailable):
+            try:
+                return _Recorded(list(record_step(ledger, step, "<record>")))
+            except ServerUnavailable as exc:
+                failure = exc
+    if ctx.params.get("strict"):
+        raise ServerUnavailable(f"{failure}; nothing was recorded or spooled (--strict)")
+    try:
+        path = spool.add(events, blobs, server=st.server)
+    except OSError as exc:
+        raise FlightlogError(
+            f"{failure}; and the step could not be spooled to {spool.directory}: {exc}"
+        ) from None
+    _warn(
+        f"{failure}; {len(events)} event(s) spooled to {path}, sent by the next "
+        "`flightlog record` or by `flightlog flush`"
+    )
+    return _Recorded([None] * len(events), spooled=path)
 
 
-def _say(as_json: bool, payload: dict[str, Any] | list[dict[str, Any]], line: str) -> None:
-    """Print the JSON payload, or one human line."""
+def report_flush(report: FlushReport) -> None:
+    """Warn about spooled steps sent, refused or still waiting."""
+    if report.sent:
+        events = sum(len(indexes) for _, indexes in report.sent)
+        _warn(f"sent {len(report.sent)} spooled step(s) ({events} event(s)) to the server")
+    for path, reason in report.rejected:
+        _warn(
+            f"the server refused the spooled {path.name}; moved to {path.parent}/rejected: {reason}"
+        )
+    if report.remaining and report.stopped is not None:
+        _warn(f"{report.remaining} spooled step(s) still waiting: {report.stopped}")
+
+
+def _say(
+    as_json: bool,
+    payload: dict[str, Any] | list[dict[str, Any]],
+    text: str,
+    recorded: _Recorded,
+) -> None:
+    """Print the JSON payload (naming the spool file of a spooled step), or one human line."""
+    if recorded.spooled is not None:
+        for item in payload if isinstance(payload, list) else [payload]:
+            item["spooled"] = str(recorded.spooled)
     if as_json:
         print_json(payload)
     else:
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(text, highlight=False, soft_wrap=True)
 
 
 def _conditions(values: list[str]) -> dict[str, str]:
@@ -129,17 +210,20 @@ def record_build(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record a finished build and the artifact it published."""
     from flightlog.pipeline import records
 
     with reported_errors():
         origin = _origin(ctx)
-        indexes = _record(ctx, records.build_events(origin, artifact=artifact, version=version))
+        done = _record(ctx, records.build_events(origin, artifact=artifact, version=version))
+    indexes = done.indexes
     _say(
         as_json,
         {"artifact": artifact, "version": version, "index": indexes[0], "indexes": indexes},
-        f"build of {artifact} recorded at index {indexes[0]}",
+        f"build of {artifact} {done.at()}",
+        done,
     )
 
 
@@ -160,6 +244,7 @@ def record_test(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record a test run from JUnit XML: totals, failing tests, conditions and outcome."""
     from flightlog.evidence import TestSummary, parse_tests
@@ -167,11 +252,13 @@ def record_test(
 
     with reported_errors():
         limit = _max_report_bytes()
-        summaries, reports = [], []
+        summaries, reports, blobs = [], [], []
         for path in junit:
             data = _read_report(path, limit)
             summaries.append(parse_tests(data, name=str(path), max_bytes=limit))
-            reports.append(records.ReportFile.of(path.name, data))
+            report = records.ReportFile.of(path.name, data, summaries[-1].format)
+            reports.append(report)
+            blobs.append(report.blob(data))
         summary = TestSummary.combine(summaries)
         origin = _origin(ctx)
         event = records.suite_run_event(
@@ -184,7 +271,8 @@ def record_test(
             os_name=platform.system() or None,
             arch=platform.machine() or None,
         )
-        (index,) = _record(ctx, [event])
+        done = _record(ctx, [event], blobs)
+    index = done.indexes[0]
     _say(
         as_json,
         {
@@ -198,7 +286,8 @@ def record_test(
             "reports": [r.as_dict() for r in reports],
         },
         f"{summary.outcome}: {summary.tests} tests, {summary.failures} failures, "
-        f"{summary.errors} errors, {summary.skipped} skipped; recorded at index {index}",
+        f"{summary.errors} errors, {summary.skipped} skipped; {done.at()}",
+        done,
     )
 
 
@@ -221,6 +310,7 @@ def record_scan(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record security scans (SARIF, CycloneDX, Trivy, Grype): counts by severity and findings."""
     from flightlog.evidence import parse_scan
@@ -229,11 +319,12 @@ def record_scan(
     with reported_errors():
         limit = _max_report_bytes()
         origin = _origin(ctx)
-        scans, events = [], []
+        scans, events, blobs = [], [], []
         for number, path in enumerate(files):
             data = _read_report(path, limit)
             summary = parse_scan(data, name=str(path), format=format_, max_bytes=limit)
-            report = records.ReportFile.of(path.name, data)
+            report = records.ReportFile.of(path.name, data, summary.format)
+            blobs.append(report.blob(data))
             # One event per report; each needs its own id within the one step.
             per_file = records.Origin(
                 event_id=f"{origin.event_id}-{number}" if len(files) > 1 else origin.event_id,
@@ -245,7 +336,7 @@ def record_scan(
                 records.scan_event(per_file, summary, report, artifact=artifact, environment=env)
             )
             scans.append(summary)
-        indexes = _record(ctx, events)
+        done = _record(ctx, events, blobs)
     results = [
         {
             "tool": s.tool,
@@ -255,15 +346,15 @@ def record_scan(
             "findings": len(s.findings),
             "index": i,
         }
-        for s, e, i in zip(scans, events, indexes, strict=True)
+        for s, e, i in zip(scans, events, done.indexes, strict=True)
     ]
     lines = "\n".join(
         f"{r['tool']} ({r['format']}): "
         + ", ".join(f"{n} {k}" for k, n in r["counts"].items())
-        + f"; recorded at index {r['index']}"
-        for r in results
+        + f"; {done.at(number)}"
+        for number, r in enumerate(results)
     )
-    _say(as_json, results[0] if len(results) == 1 else results, lines)
+    _say(as_json, results[0] if len(results) == 1 else results, lines, done)
 
 
 def record_approve(
@@ -285,6 +376,7 @@ def record_approve(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record an approval granted or rejected for an artifact, a change or a deployment."""
     from flightlog.pipeline import records
@@ -306,12 +398,18 @@ def record_approve(
             environment=env,
             comment=comment,
         )
-        (index,) = _record(ctx, [event])
+        done = _record(ctx, [event])
     decision = "granted" if granted else "rejected"
     _say(
         as_json,
-        {"decision": decision, "approver": approver, "target": targets[0], "index": index},
-        f"approval {decision} by {approver} for {targets[0]} recorded at index {index}",
+        {
+            "decision": decision,
+            "approver": approver,
+            "target": targets[0],
+            "index": done.indexes[0],
+        },
+        f"approval {decision} by {approver} for {targets[0]} {done.at()}",
+        done,
     )
 
 
@@ -335,6 +433,7 @@ def record_deploy(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record a deployment that started, succeeded or failed."""
     from flightlog.pipeline import records
@@ -355,7 +454,8 @@ def record_deploy(
             reason=reason,
             deployment=deployment,
         )
-        indexes = _record(ctx, events)
+        done = _record(ctx, events)
+    indexes = done.indexes
     _say(
         as_json,
         {
@@ -366,7 +466,8 @@ def record_deploy(
             "index": indexes[0],
             "indexes": indexes,
         },
-        f"deployment of {service} to {env} {status}; recorded at index {indexes[0]}",
+        f"deployment of {service} to {env} {status}; {done.at()}",
+        done,
     )
 
 
@@ -391,6 +492,7 @@ def record_incident(
     actor: str | None = ACTOR,
     source: str | None = SOURCE,
     as_json: bool = AS_JSON,
+    strict: bool = STRICT,
 ) -> None:
     """Record an incident opened or resolved."""
     from flightlog.pipeline import records
@@ -410,7 +512,7 @@ def record_incident(
             incident=incident,
             artifact=artifact,
         )
-        (index,) = _record(ctx, [event])
+        done = _record(ctx, [event])
     _say(
         as_json,
         {
@@ -419,9 +521,10 @@ def record_incident(
             "status": status,
             "incident": event["subject"]["id"],
             "type": event["context"]["type"],
-            "index": index,
+            "index": done.indexes[0],
         },
-        f"incident {status} for {service} in {env}; recorded at index {index}",
+        f"incident {status} for {service} in {env}; {done.at()}",
+        done,
     )
 
 

@@ -89,7 +89,8 @@ def serve(
     from flightlog.server.logging import uvicorn_log_config
     from flightlog.service import Flightlog
 
-    settings = Settings.from_env()
+    with reported_errors():
+        settings = Settings.from_env()
     if public_metrics:
         settings = dataclasses.replace(settings, public_metrics=True)
         os.environ["FLIGHTLOG_PUBLIC_METRICS"] = "1"

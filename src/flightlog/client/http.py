@@ -8,6 +8,7 @@ with the server's ``detail`` as its message. The API token is sent only in the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -37,12 +38,14 @@ from flightlog.errors import (
     InputError,
     PartiallyRecorded,
     RemoteError,
+    ServerUnavailable,
 )
 from flightlog.events.canonical import ParsedDocument, parse_events
 from flightlog.timestamps import format_timestamp
 from flightlog.wire import (
     API_PREFIX,
     BLOB,
+    BLOBS,
     CHECKPOINT,
     CURSOR_PARAM,
     EVENT,
@@ -184,18 +187,19 @@ class RemoteFlightlog:
         params: Mapping[str, str | int] | None = None,
         content: bytes | None = None,
         accept: str = JSON_MEDIA_TYPE,
+        content_type: str = JSON_MEDIA_TYPE,
     ) -> httpx.Response:
         """Send one request; connection failures and problem answers become domain errors."""
         headers = {"Accept": accept}
         if content is not None:
-            headers["Content-Type"] = JSON_MEDIA_TYPE
+            headers["Content-Type"] = content_type
         try:
             response = self._client.request(
                 method, API_PREFIX + path, params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:
             reason = self._redact(str(exc)) or type(exc).__name__
-            raise RemoteError(
+            raise ServerUnavailable(
                 f"cannot reach the Flightlog server at {self.base_url}: {reason}"
             ) from None
         except httpx.HTTPError as exc:
@@ -226,6 +230,9 @@ class RemoteFlightlog:
         detail = self._redact(detail)
         if status == 401 and self._token is None:
             detail = f"{detail}: {WHERE_CREDENTIALS_ARE}"
+        if status >= 500:
+            # The server (or a proxy before it) failed, not the request: it may be retried.
+            return ServerUnavailable(f"the Flightlog server answered {status}: {detail}")
         kind = kind_of_answer(status, problem.get("type"))
         if kind is None:
             return RemoteError(f"the Flightlog server answered {status}: {detail}")
@@ -328,6 +335,18 @@ class RemoteFlightlog:
     def blob(self, sha256: str) -> bytes:
         """The exact bytes the server's blob store holds under ``sha256``."""
         return self._send("GET", BLOB.format(sha256=sha256), accept="*/*").content
+
+    def put_blob(self, data: bytes, *, media_type: str) -> str:
+        """Upload ``data`` to the server's blob store (ingest scope); return its SHA-256."""
+        expected = hashlib.sha256(data).hexdigest()
+        response = self._send("POST", BLOBS, content=data, content_type=media_type)
+        digest = self._object(response).get("sha256")
+        if digest != expected:
+            raise RemoteError(
+                f"the Flightlog server at {self.base_url} stored the blob {expected} "
+                f"under {str(digest)[:80]!r}"
+            )
+        return expected
 
     def log(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Literal
 
+from flightlog.config import DEFAULT_MAX_REPORT_BYTES
 from flightlog.errors import InputTooLarge, MalformedInput
 from flightlog.evidence.interface import Report, ReportFormat
 from flightlog.evidence.model import ScanSummary, Summary, TestSummary
@@ -25,9 +26,6 @@ __all__ = [
     "parse_scan",
     "parse_tests",
 ]
-
-# Reports beyond this many bytes are refused unless the caller sets another limit.
-DEFAULT_MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
 @cache

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TEST_ENVIRONMENT",
     "MAX_FAILED_TESTS",
     "MAX_FINDINGS",
+    "REPORT_MEDIA_TYPES",
     "Origin",
     "ReportFile",
     "approval_event",
@@ -88,22 +89,50 @@ class Origin:
         return f"{self.ci.run_id}/{self.ci.job}" if self.ci.job else self.ci.run_id
 
 
+OCTET_STREAM = "application/octet-stream"
+# The media type a kept report is stored and served with, by report format.
+REPORT_MEDIA_TYPES = {
+    "junit": "application/xml",
+    "sarif": "application/sarif+json",
+    "cyclonedx": "application/vnd.cyclonedx+json",
+    "trivy": "application/json",
+    "grype": "application/json",
+}
+
+
 @dataclass(frozen=True)
 class ReportFile:
-    """An original report as kept beside the ledger: its name, SHA-256 and size."""
+    """An original report as kept in the blob store: its name, SHA-256, size and media type."""
 
     name: str
     sha256: str
     size: int
+    media_type: str | None = None
 
     @classmethod
-    def of(cls, name: str, data: bytes) -> ReportFile:
-        """Describe the report ``data`` named ``name``."""
-        return cls(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    def of(cls, name: str, data: bytes, format: str | None = None) -> ReportFile:
+        """Describe the report ``data`` named ``name``, of ``format`` when known."""
+        return cls(
+            name=name,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            media_type=None if format is None else REPORT_MEDIA_TYPES.get(format, OCTET_STREAM),
+        )
+
+    def blob(self, data: bytes) -> tuple[bytes, str]:
+        """The ``(data, media_type)`` the blob store keeps for this report."""
+        return data, self.media_type or OCTET_STREAM
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as the event schemas describe it."""
-        return {"sha256": self.sha256, "name": self.name, "size": self.size}
+        return _compact(
+            {
+                "sha256": self.sha256,
+                "name": self.name,
+                "size": self.size,
+                "mediaType": self.media_type,
+            }
+        )
 
 
 def artifact_id(value: str) -> str:

@@ -2,13 +2,12 @@
 
 Each delivery is verified against its source's secret before anything else happens; a
 verified one is parsed, mapped to events by the forge's pure module, its raw body kept
-in the blob store, and its delivery event plus derived events appended as one group.
+in the blob store in the same transaction as its delivery event and derived events.
 A redelivery (same delivery id) is answered 200 and stores nothing new.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -46,7 +45,6 @@ from flightlog.sources.webhook import (
     utc_from_epoch,
     verify_standard_webhook,
 )
-from flightlog.store.blobs import BlobStore
 
 CONFIG_ENV = "FLIGHTLOG_CONFIG"
 DEFAULT_CONFIG = "flightlog.toml"
@@ -73,56 +71,11 @@ class Accepted:
 
 
 class _Caches:
-    """Per-app state: source secrets (briefly), the parsed ``flightlog.toml``, blob batcher."""
+    """Per-app state: source secrets (briefly) and the parsed ``flightlog.toml``."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, tuple[float, str | None]] = {}
         self.config: tuple[tuple[str, int], SourceConfig] | None = None
-        self._blobs: BlobBatcher | None = None
-
-    def blobs(self, service: Flightlog) -> BlobBatcher:
-        """The app's blob batcher (created on first use)."""
-        if self._blobs is None:
-            self._blobs = BlobBatcher(service.blobs)
-        return self._blobs
-
-
-class BlobBatcher:
-    """Group commit for blobs: concurrent deliveries' bodies are written in one transaction.
-
-    Each caller awaits its own future, resolved only after the transaction committed; a
-    batch is whatever is queued while the previous one was being written.
-    """
-
-    def __init__(self, store: BlobStore) -> None:
-        self._store = store
-        self._pending: list[tuple[bytes, str, asyncio.Future[str]]] = []
-        self._drainer: asyncio.Task[None] | None = None
-
-    async def put(self, data: bytes, media_type: str) -> str:
-        """Store ``data`` durably and return its digest."""
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append((data, media_type, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            await self._write(batch)
-
-    async def _write(self, batch: list[tuple[bytes, str, asyncio.Future[str]]]) -> None:
-        try:
-            digests = await run_in_threadpool(self._store.put_many, [(d, m) for d, m, _ in batch])
-        except Exception as exc:
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), digest in zip(batch, digests, strict=True):
-            if not future.done():
-                future.set_result(digest)
 
 
 def _caches(request: Request) -> _Caches:
@@ -272,10 +225,9 @@ async def _record(request: Request, state: ServerState, accepted: Accepted) -> J
     prepared = await run_in_threadpool(_lookup_or_map, service, accepted, config)
     if isinstance(prepared, int):
         return _answer(accepted, None, prepared)
-    # The body is durable before any event names its digest.
-    await _caches(request).blobs(service).put(accepted.body, JSON)
     try:
-        results = await state.writer.submit(prepared)
+        # The body is written in the append transaction: no event names a missing blob.
+        results = await state.writer.submit(prepared, blobs=[(accepted.body, JSON)])
     except ConflictError:
         # A concurrent copy of the same delivery won the race; it is recorded.
         found = await run_in_threadpool(service.delivery_index, source, first_id)

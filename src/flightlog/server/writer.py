@@ -18,6 +18,7 @@ import fcntl
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -25,9 +26,8 @@ import structlog
 from flightlog.errors import ConflictError, StoreError
 from flightlog.service import AppendResult, PreparedEvent
 
-RecordGroups = Callable[
-    [Sequence[Sequence[PreparedEvent]]], list[list[AppendResult] | ConflictError]
-]
+RecordGroups = Callable[..., list[list[AppendResult] | ConflictError]]
+"""``record_groups(groups, blobs=...)``: the store's group commit."""
 
 log = structlog.get_logger("flightlog.server.writer")
 
@@ -58,6 +58,7 @@ class CommitLock:
 class _Pending:
     group: Sequence[PreparedEvent]
     future: asyncio.Future[list[AppendResult]] = field(repr=False)
+    blobs: Sequence[tuple[bytes, str]] = ()
 
 
 def _settle(pending: _Pending, outcome: list[AppendResult] | BaseException) -> None:
@@ -108,12 +109,14 @@ class GroupWriter:
             await self._task
         self._task = None
 
-    async def submit(self, group: Sequence[PreparedEvent]) -> list[AppendResult]:
-        """Append ``group`` atomically with whatever else is queued; return its results."""
+    async def submit(
+        self, group: Sequence[PreparedEvent], blobs: Sequence[tuple[bytes, str]] = ()
+    ) -> list[AppendResult]:
+        """Append ``group`` (and write ``blobs``) atomically with whatever else is queued."""
         if not self.running:
             raise StoreError("the writer is not running")
         future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(group, future))
+        await self._queue.put(_Pending(group, future, blobs))
         return await future
 
     async def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
@@ -153,10 +156,13 @@ class GroupWriter:
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
             groups = [p.group for p in batch]
+            blobs = [b for p in batch for b in p.blobs]
+            # Blobs ride in the append transaction: no event commits without its blob.
+            record = partial(self._record_groups, blobs=blobs) if blobs else self._record_groups
             if self._lock is None:
-                outcomes = await asyncio.to_thread(self._record_groups, groups)
+                outcomes = await asyncio.to_thread(record, groups)
             else:
-                outcomes = await asyncio.to_thread(self._lock.run, self._record_groups, groups)
+                outcomes = await asyncio.to_thread(self._lock.run, record, groups)
         except StoreError as exc:
             for pending in batch:
                 _settle(pending, exc)

@@ -19,6 +19,7 @@ from flightlog.ledger import merkle
 from flightlog.ledger.entry import AppendResult, PreparedEvent, leaf_bytes_of, utc_now
 from flightlog.ledger.merkle import leaf_hash
 from flightlog.ledger.tiles import TILE_HEIGHT, TileKey, leaf_appends, tile_appends
+from flightlog.store.blobs import write_blobs
 from flightlog.store.engine import write_transaction
 from flightlog.store.reads import IN_CHUNK, nodes
 from flightlog.store.schema import entries, ledger_state, refs
@@ -57,18 +58,23 @@ class Appender:
         self._edge: tuple[merkle.CompactRange, dict[TileKey, bytes]] | None = None
 
     def append_groups(
-        self, groups: Sequence[Sequence[PreparedEvent]]
+        self,
+        groups: Sequence[Sequence[PreparedEvent]],
+        blobs: Sequence[tuple[bytes, str]] = (),
     ) -> list[list[AppendResult] | ConflictError]:
         """Append several groups of events in ONE transaction.
 
         Each group is all-or-nothing: a group holding an event whose ``source`` + ``id``
         was recorded with other content is left out and its slot holds the
         :class:`ConflictError`; the other groups commit. Re-appending identical events
-        returns their original indices with ``duplicate=True``.
+        returns their original indices with ``duplicate=True``. ``blobs``
+        (``(data, media_type)`` pairs the events name by digest) are written in the same
+        transaction.
         """
         with self._lock:
             try:
                 with write_transaction(self.engine) as conn:
+                    write_blobs(conn, blobs)
                     outcome, edge = self._append_in(conn, groups)
             except sa.exc.OperationalError as exc:
                 self._edge = None

@@ -17,10 +17,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from flightlog.errors import InputError, NotFound
 from flightlog.ledger.entry import utc_now
-from flightlog.store.engine import is_sqlite, write_transaction
+from flightlog.store.engine import write_transaction
 from flightlog.store.schema import metadata
 
-__all__ = ["Blob", "BlobStore", "blobs", "check_digest"]
+__all__ = [
+    "DEFAULT_MEDIA_TYPE",
+    "Blob",
+    "BlobStore",
+    "blobs",
+    "check_digest",
+    "check_media_type",
+    "write_blobs",
+]
 
 blobs = sa.Table(
     "blobs",
@@ -33,6 +41,9 @@ blobs = sa.Table(
 )
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# RFC 6838 §4.2 restricted names: "type/subtype", parameters left out.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -52,40 +63,29 @@ def check_digest(value: str) -> str:
     return value
 
 
+def check_media_type(value: str) -> str:
+    """``value``'s ``type/subtype`` in lower case (parameters dropped), else InputError."""
+    kind = value.partition(";")[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(kind):
+        raise InputError(f"{value[:80]!r} is not a media type (type/subtype, RFC 6838)")
+    return kind
+
+
 class BlobStore:
     """Blobs in the ledger's database (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def put(self, data: bytes, media_type: str = "application/octet-stream") -> str:
+    def put(self, data: bytes, media_type: str = DEFAULT_MEDIA_TYPE) -> str:
         """Store ``data`` (idempotently) and return its hex SHA-256."""
         [digest] = self.put_many([(data, media_type)])
         return digest
 
     def put_many(self, items: Sequence[tuple[bytes, str]]) -> list[str]:
         """Store several ``(data, media_type)`` blobs in one transaction; their digests."""
-        now = utc_now()
-        rows: dict[str, dict[str, object]] = {}
-        digests = []
-        for data, media_type in items:
-            digest = hashlib.sha256(data).hexdigest()
-            digests.append(digest)
-            rows.setdefault(
-                digest,
-                {
-                    "sha256": digest,
-                    "size": len(data),
-                    "media_type": media_type,
-                    "data": data,
-                    "created_at": now,
-                },
-            )
-        dialect = sqlite if is_sqlite(self.engine) else postgresql
-        statement = dialect.insert(blobs).on_conflict_do_nothing()
         with write_transaction(self.engine) as conn:
-            conn.execute(statement, list(rows.values()))
-        return digests
+            return write_blobs(conn, items)
 
     def get(self, sha256: str) -> Blob:
         """The blob named ``sha256``; NotFound when there is none."""
@@ -105,3 +105,31 @@ class BlobStore:
         with self.engine.connect() as conn:
             found = conn.execute(sa.select(sa.literal(1)).where(blobs.c.sha256 == sha256)).first()
         return found is not None
+
+
+def write_blobs(conn: sa.Connection, items: Sequence[tuple[bytes, str]]) -> list[str]:
+    """Insert ``(data, media_type)`` blobs inside ``conn``'s transaction; their digests.
+
+    The append path calls this in its own transaction, so events that name a blob and
+    the blob itself commit together.
+    """
+    now = utc_now()
+    rows: dict[str, dict[str, object]] = {}
+    digests = []
+    for data, media_type in items:
+        digest = hashlib.sha256(data).hexdigest()
+        digests.append(digest)
+        rows.setdefault(
+            digest,
+            {
+                "sha256": digest,
+                "size": len(data),
+                "media_type": media_type,
+                "data": data,
+                "created_at": now,
+            },
+        )
+    if rows:
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        conn.execute(dialect.insert(blobs).on_conflict_do_nothing(), list(rows.values()))
+    return digests

@@ -140,9 +140,10 @@ class LedgerStore:
     def append_groups(
         self,
         groups: Sequence[Sequence[PreparedEvent]],
+        blobs: Sequence[tuple[bytes, str]] = (),
     ) -> list[list[AppendResult] | ConflictError]:
-        """Append several groups of events in ONE transaction (see :class:`Appender`)."""
-        return self._appender.append_groups(groups)
+        """Append several groups of events, and ``blobs``, in ONE transaction (:class:`Appender`)."""
+        return self._appender.append_groups(groups, blobs)
 
     def erase(self, index: int, erasure: PreparedEvent) -> AppendResult:
         """Drop the payload of entry ``index`` and append ``erasure`` in the same transaction."""
