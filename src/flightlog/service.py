@@ -164,7 +164,7 @@ def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEven
             f"{MAX_EVENT_BYTES:,} bytes per event"
         )
     event = doc.value
-    header = validate_event(event, position=doc.position)
+    header = validate_event(event, position=doc.position, canonical=doc.canonical)
     if (header.type == ERASURE_TYPE) != erasure:
         raise EventInvalid(
             "erasure records are written only by flightlog erase (admin), never ingested"
