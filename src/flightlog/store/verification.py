@@ -3,10 +3,10 @@
 Each worker opens the store once and checks one run of chunks per task inside its own
 read snapshot, the Merkle part and then the indexes derived from the same entries (refs,
 time), so one pool and one pass over the log do both; the calling process folds the
-results in ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the verified tree size never
-change, so per-task snapshots see the same entries one snapshot would. On SQLite a
-worker reads the file with the ``sqlite3`` module alone, so it never loads the SQL
-toolkit and stays small.
+results in ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the
+verified tree size never change, so per-task snapshots see the same entries one snapshot
+would. On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never
+loads the SQL toolkit and stays small.
 """
 
 from __future__ import annotations
