@@ -114,14 +114,16 @@ _PG_TABLES = (
     ),
     ("tiles", "level, idx, hashes"),
     ("checkpoints", "id, tree_size, root_hash, note, created_at"),
+    ("refs", "kind, value, idx"),
 )
 
 
 def ensure_pg_log(log: CachedLog, url: str, console: Console) -> str:
     """The URL of a PostgreSQL schema holding a copy of ``log`` (copied once, then reused).
 
-    The copy holds what verification and proofs read (entries, tiles, checkpoints, the
-    tree size); refs are left out.
+    The copy holds what verification and proofs read (entries, tiles, checkpoints, refs,
+    the tree size); a copy of an earlier build of the log (another first checkpoint) is
+    replaced.
     """
     import psycopg
     from psycopg import sql
@@ -129,9 +131,11 @@ def ensure_pg_log(log: CachedLog, url: str, console: Console) -> str:
     from bench.append import libpq_dsn, with_search_path
     from flightlog.store.ledger import LedgerStore
 
-    schema = f"bench_log_{log.entries}_f{FORMAT}"
+    schema = f"bench_log_{log.entries}_f{FORMAT}_refs"
     dsn = libpq_dsn(url)
     scoped = with_search_path(url, schema)
+    with sqlite3.connect(log.path) as source:
+        first_note = source.execute("SELECT note FROM checkpoints ORDER BY id LIMIT 1").fetchone()
     with psycopg.connect(dsn, autocommit=True) as conn:
         done = conn.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
@@ -139,7 +143,13 @@ def ensure_pg_log(log: CachedLog, url: str, console: Console) -> str:
             (schema,),
         ).fetchone()
         if done is not None:
-            return scoped
+            copied = conn.execute(
+                sql.SQL("SELECT note FROM {}.checkpoints ORDER BY id LIMIT 1").format(
+                    sql.Identifier(schema)
+                )
+            ).fetchone()
+            if copied == first_note:
+                return scoped
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     LedgerStore.open(scoped).close()

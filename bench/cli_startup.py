@@ -105,7 +105,7 @@ def run(config: BenchConfig, console: Console) -> Section:  # noqa: ARG001 - the
         )
         port = free_port()
         serve = [FLIGHTLOG, "serve", "--port", str(port), "--checkpoint-interval", "3600"]
-        with running(serve, env, work / "serve.log", port) as base:
+        with running(serve, env, work / "serve.log", port) as (base, _pid):
             token = create_token(env)
             event_file = work / "event.json"
             client_env = dict(base_env, FLIGHTLOG_SERVER=base, FLIGHTLOG_TOKEN=token)

@@ -36,7 +36,7 @@ either a median over repetitions or a ratio against a baseline measured in the s
 Smoke runs (`--quick`) write here too; the parameters line of each section says which
 sizes it ran with.
 """
-_BLOCK = re.compile(r"<!-- bench:(?P<key>[a-z_]+) -->\n.*?<!-- /bench:(?P=key) -->\n", re.S)
+_BLOCK = re.compile(r"<!-- bench:(?P<key>[a-z0-9_]+) -->\n.*?<!-- /bench:(?P=key) -->\n", re.S)
 
 
 @dataclass(frozen=True)

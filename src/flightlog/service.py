@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,15 @@ from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
 from flightlog.events.validation import validate_event
 from flightlog.ledger import merkle
-from flightlog.ledger.audit import CHUNK, TASK_CHUNKS, Problem, Report, verify_log
+from flightlog.ledger.audit import (
+    CHUNK,
+    TASK_CHUNKS,
+    ChunkRun,
+    ChunkRunner,
+    Problem,
+    Report,
+    verify_log,
+)
 from flightlog.ledger.checkpoint import Checkpoint, sign_checkpoint
 from flightlog.ledger.entry import (
     PreparedEvent,
@@ -149,7 +158,7 @@ def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEven
     """
     check_event_size(doc.canonical, doc.position)
     event = doc.value
-    header = validate_event(event, position=doc.position)
+    header = validate_event(event, position=doc.position, canonical=doc.canonical)
     if (header.type == ERASURE_TYPE) != erasure:
         raise EventInvalid(
             "erasure records are written only by flightlog erase (admin), never ingested"
@@ -181,6 +190,26 @@ def parse_and_prepare(
 
 def _checkpoint_info(cp: StoredCheckpoint) -> CheckpointInfo:
     return CheckpointInfo(note=cp.note, tree_size=cp.tree_size, root=cp.root_hash)
+
+
+@dataclass
+class DerivedFound:
+    """Index drift the chunk runner found during the Merkle pass, and how far it looked."""
+
+    checked: int = 0  # entries [0, checked) had their refs and time index checked
+    problem: Problem | None = None
+
+    def collecting(self, runner: ChunkRunner) -> ChunkRunner:
+        """``runner``, noting the first index drift its runs report, in ledger order."""
+
+        def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
+            for (_, end), result in zip(ranges, runner(ranges), strict=True):
+                if self.problem is None and result.problem is None:
+                    self.problem = result.derived
+                    self.checked = end * CHUNK
+                yield result
+
+        return run
 
 
 class Flightlog:
@@ -522,13 +551,23 @@ class Flightlog:
             malformed = cell_problem(snap.malformed_cell())
         if malformed is not None:
             return Report(problem=malformed)
-        report = self._verify_tree(progress, workers=workers)
-        if report.ok:
-            if workers is None:
-                big = report.tree_size >= PARALLEL_VERIFY_MIN
-                workers = min(2, os.cpu_count() or 1) if big else 1
+        derived = DerivedFound()
+        report = self._verify_tree(progress, workers=workers, derived=derived)
+        if report.ok and derived.problem is not None:
+            report.problem = derived.problem
+        elif report.ok:
+            size = report.tree_size
             with self.store.snapshot() as snap:
-                report.problem = self._derived_problem(snap, report.tree_size, workers)
+                if derived.checked:
+                    # The worker pass checked the indexes of its whole chunks; the rest here.
+                    report.problem = derived_range_problem(
+                        snap, derived.checked, size
+                    ) or refs_outside_problem(snap, size)
+                else:
+                    if workers is None:
+                        big = size >= PARALLEL_VERIFY_MIN
+                        workers = min(2, os.cpu_count() or 1) if big else 1
+                    report.problem = self._derived_problem(snap, size, workers)
         return report
 
     def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
@@ -540,7 +579,13 @@ class Flightlog:
             return found or refs_outside_problem(snap, size)
         return derived_problem(snap, size)
 
-    def _verify_tree(self, progress: ProgressFn | None, *, workers: int | None) -> Report:
+    def _verify_tree(
+        self,
+        progress: ProgressFn | None,
+        *,
+        workers: int | None,
+        derived: DerivedFound | None = None,
+    ) -> Report:
         """Check every digest, leaf, node and checkpoint (the Merkle part of ``verify``).
 
         ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
@@ -572,7 +617,7 @@ class Flightlog:
                         erased,
                         origin=self.settings.origin,
                         progress=progress,
-                        runner=runner,
+                        runner=runner if derived is None else derived.collecting(runner),
                     )
             except BrokenProcessPool:
                 # Workers could not start (no importable __main__, say): check here instead.

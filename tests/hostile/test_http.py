@@ -143,6 +143,15 @@ class TestNul:
         assert "NUL" in body["detail"]
         assert api.flightlog.tree_size() == 0
 
+    def test_nul_in_a_key_is_a_422(self, api: Api) -> None:
+        """A NUL in an object key is refused like one in a value, naming the object."""
+        event = marked(deployed(0))
+        event["customData"]["note\x00"] = "x"
+        r = _post(api, json.dumps(event).encode())
+        assert r.status_code == 422
+        assert problem(r)["path"] == "$.customData"
+        assert api.flightlog.tree_size() == 0
+
     def test_one_nul_event_fails_its_batch_with_422(self, api: Api) -> None:
         """A batch holding one NUL event answers 422 naming it; the others are not stored."""
         bad = marked(deployed(2))

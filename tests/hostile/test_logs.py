@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -149,6 +150,43 @@ def test_oversized_headers_are_refused_unread(
     assert answer.startswith(b"HTTP/1.1 400")
     assert httpx.get(f"http://{live.host}:{live.port}/healthz").status_code == 200
     assert_log_clean(capsys.readouterr().err, [live.token])
+
+
+def test_a_head_of_many_headers_over_the_limit_is_refused(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Many short headers that add up to more than MAX_HEADER_BYTES get 400."""
+    lines = b"".join(b"X-Many-%d: %s\r\n" % (i, b"b" * 1000) for i in range(80))
+    assert len(lines) > MAX_HEADER_BYTES
+    answer = live.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert httpx.get(f"http://{live.host}:{live.port}/healthz").status_code == 200
+    assert_log_clean(capsys.readouterr().err, [live.token])
+
+
+def test_a_head_trickling_in_past_the_limit_is_cut_off(live: Live) -> None:
+    """A head that keeps arriving in small reads and never ends is answered 400 and closed."""
+    with socket.create_connection((live.host, live.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sent, answer = 0, b""
+        while sent < 8 * MAX_HEADER_BYTES:
+            try:
+                sock.sendall(b"c" * 4096)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 4096
+            time.sleep(0.002)
+        with contextlib.suppress(ConnectionResetError):
+            answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+    assert sent < 8 * MAX_HEADER_BYTES
+
+
+def test_a_head_under_the_limit_is_served(live: Live) -> None:
+    """A long head that stays under MAX_HEADER_BYTES is answered normally."""
+    big = b"d" * (MAX_HEADER_BYTES - 1024)
+    answer = live.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + big + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
 
 
 def test_a_stalled_body_times_out(

@@ -221,3 +221,30 @@ class TestParallelVerify:
             report = ledger.verify(workers=2)
             assert report.problem is not None
             assert (report.problem.index, report.problem.kind) == (bad, "leaf_altered")
+
+    def test_worker_processes_find_index_drift_first_first(self, settings: Settings) -> None:
+        """Drift in the workers' whole chunks and in the tail is named in ledger order, after
+        any Merkle problem."""
+        from flightlog.ledger.audit import CHUNK
+
+        total = 2 * CHUNK + 100
+        with Flightlog.open(settings) as ledger:
+            for start in range(0, total, 2000):
+                batch = [service_deployed(i) for i in range(start, min(start + 2000, total))]
+                ledger.record(ledger.parse_and_validate(jsonl(batch), name="bulk"))
+            ledger.checkpoint()
+            shifted = "UPDATE entries SET time_utc = '1999-01-01T00:00:00.000000Z' WHERE idx = :i"
+            tail, early = 2 * CHUNK + 50, CHUNK + 5
+            sql(ledger, shifted, i=tail)
+            report = ledger.verify(workers=2)
+            assert report.problem is not None
+            assert (report.problem.index, report.problem.kind) == (tail, "index_drift")
+            sql(ledger, "DELETE FROM refs WHERE idx = :i", i=early)
+            report = ledger.verify(workers=2)
+            assert report.problem is not None
+            assert (report.problem.index, report.problem.kind) == (early, "index_drift")
+            assert "refs index of entry" in report.problem.detail
+            sql(ledger, "UPDATE entries SET time = '1999-01-01T00:00:00Z' WHERE idx = :i", i=tail)
+            report = ledger.verify(workers=2)
+            assert report.problem is not None
+            assert (report.problem.index, report.problem.kind) == (tail, "leaf_altered")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -148,6 +149,10 @@ class RemoteFlightlog:
         headers = {"Accept": JSON_MEDIA_TYPE, "User-Agent": "flightlog-cli"}
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token}"
+        if transport is None and url.scheme == "http":
+            # Plain HTTP needs no trust store, and loading the CA bundle was a quarter of
+            # a `record` call's start-up. A context without roots still refuses any TLS peer.
+            transport = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
         self._client = httpx.Client(
             base_url=url, headers=headers, timeout=timeout, transport=transport
         )

@@ -110,6 +110,7 @@ class ChunkRun:
     entries: int
     nodes: int
     problem: Problem | None = None
+    derived: Problem | None = None  # the first index drift, when the runner checked indexes
 
 
 ChunkRunner = Callable[[Sequence[tuple[int, int]]], Iterable[ChunkRun]]

@@ -10,12 +10,12 @@ from fastapi import HTTPException, Request
 from flightlog.errors import InputError, InputTooLarge
 
 MAX_HEADER_BYTES = 64 * 1024
-"""The request line and headers together; h11 refuses (400) anything larger unread."""
+"""The request line and headers together; anything larger is refused (400) unread."""
 
 HTTP_LIMITS: dict[str, Any] = {
-    # h11 bounds what it buffers before a request is complete; httptools does not.
-    "http": "h11",
-    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    # llhttp parses several times faster than h11 but bounds no header size: this
+    # protocol adds the bound (flightlog.server.protocol).
+    "http": "flightlog.server.protocol:BoundedHttpToolsProtocol",
     "timeout_keep_alive": 5,
 }
 """uvicorn options that bound what one connection can make the server hold."""
@@ -59,16 +59,16 @@ async def read_body(request: Request, limit: int, stall: float | None = None) ->
     chunks: list[bytes] = []
     size = 0
     stall = BODY_STALL_SECONDS if stall is None else stall
-    stream = request.stream().__aiter__()
-    while True:
-        try:
-            chunk = await asyncio.wait_for(anext(stream), stall)
-        except StopAsyncIteration:
-            break
-        except TimeoutError:
-            raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
-        size += len(chunk)
-        if size > limit:
-            raise InputTooLarge(f"request body is over the {limit}-byte limit")
-        chunks.append(chunk)
+    loop = asyncio.get_running_loop()
+    try:
+        # One timeout moved forward per chunk: wait_for would start a task per chunk.
+        async with asyncio.timeout(stall) as deadline:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InputTooLarge(f"request body is over the {limit}-byte limit")
+                chunks.append(chunk)
+                deadline.reschedule(loop.time() + stall)
+    except TimeoutError:
+        raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
     return b"".join(chunks)

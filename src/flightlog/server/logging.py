@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -35,10 +36,25 @@ access_log = structlog.get_logger("flightlog.access")
 error_log = structlog.get_logger("flightlog.server")
 
 
-def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    # Resolved per logger so a redirected sys.stderr (tests, daemons) is honoured.
-    file: TextIO = sys.stderr
-    return structlog.PrintLogger(file)
+class StderrLogger:
+    """Writes each line to ``sys.stderr`` as it is at the time of the call."""
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        """Write one line and flush it."""
+        # Looked up per line, not per logger, so a redirected sys.stderr (tests, daemons)
+        # is honoured while loggers stay cached.
+        stream: TextIO = sys.stderr
+        with self._lock:
+            stream.write(message + "\n")
+            stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: Any) -> StderrLogger:
+    return StderrLogger()
 
 
 def _exception_summary(exc_info: Any) -> dict[str, Any] | None:
@@ -111,7 +127,8 @@ def configure_logging() -> None:
             CappedJSONRenderer(),
         ],
         logger_factory=_stderr_logger,
-        cache_logger_on_first_use=False,
+        # Building the bound logger on every call cost more than rendering the line.
+        cache_logger_on_first_use=True,
     )
 
 

@@ -51,6 +51,8 @@ class Metrics:
             registry=self.registry,
         )
         self._types = frozenset(known_types())
+        self._latency: dict[tuple[str, str], Histogram] = {}
+        self._ingested: dict[str, Counter] = {}
         self.tree_size = Gauge(
             "flightlog_tree_size", "Number of leaves in the ledger.", registry=self.registry
         )
@@ -62,13 +64,22 @@ class Metrics:
 
     def observe_request(self, route: str, method: str, seconds: float) -> None:
         """Record one request's duration under its route template and method."""
-        self.request_seconds.labels(route=route, method=method).observe(seconds)
+        # The labelled children are kept: labels() validates and locks on every call.
+        child = self._latency.get((route, method))
+        if child is None:
+            child = self._latency[route, method] = self.request_seconds.labels(
+                route=route, method=method
+            )
+        child.observe(seconds)
 
     def count_ingested(self, events: Iterable[PreparedEvent]) -> None:
         """Count newly recorded events by type (a bounded set of label values)."""
         for event in events:
             label = event.type if event.type in self._types else CUSTOM_TYPE_LABEL
-            self.events_ingested.labels(type=label).inc()
+            child = self._ingested.get(label)
+            if child is None:
+                child = self._ingested[label] = self.events_ingested.labels(type=label)
+            child.inc()
 
     def refresh(self, service: Flightlog) -> None:
         """Read the ledger gauges from the store (called at scrape time)."""

@@ -130,7 +130,9 @@ class GroupWriter:
                 if remaining <= 0:
                     break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    # asyncio.timeout schedules a callback; wait_for would start a task.
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
                 except TimeoutError:
                     break
             if item is None:

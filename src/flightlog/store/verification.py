@@ -1,22 +1,25 @@
 """Full verification on several cores: whole chunks are checked in worker processes.
 
 Each worker opens the store once and checks one run of chunks per task inside its own
-read snapshot; the calling process folds the results in ledger order (see
-:func:`flightlog.ledger.audit.verify_log`). Rows below the verified tree size never
-change, so per-task snapshots see the same entries one snapshot would. On SQLite a
-worker reads the file with the ``sqlite3`` module alone, so it never loads the SQL
-toolkit and stays small.
+read snapshot, the Merkle part and then the indexes derived from the same entries (refs,
+time), so one pool and one pass over the log do both; the calling process folds the
+results in ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the
+verified tree size never change, so per-task snapshots see the same entries one snapshot
+would. On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never
+loads the SQL toolkit and stays small.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 
-from flightlog.ledger.audit import AuditSource, ChunkRun, ChunkRunner, verify_chunks
+from flightlog.ledger.audit import CHUNK, ChunkRun, ChunkRunner, verify_chunks
+from flightlog.ledger.integrity import derived_range_problem
 from flightlog.store.snapshot import LedgerSnapshot
 
 _worker_snapshot: Callable[[], AbstractContextManager[LedgerSnapshot]] | None = None
@@ -44,12 +47,22 @@ def _open_worker(url: str, sqlite_path: str | None) -> None:
     _worker_snapshot = LedgerStore(create_engine(url)).snapshot
 
 
+def checked_run(source: LedgerSnapshot, first: int, end: int, erased: Iterable[int]) -> ChunkRun:
+    """Check chunks ``first`` to ``end - 1``, then (if they hold) the indexes of their entries."""
+    run = verify_chunks(source, first, end, erased)
+    if run.problem is not None:
+        return run
+    return dataclasses.replace(
+        run, derived=derived_range_problem(source, first * CHUNK, end * CHUNK)
+    )
+
+
 def _check(task: tuple[int, int], erased: tuple[int, ...]) -> ChunkRun:
     snapshot = _worker_snapshot
     if snapshot is None:  # pragma: no cover - the pool initializer always runs first
         raise RuntimeError("verification worker used before it was opened")
     with snapshot() as snap:
-        return verify_chunks(snap, task[0], task[1], erased)
+        return checked_run(snap, task[0], task[1], erased)
 
 
 @contextmanager
@@ -59,9 +72,11 @@ def process_runner(
     erased: Iterable[int],
     *,
     sqlite_path: str | None = None,
-    local: AuditSource | None = None,
+    local: LedgerSnapshot | None = None,
 ) -> Iterator[ChunkRunner]:
     """A chunk runner backed by ``workers`` processes reading the store at ``url``.
+
+    Each run it yields carries, in ``derived``, the first index drift among its entries.
 
     ``sqlite_path``: the file of an SQLite store, read by the workers directly.
     ``local``: a snapshot this process checks every ``workers + 1``-th run of chunks
@@ -88,7 +103,7 @@ def process_runner(
                 yield future.result()
             else:
                 assert local is not None
-                yield verify_chunks(local, first, end, frozen)
+                yield checked_run(local, first, end, frozen)
 
     try:
         yield run
