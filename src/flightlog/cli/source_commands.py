@@ -19,11 +19,11 @@ from flightlog.cli.context import (
     state_of,
 )
 from flightlog.errors import InputError
-from flightlog.sources import github, gitlab
+from flightlog.sources import webhook_sources
 
 PUBLIC_URL_ENV = "FLIGHTLOG_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
-FORGES = {"github": github, "gitlab": gitlab}
+FORGES = {source.name: source for source in webhook_sources()}
 MAX_SECRET = 256
 MIN_SECRET = 16
 
@@ -36,7 +36,7 @@ blob_app = typer.Typer(help="The content-addressed blob store.", no_args_is_help
 def _forge(name: str) -> str:
     forge = name.strip().lower()
     if forge not in FORGES:
-        raise fail(f"unknown forge {name!r}: use github or gitlab", code=2)
+        raise fail(f"unknown forge {name!r}: use {' or '.join(FORGES)}", code=2)
     return forge
 
 
@@ -46,21 +46,6 @@ def _check_secret(secret: str) -> str:
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         raise InputError(f"the secret must be {MIN_SECRET} to {MAX_SECRET} characters long")
     return secret
-
-
-def _setup_text(forge: str, url: str, secret: str) -> list[str]:
-    if forge == "github":
-        return [
-            f"Payload URL:   {url}",
-            "Content type:  application/json",
-            f"Secret:        {secret}",
-            "Events:        " + ", ".join(github.EVENTS_TO_TICK),
-        ]
-    return [
-        f"URL:           {url}",
-        f"Secret token:  {secret}",
-        "Trigger:       " + ", ".join(gitlab.EVENTS_TO_TICK),
-    ]
 
 
 @source_app.command("add")
@@ -89,7 +74,7 @@ def source_add(
             row = service.webhook_sources.add(name, chosen)
     base = (url or state_of(ctx).server or DEFAULT_PUBLIC_URL).rstrip("/")
     hook_url = f"{base}/webhooks/{name}"
-    events = list(FORGES[name].EVENTS_TO_TICK)
+    events = list(FORGES[name].events_to_tick)
     if as_json:
         print_json(
             {
@@ -101,7 +86,7 @@ def source_add(
             }
         )
         return
-    for line in _setup_text(name, hook_url, chosen):
+    for line in FORGES[name].setup_text(hook_url, chosen):
         typer.echo(line)
     err_console.print(
         f"The {name} secret is shown this once; store it in the forge's webhook settings now.",
