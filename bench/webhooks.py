@@ -263,7 +263,7 @@ def run(config: BenchConfig, console: Any) -> Section:
     cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     json_only = {"Content-Type": "application/json"}
-    with running(cmd, env, scratch / "serve.log", port) as base, console.status("load"):
+    with running(cmd, env, scratch / "serve.log", port) as (base, _pid), console.status("load"):
         asyncio.run(_drive(base, "/api/v1/events", plain_bodies("warm"), WARMUP_SECONDS, auth))
         hooks = "/webhooks/github"
         asyncio.run(_drive(base, hooks, delivery_bodies("warm"), WARMUP_SECONDS, json_only))
