@@ -555,7 +555,7 @@ def cpu_shares(scratch: Path) -> CpuShares:
     ]
     with Flightlog.open(settings) as service:
         started = time.process_time()
-        prepared = [prepare_single(service, JSON, body, None) for body in bodies]
+        prepared = [prepare_single(JSON, body, None) for body in bodies]
         prepare = (time.process_time() - started) / len(bodies)
         started = time.process_time()
         for i in range(0, len(prepared), GROUP):

@@ -92,6 +92,7 @@ __all__ = [
     "b64",
     "parse_and_prepare",
     "prepare_event",
+    "prepare_value",
 ]
 
 
@@ -179,6 +180,21 @@ def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEven
         refs=tuple(extract_refs(event)),
         position=doc.position,
     )
+
+
+def prepare_value(
+    event: Mapping[str, Any], *, position: str, erasure: bool = False
+) -> PreparedEvent:
+    """Validate one already-parsed event; its canonical form is computed here (pure)."""
+    try:
+        text = json.dumps(event, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EventInvalid(f"not a JSON document: {exc}", position=position) from exc
+    # Re-parsing lets the parser pick the exact canonical encoder for this document.
+    doc = parse_document(text, name=position)
+    if not isinstance(doc.value, dict):
+        raise EventInvalid("expected a JSON object", position=position)
+    return prepare_event(doc, erasure=erasure)
 
 
 def parse_and_prepare(
@@ -319,15 +335,7 @@ class Flightlog:
         self, event: Mapping[str, Any], *, position: str, erasure: bool = False
     ) -> PreparedEvent:
         """Validate one already-parsed event (its canonical form is computed here)."""
-        try:
-            text = json.dumps(event, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise EventInvalid(f"not a JSON document: {exc}", position=position) from exc
-        # Re-parsing lets the parser pick the exact canonical encoder for this document.
-        doc = parse_document(text, name=position)
-        if not isinstance(doc.value, dict):
-            raise EventInvalid("expected a JSON object", position=position)
-        return prepare_event(doc, erasure=erasure) if erasure else self.prepare_document(doc)
+        return prepare_value(event, position=position, erasure=erasure)
 
     def parse_and_validate(
         self, data: bytes | str, *, name: str, max_events: int | None = None

@@ -7,6 +7,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
+import pytest
+
 from flightlog.ledger.entry import leaf_hash_of
 from tests.server.events import DEPLOYED, binary_headers, deployed, structured
 from tests.server.harness import Api, problem
@@ -401,3 +403,23 @@ class TestBatch:
         assert r.status_code == 413
         assert "10000" in problem(r)["detail"]
         assert _count(api) == 0
+
+
+class TestPureValidation:
+    """Parsing and validating a request body needs no ledger, store or key."""
+
+    def test_prepare_single_and_batch_take_only_the_body(self) -> None:
+        """Each mode yields the events' ids and canonical bytes, with no service at hand."""
+        from flightlog.errors import EventInvalid
+        from flightlog.server.ingest import JSON, STRUCTURED, prepare_batch, prepare_single
+
+        plain = prepare_single(JSON, json.dumps(deployed(1)).encode(), None)
+        wrapped = prepare_single(STRUCTURED, json.dumps(structured(deployed(1))).encode(), None)
+        assert plain.id == wrapped.id == deployed(1)["context"]["id"]
+        assert plain.canonical == wrapped.canonical
+        batch = prepare_batch(JSON, json.dumps([deployed(2), deployed(3)]).encode())
+        assert [p.id for p in batch] == [deployed(2)["context"]["id"], deployed(3)["context"]["id"]]
+        bad = json.dumps([deployed(4), {"context": {}}]).encode()
+        with pytest.raises(EventInvalid) as caught:
+            prepare_batch(JSON, bad)
+        assert caught.value.item == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,9 +21,11 @@ from flightlog.cli.context import (
 )
 from flightlog.errors import InputError
 
+if TYPE_CHECKING:
+    from flightlog.sources.webhook import WebhookSource
+
 PUBLIC_URL_ENV = "FLIGHTLOG_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
-FORGES = ("github", "gitlab")
 MAX_SECRET = 256
 MIN_SECRET = 16
 
@@ -34,8 +37,9 @@ blob_app = typer.Typer(help="The content-addressed blob store.", no_args_is_help
 
 def _forge(name: str) -> str:
     forge = name.strip().lower()
-    if forge not in FORGES:
-        raise fail(f"unknown forge {name!r}: use github or gitlab", code=2)
+    forges = _forges()
+    if forge not in forges:
+        raise fail(f"unknown forge {name!r}: use {' or '.join(forges)}", code=2)
     return forge
 
 
@@ -47,26 +51,11 @@ def _check_secret(secret: str) -> str:
     return secret
 
 
-def _events_to_tick(forge: str) -> tuple[str, ...]:
-    # Imported on use: the forge modules are a sixth of the CLI's start-up.
-    from flightlog.sources import github, gitlab
+def _forges() -> dict[str, WebhookSource]:
+    """The forges the source registry knows, by name (imported on use: start-up cost)."""
+    from flightlog.sources import webhook_sources
 
-    return tuple((github if forge == "github" else gitlab).EVENTS_TO_TICK)
-
-
-def _setup_text(forge: str, url: str, secret: str) -> list[str]:
-    if forge == "github":
-        return [
-            f"Payload URL:   {url}",
-            "Content type:  application/json",
-            f"Secret:        {secret}",
-            "Events:        " + ", ".join(_events_to_tick(forge)),
-        ]
-    return [
-        f"URL:           {url}",
-        f"Secret token:  {secret}",
-        "Trigger:       " + ", ".join(_events_to_tick(forge)),
-    ]
+    return {source.name: source for source in webhook_sources()}
 
 
 @source_app.command("add")
@@ -95,7 +84,7 @@ def source_add(
             row = service.webhook_sources.add(name, chosen)
     base = (url or state_of(ctx).server or DEFAULT_PUBLIC_URL).rstrip("/")
     hook_url = f"{base}/webhooks/{name}"
-    events = list(_events_to_tick(name))
+    events = list(_forges()[name].events_to_tick)
     if as_json:
         print_json(
             {
@@ -107,7 +96,7 @@ def source_add(
             }
         )
         return
-    for line in _setup_text(name, hook_url, chosen):
+    for line in _forges()[name].setup_text(hook_url, chosen):
         typer.echo(line)
     err_console.print(
         f"The {name} secret is shown this once; store it in the forge's webhook settings now.",

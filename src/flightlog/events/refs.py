@@ -273,8 +273,11 @@ def _convention(custom_data: Any) -> Iterator[Ref]:
     declared = _at(custom_data, "flightlog")
     if not isinstance(declared, Mapping):
         return
-    for key, kind in _CONVENTION.items():
-        yield from _refs(kind, declared.get(key))
+    # Only the keys present: a declaration names a few of the convention's many keys.
+    for key, value in declared.items():
+        kind = _CONVENTION.get(key)
+        if kind is not None:
+            yield from _refs(kind, value)
     for key in _TICKET_BEARING:
         yield from _tickets_in(declared.get(key))
 

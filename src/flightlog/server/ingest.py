@@ -23,7 +23,13 @@ from flightlog.server.body import media_type, read_body
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import server_state
-from flightlog.service import AppendResult, Flightlog, PreparedEvent
+from flightlog.service import (
+    AppendResult,
+    PreparedEvent,
+    parse_and_prepare,
+    prepare_event,
+    prepare_value,
+)
 from flightlog.sources.cloudevents import binary_attributes, check_agreement, unwrap_structured
 from flightlog.wire import (
     API_PREFIX,
@@ -66,7 +72,6 @@ def _located(exc: EventInvalid, position: str) -> EventInvalid:
 
 
 def _prepare(
-    service: Flightlog,
     doc: object,
     attributes: Mapping[str, str],
     position: str,
@@ -75,26 +80,24 @@ def _prepare(
     if not isinstance(doc, dict):
         raise EventInvalid("an event must be a JSON object", position=position)
     try:
-        prepared = service.prepare(doc, position=position)
+        prepared = prepare_value(doc, position=position)
     except EventInvalid as exc:
         raise _located(exc, position) from None
     check_agreement(attributes, doc, position=position, label=label)
     return prepared
 
 
-def prepare_single(
-    service: Flightlog, kind: str, data: bytes, headers: Mapping[str, str] | None
-) -> PreparedEvent:
-    """Parse and validate the body of ``POST /events`` in the given mode."""
+def prepare_single(kind: str, data: bytes, headers: Mapping[str, str] | None) -> PreparedEvent:
+    """Parse and validate the body of ``POST /events`` in the given mode (pure)."""
     parsed = parse_document(data, name=BODY)
     if kind == STRUCTURED:
         event, attributes = unwrap_structured(parsed.value, position=BODY)
-        return _prepare(service, event, attributes, BODY)
+        return _prepare(event, attributes, BODY)
     if not isinstance(parsed.value, dict):
         raise EventInvalid("an event must be a JSON object", position=BODY)
     # The body is the event itself: its canonical bytes come from this one parse.
     try:
-        prepared = service.prepare_document(parsed)
+        prepared = prepare_event(parsed)
     except EventInvalid as exc:
         raise _located(exc, BODY) from None
     check_agreement(headers or {}, parsed.value, position=BODY, label="header ce-{}")
@@ -123,8 +126,8 @@ def _require_array(value: object, *, may_be_empty: bool = False) -> list[Any]:
     return value
 
 
-def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEvent]:
-    """Parse and validate a batch body; the first bad event's error names ``[i]``."""
+def prepare_batch(kind: str, data: bytes) -> list[PreparedEvent]:
+    """Parse and validate a batch body (pure); the first bad event's error names ``[i]``."""
     if kind == STRUCTURED_BATCH:
         # The CloudEvents JSON batch format allows an empty batch: it records nothing.
         envelopes = _require_array(parse_document(data, name=BODY).value, may_be_empty=True)
@@ -132,7 +135,7 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
         for i, envelope in enumerate(envelopes):
             try:
                 event, attributes = unwrap_structured(envelope, position=f"[{i}]")
-                prepared.append(_prepare(service, event, attributes, f"[{i}]"))
+                prepared.append(_prepare(event, attributes, f"[{i}]"))
             except EventInvalid as exc:
                 exc.item = i
                 raise
@@ -141,7 +144,7 @@ def prepare_batch(service: Flightlog, kind: str, data: bytes) -> list[PreparedEv
         # One object or JSON Lines would parse; a batch is an array by definition.
         raise EventInvalid("a batch must be a JSON array of events", position=BODY)
     try:
-        events = service.parse_and_validate(data, name=BODY, max_events=MAX_BATCH_EVENTS)
+        events = parse_and_prepare(data, name=BODY, max_events=MAX_BATCH_EVENTS)
     except EventInvalid as exc:
         raise _batch_position(exc) from None
     _require_array(events)
@@ -189,9 +192,9 @@ async def post_event(request: Request) -> Response:
     if len(data) <= INLINE_PREPARE_BYTES:
         # A typical event validates in well under a millisecond: a thread hop would cost
         # more than it saves the event loop.
-        prepared = prepare_single(state.flightlog, kind, data, attributes)
+        prepared = prepare_single(kind, data, attributes)
     else:
-        prepared = await run_in_threadpool(prepare_single, state.flightlog, kind, data, attributes)
+        prepared = await run_in_threadpool(prepare_single, kind, data, attributes)
     [result] = await _append(request, [prepared])
     # The hot path answers with bytes it builds itself; the schema is AppendAck's.
     answer = append_result_to_wire(result)
@@ -243,7 +246,7 @@ async def post_batch(request: Request) -> Response:
     state = server_state(request)
     kind = media_type(request, (JSON, STRUCTURED_BATCH))
     data = await read_body(request, state.settings.max_body_bytes)
-    prepared = await run_in_threadpool(prepare_batch, state.flightlog, kind, data)
+    prepared = await run_in_threadpool(prepare_batch, kind, data)
     results = await _append(request, prepared)
     warnings = [
         w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")

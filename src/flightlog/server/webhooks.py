@@ -1,4 +1,4 @@
-"""Forge webhooks: ``POST /webhooks/github`` and ``POST /webhooks/gitlab``.
+"""Forge webhooks: ``POST /webhooks/{name}`` for every forge module in ``flightlog.sources``.
 
 Each delivery is verified against its source's secret before anything else happens; a
 verified one is parsed, mapped to events by the forge's pure module, its raw body kept
@@ -8,11 +8,9 @@ A redelivery (same delivery id) is answered 200 and stores nothing new.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +19,25 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from flightlog.errors import (
-    ConflictError,
-    InputError,
-    MalformedInput,
-    SignatureError,
-)
+from flightlog.errors import ConflictError, InputError, SignatureError
 from flightlog.events.canonical import ParsedDocument, canonical_bytes
 from flightlog.server.body import media_type, read_body
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
 from flightlog.service import AppendResult, Flightlog, PreparedEvent, prepare_event
-from flightlog.sources import github, gitlab
+from flightlog.sources import get_webhook_source, webhook_sources
 from flightlog.sources.config import SourceConfig, parse_config
 from flightlog.sources.webhook import (
-    Delivery,
+    Accepted,
     Derived,
+    WebhookSource,
+    action_of,
     body_digest,
     delivery_event_id,
     delivery_events,
+    delivery_of,
     delivery_source,
-    headers_to_keep,
     utc_from_epoch,
-    verify_standard_webhook,
 )
 
 CONFIG_ENV = "FLIGHTLOG_CONFIG"
@@ -57,25 +51,20 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _ERRORS = problem_responses(400, 401, 413, 415, 503)
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """A verified, parsed delivery: who sent what, ready to map."""
-
-    forge: str
-    event: str
-    kind: str
-    delivery_id: str
-    payload: Mapping[str, Any]
-    headers: dict[str, str]
-    body: bytes
-
-
 class _Caches:
     """Per-app state: source secrets (briefly) and the parsed ``flightlog.toml``."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, tuple[float, str | None]] = {}
         self.config: tuple[tuple[str, int], SourceConfig] | None = None
+
+
+_FORGES = {source.name: source for source in webhook_sources()}
+
+
+def _source(forge: str) -> WebhookSource:
+    # The forges are listed once; the lookup by registry covers one added at run time.
+    return _FORGES.get(forge) or get_webhook_source(forge)
 
 
 def _caches(request: Request) -> _Caches:
@@ -114,41 +103,12 @@ def source_config(request: Request) -> SourceConfig:
     return caches.config[1]
 
 
-def _json_object(body: bytes) -> Mapping[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedInput(f"the delivery body is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise MalformedInput("the delivery body must be a JSON object")
-    return payload
-
-
-def _header(request: Request, name: str, shown: str) -> str:
-    value = request.headers.get(name, "").strip()
-    if not value:
-        raise InputError(f"missing {shown} header")
-    if len(value) > 200 or not value.isprintable():
-        raise InputError(f"{shown} header is not a plausible value")
-    return value
-
-
 def _prepare(
     accepted: Accepted, derived: list[Derived], refs: dict[str, Any], error: str | None
 ) -> list[PreparedEvent]:
     """Build and validate every event of one delivery; a bad mapping still records the delivery."""
-    delivery = Delivery(
-        forge=accepted.forge,
-        event=accepted.event,
-        delivery_id=accepted.delivery_id,
-        body_sha256=body_digest(accepted.body),
-        body_bytes=len(accepted.body),
-        headers=accepted.headers,
-        received_at=utc_from_epoch(time.time()),
-        payload=accepted.payload,
-    )
-    action = accepted.payload.get("action")
-    action = action if isinstance(action, str) and action else None
+    delivery = delivery_of(accepted, utc_from_epoch(time.time()))
+    action = action_of(accepted)
     if error is None:
         events = delivery_events(delivery, derived, action=action, refs=refs)
         try:
@@ -188,12 +148,7 @@ def map_delivery(accepted: Accepted, config: SourceConfig) -> list[PreparedEvent
     refs: dict[str, Any] = {}
     error = None
     try:
-        if accepted.forge == github.NAME:
-            refs = github.repo_refs(accepted.payload)
-            derived = github.map_payload(accepted.kind, accepted.payload, config)
-        else:
-            refs = gitlab.project_refs(accepted.payload, config)
-            derived = gitlab.map_payload(accepted.kind, accepted.payload, config)
+        refs, derived = _source(accepted.forge).derive(accepted, config)
     except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
         # A verified payload of a shape the forge's documentation does not show.
         error = f"the {accepted.event} payload has an unexpected shape: {exc}"
@@ -212,8 +167,9 @@ def _answer(
         body["indices"] = [r.index for r in results]
     elif first is not None:
         body["indices"] = [first]
-    # GitHub's ping is answered 200 like any probe; it is recorded all the same.
-    fresh = not body["duplicate"] and accepted.event != "ping"
+    # A probe is answered 200 like a redelivery; it is recorded all the same.
+    probe = accepted.event in _source(accepted.forge).probe_events
+    fresh = not body["duplicate"] and not probe
     return JSONResponse(body, status_code=201 if fresh else 200)
 
 
@@ -245,59 +201,28 @@ async def _record(request: Request, state: ServerState, accepted: Accepted) -> J
     return _answer(accepted, results, None)
 
 
-@router.post(
-    "/github",
-    status_code=201,
-    summary="Receive a GitHub webhook delivery (X-Hub-Signature-256)",
-    responses={200: {"description": "A ping, or a delivery already recorded"}, **_ERRORS},
-)
-async def github_webhook(request: Request) -> JSONResponse:
-    """Verify, keep and record one GitHub delivery."""
-    state = server_state(request)
-    body = await read_body(request, state.settings.max_body_bytes)
-    # The secret is never bound to a local of this frame: error reports show frame locals.
-    github.verify_signature(
-        await _secret(request, state, github.NAME),
-        body,
-        request.headers.get(github.SIGNATURE_HEADER),
+def _receiver(source: WebhookSource) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def receive(request: Request) -> JSONResponse:
+        state = server_state(request)
+        body = await read_body(request, state.settings.max_body_bytes)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        # The secret is never bound to a local of this frame: error reports show frame locals.
+        source.verify(headers, body, await _secret(request, state, source.name))
+        media_type(request, tuple(source.media_types))
+        return await _record(request, state, source.accept(headers, body))
+
+    receive.__doc__ = f"Verify, keep and record one {source.title} delivery."
+    return receive
+
+
+# One route per forge module: a new forge is a new file in flightlog.sources.
+for _forge in _FORGES.values():
+    router.add_api_route(
+        f"/{_forge.name}",
+        _receiver(_forge),
+        methods=["POST"],
+        name=f"{_forge.name}_webhook",
+        status_code=201,
+        summary=_forge.summary,
+        responses={200: {"description": "A ping, or a delivery already recorded"}, **_ERRORS},
     )
-    event = _header(request, github.EVENT_HEADER, "X-GitHub-Event")
-    delivery = _header(request, github.DELIVERY_HEADER, "X-GitHub-Delivery")
-    media_type(request, (JSON,))
-    payload = _json_object(body)
-    github.check_shape(event, payload)
-    headers = headers_to_keep(dict(request.headers), github.SECRET_HEADERS)
-    accepted = Accepted(github.NAME, event, event, delivery, payload, headers, body)
-    return await _record(request, state, accepted)
-
-
-@router.post(
-    "/gitlab",
-    status_code=201,
-    summary="Receive a GitLab webhook delivery (X-Gitlab-Token or Standard Webhooks)",
-    responses={200: {"description": "A delivery already recorded"}, **_ERRORS},
-)
-async def gitlab_webhook(request: Request) -> JSONResponse:
-    """Verify, keep and record one GitLab delivery."""
-    state = server_state(request)
-    body = await read_body(request, state.settings.max_body_bytes)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    # The secret is never bound to a local of this frame: error reports show frame locals.
-    if "webhook-signature" in headers:
-        verify_standard_webhook(
-            await _secret(request, state, gitlab.NAME), headers, body, now=time.time()
-        )
-    else:
-        gitlab.verify_token(
-            await _secret(request, state, gitlab.NAME), headers.get(gitlab.TOKEN_HEADER)
-        )
-    event = _header(request, gitlab.EVENT_HEADER, "X-Gitlab-Event")
-    media_type(request, (JSON,))
-    payload = _json_object(body)
-    kind = gitlab.object_kind(event, payload)
-    delivery = gitlab.delivery_id(headers) or f"sha256:{body_digest(body)}"
-    if len(delivery) > 200 or not delivery.isprintable():
-        raise InputError("the delivery id header is not a plausible value")
-    kept = headers_to_keep(headers, gitlab.SECRET_HEADERS)
-    accepted = Accepted(gitlab.NAME, event, kind, delivery, payload, kept, body)
-    return await _record(request, state, accepted)

@@ -3,7 +3,9 @@
 A source is one file in this package that defines ``SOURCE``, an object with the
 :class:`Source` interface: it checks a request's authenticity (a webhook signature, say)
 and turns its body into events. :func:`get_source` finds it by module name, so adding
-a forge means adding a file, nothing else.
+a forge means adding a file, nothing else: a forge's ``SOURCE`` is a
+:class:`~flightlog.sources.webhook.WebhookSource`, and :func:`webhook_sources` is what the
+server serves under ``/webhooks/{name}``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from flightlog.errors import InputError
+from flightlog.sources.webhook import WebhookSource
 
 
 class Source(Protocol):
@@ -22,8 +25,12 @@ class Source(Protocol):
     name: str
     media_types: Sequence[str]
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: bytes | None) -> None:
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
         """Raise AuthError unless the request comes from the producer (no-op if unsigned)."""
+        ...
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The id a redelivery repeats, if the request names one (the dedup key)."""
         ...
 
     def to_events(self, headers: Mapping[str, str], body: bytes) -> list[Mapping[str, Any]]:
@@ -47,3 +54,22 @@ def get_source(name: str) -> Source:
     if source is None:
         raise InputError(f"the module of source {name!r} defines no SOURCE")
     return source
+
+
+def webhook_sources() -> list[WebhookSource]:
+    """The forges: every source whose ``SOURCE`` is a webhook source, by name."""
+    found = []
+    for name in source_names():
+        source = getattr(importlib.import_module(f"{__name__}.{name}"), "SOURCE", None)
+        if isinstance(source, WebhookSource):
+            found.append(source)
+    return found
+
+
+def get_webhook_source(name: str) -> WebhookSource:
+    """The forge ``name``; InputError naming the known forges otherwise."""
+    for source in webhook_sources():
+        if source.name == name:
+            return source
+    known = ", ".join(s.name for s in webhook_sources())
+    raise InputError(f"unknown forge {name!r}; known: {known}")

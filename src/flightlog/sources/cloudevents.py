@@ -203,8 +203,11 @@ class CloudEventsSource:
         "application/json",
     )
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secret: bytes | None) -> None:
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
         """CloudEvents carry no signature of their own: the API token authenticates them."""
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """None: each event's own ``context.id`` (per source) is what deduplicates it."""
 
     def to_events(self, headers: Mapping[str, str], body: bytes) -> list[Mapping[str, Any]]:
         """The CDEvents of a request, each checked against its CloudEvents attributes."""

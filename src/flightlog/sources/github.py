@@ -32,9 +32,14 @@ from flightlog.sources.webhook import (
     TASK_FINISHED,
     TASK_QUEUED,
     TASK_STARTED,
+    Accepted,
     Derived,
+    WebhookSource,
     at,
+    header_value,
+    headers_to_keep,
     hmac_sha256_hex,
+    json_object,
     rfc3339,
     strings,
     text,
@@ -720,3 +725,52 @@ def check_shape(event: str, payload: Mapping[str, Any]) -> None:
             f"X-GitHub-Event says {event!r} but the payload has no {key!r}; "
             "the event header does not match the body"
         )
+
+
+class GitHubSource(WebhookSource):
+    """GitHub: ``X-Hub-Signature-256``, ``X-GitHub-Event``, ``X-GitHub-Delivery``."""
+
+    name = NAME
+    title = "GitHub"
+    summary = "Receive a GitHub webhook delivery (X-Hub-Signature-256)"
+    secret_headers = SECRET_HEADERS
+    events_to_tick = EVENTS_TO_TICK
+    probe_events = ("ping",)
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        """Check the HMAC signature of the body (SignatureError)."""
+        if secret is None:
+            raise SignatureError(f"no {NAME} secret is configured")
+        verify_signature(secret, body, headers.get(SIGNATURE_HEADER))
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The ``X-GitHub-Delivery`` GUID."""
+        return delivery_id(headers)
+
+    def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
+        """The event header, the delivery GUID and a payload of the event's shape."""
+        event = header_value(headers, EVENT_HEADER, "X-GitHub-Event")
+        delivery = header_value(headers, DELIVERY_HEADER, "X-GitHub-Delivery")
+        payload = json_object(body)
+        check_shape(event, payload)
+        kept = headers_to_keep(headers, SECRET_HEADERS)
+        return Accepted(NAME, event, event, delivery, payload, kept, body)
+
+    def derive(
+        self, accepted: Accepted, config: SourceConfig
+    ) -> tuple[dict[str, Any], list[Derived]]:
+        """The repository and sender, and the events the payload states."""
+        payload = accepted.payload
+        return repo_refs(payload), map_payload(accepted.kind, payload, config)
+
+    def setup_text(self, url: str, secret: str) -> list[str]:
+        """The fields of GitHub's "Add webhook" form."""
+        return [
+            f"Payload URL:   {url}",
+            "Content type:  application/json",
+            f"Secret:        {secret}",
+            "Events:        " + ", ".join(EVENTS_TO_TICK),
+        ]
+
+
+SOURCE = GitHubSource()

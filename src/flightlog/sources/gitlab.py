@@ -7,6 +7,7 @@ must agree. docs/sources.md has the mapping table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,13 +34,21 @@ from flightlog.sources.webhook import (
     TASK_FINISHED,
     TASK_QUEUED,
     TASK_STARTED,
+    Accepted,
     Derived,
+    WebhookSource,
     at,
+    body_digest,
+    header_value,
+    headers_to_keep,
+    json_object,
+    plausible_id,
     rfc3339,
     same_secret,
     strings,
     text,
     ticket_refs,
+    verify_standard_webhook,
 )
 
 __all__ = [
@@ -520,3 +529,55 @@ def project_refs(payload: Mapping[str, Any], config: SourceConfig) -> dict[str, 
     """Refs of the delivery event itself: the project and the user."""
     cx = _Context(payload, config)
     return {"repo": cx.project if cx.project != "unknown" else None, "actor": cx.user}
+
+
+class GitLabSource(WebhookSource):
+    """GitLab: ``X-Gitlab-Token`` or Standard Webhooks, ``X-Gitlab-Event``, ``object_kind``."""
+
+    name = NAME
+    title = "GitLab"
+    summary = "Receive a GitLab webhook delivery (X-Gitlab-Token or Standard Webhooks)"
+    secret_headers = SECRET_HEADERS
+    events_to_tick = EVENTS_TO_TICK
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        """Check the Standard Webhooks signature if present, else the token (SignatureError)."""
+        if secret is None:
+            raise SignatureError(f"no {NAME} secret is configured")
+        if "webhook-signature" in headers:
+            verify_standard_webhook(secret, headers, body, now=time.time())
+        else:
+            verify_token(secret, headers.get(TOKEN_HEADER))
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """Idempotency-Key, X-Gitlab-Event-UUID or webhook-id."""
+        return delivery_id(headers)
+
+    def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
+        """The event header, a payload whose object_kind agrees, and a delivery id."""
+        event = header_value(headers, EVENT_HEADER, "X-Gitlab-Event")
+        payload = json_object(body)
+        kind = object_kind(event, payload)
+        # Without an id header the body's digest is the id: an identical body is a redelivery.
+        delivery = delivery_id(headers) or f"sha256:{body_digest(body)}"
+        plausible_id(delivery, "the delivery id header")
+        kept = headers_to_keep(headers, SECRET_HEADERS)
+        return Accepted(NAME, event, kind, delivery, payload, kept, body)
+
+    def derive(
+        self, accepted: Accepted, config: SourceConfig
+    ) -> tuple[dict[str, Any], list[Derived]]:
+        """The project and user, and the events the payload states."""
+        payload = accepted.payload
+        return project_refs(payload, config), map_payload(accepted.kind, payload, config)
+
+    def setup_text(self, url: str, secret: str) -> list[str]:
+        """The fields of GitLab's webhook form."""
+        return [
+            f"URL:           {url}",
+            f"Secret token:  {secret}",
+            "Trigger:       " + ", ".join(EVENTS_TO_TICK),
+        ]
+
+
+SOURCE = GitLabSource()

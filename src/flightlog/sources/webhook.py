@@ -13,13 +13,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from flightlog.errors import InputError, SignatureError
+from flightlog.errors import InputError, MalformedInput, SignatureError
 from flightlog.events.envelope import parse_timestamp
 from flightlog.sources.config import SourceConfig, Ticket
 from flightlog.timestamps import format_timestamp
@@ -27,9 +30,10 @@ from flightlog.timestamps import format_timestamp
 __all__ = [
     "DELIVERY_TYPE",
     "STANDARD_WEBHOOK_TOLERANCE",
+    "Accepted",
     "Delivery",
     "Derived",
-    "Forge",
+    "WebhookSource",
     "delivery_events",
     "hmac_sha256_hex",
     "same_secret",
@@ -93,21 +97,109 @@ class Derived:
     links: Sequence[Mapping[str, str]] = ()
 
 
-class Forge(Protocol):
-    """What a forge module offers: header names and the pure payload mapping."""
+@dataclass(frozen=True)
+class Accepted:
+    """A verified, parsed delivery: who sent what, ready to map."""
+
+    forge: str
+    event: str
+    kind: str
+    delivery_id: str
+    payload: Mapping[str, Any]
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookSource(ABC):
+    """A forge: one module defining ``SOURCE``, an instance of a subclass of this.
+
+    Headers are passed with lower-case names. The server calls :meth:`verify`, then
+    :meth:`accept`, then :meth:`derive`; nothing in it names a forge.
+    """
 
     name: str
-    event_header: str
+    title: str
+    summary: str
+    media_types: Sequence[str] = ("application/json",)
+    secret_headers: Sequence[str] = ()
+    events_to_tick: Sequence[str] = ()
+    probe_events: Sequence[str] = ()
+    """Events that only test the hook (answered 200 even when new; recorded all the same)."""
 
-    def delivery_id(self, headers: Mapping[str, str], body_sha256: str) -> str:
-        """The id that identifies this delivery across redeliveries."""
-        ...
+    @abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        """Raise SignatureError unless the delivery is signed with ``secret``."""
 
-    def map_payload(
-        self, event: str, payload: Mapping[str, Any], config: SourceConfig
-    ) -> list[Derived]:
-        """The events ``payload`` states (empty for a payload type that is not mapped)."""
-        ...
+    @abstractmethod
+    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
+        """The id a redelivery repeats (the dedup key), None if the headers carry none."""
+
+    @abstractmethod
+    def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
+        """Check the event header, the delivery id and the payload's shape (InputError)."""
+
+    @abstractmethod
+    def derive(
+        self, accepted: Accepted, config: SourceConfig
+    ) -> tuple[dict[str, Any], list[Derived]]:
+        """The delivery event's refs and the facts its payload states (pure)."""
+
+    @abstractmethod
+    def setup_text(self, url: str, secret: str) -> list[str]:
+        """What to type into the forge's webhook settings."""
+
+    def to_events(self, headers: Mapping[str, str], body: bytes) -> list[Mapping[str, Any]]:
+        """The delivery event and the events derived from it (default ``flightlog.toml``)."""
+        accepted = self.accept(headers, body)
+        refs, derived = self.derive(accepted, SourceConfig())
+        delivery = delivery_of(accepted, utc_from_epoch(time.time()))
+        return list(delivery_events(delivery, derived, action=action_of(accepted), refs=refs))
+
+
+def json_object(body: bytes) -> Mapping[str, Any]:
+    """The delivery body as a JSON object, MalformedInput otherwise."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedInput(f"the delivery body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MalformedInput("the delivery body must be a JSON object")
+    return payload
+
+
+def header_value(headers: Mapping[str, str], name: str, shown: str) -> str:
+    """A required header's value, InputError when missing or implausible."""
+    value = headers.get(name, "").strip()
+    if not value:
+        raise InputError(f"missing {shown} header")
+    return plausible_id(value, f"{shown} header")
+
+
+def plausible_id(value: str, what: str) -> str:
+    """``value`` if it is short printable text, InputError naming ``what`` otherwise."""
+    if len(value) > 200 or not value.isprintable():
+        raise InputError(f"{what} is not a plausible value")
+    return value
+
+
+def delivery_of(accepted: Accepted, received_at: str) -> Delivery:
+    """The delivery record of an accepted request."""
+    return Delivery(
+        forge=accepted.forge,
+        event=accepted.event,
+        delivery_id=accepted.delivery_id,
+        body_sha256=body_digest(accepted.body),
+        body_bytes=len(accepted.body),
+        headers=accepted.headers,
+        received_at=received_at,
+        payload=accepted.payload,
+    )
+
+
+def action_of(accepted: Accepted) -> str | None:
+    """The payload's ``action`` (opened, completed …), if it names one."""
+    action = accepted.payload.get("action")
+    return action if isinstance(action, str) and action else None
 
 
 def hmac_sha256_hex(secret: bytes, body: bytes) -> str:
