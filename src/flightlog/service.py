@@ -359,6 +359,12 @@ class Flightlog:
 
     # -- reads ------------------------------------------------------------------------
 
+    def rebuild_lineage(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recreate the lineage tables from the ledger alone; the number of entries read."""
+        from flightlog.store.lineage import rebuild_lineage
+
+        return rebuild_lineage(self.store.engine, progress)
+
     def tree_size(self) -> int:
         """The number of entries in the log."""
         return self.store.tree_size()

@@ -7,6 +7,7 @@ import typer
 from flightlog import __version__
 from flightlog.cli import (
     ledger_commands,
+    lineage_commands,
     record_commands,
     server_commands,
     source_commands,
@@ -61,6 +62,7 @@ record_commands.register(ledger_commands.record_app)
 trust_commands.register(app)
 server_commands.register(app)
 source_commands.register(app)
+lineage_commands.register(app)
 
 
 def main() -> None:
