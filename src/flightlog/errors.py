@@ -114,3 +114,7 @@ class RemoteError(FlightlogError):
 
 class SignatureError(AuthError):
     """A webhook delivery whose signature or token is missing or does not verify (HTTP 401)."""
+
+
+class UnknownName(NotFound):
+    """A service, environment, deployment or version a question names does not exist."""

@@ -7,7 +7,8 @@ holds only their SQL. Search uses SQLite FTS5 or a PostgreSQL ``tsvector`` colum
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,12 +17,15 @@ from flightlog.events.refs import extract_refs
 from flightlog.lineage.projection import TABLES, project_event, search_text
 from flightlog.store.append import Appended, lock_log
 from flightlog.store.engine import write_transaction
-from flightlog.store.schema import entries
+from flightlog.store import reads
+from flightlog.store.schema import entries, refs
 
-__all__ = ["LINEAGE_TABLES", "lineage_metadata", "project_lineage", "rebuild_lineage"]
+__all__ = ["LINEAGE_TABLES", "LineageStore", "lineage_metadata", "project_lineage", "rebuild_lineage"]
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
+# Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
+_WORD = re.compile(r"[\w][\w.-]*")
 
 lineage_metadata = sa.MetaData()
 
@@ -241,3 +245,83 @@ def rebuild_lineage(engine: sa.Engine, progress: Callable[[int, int], None] | No
     with write_transaction(engine) as conn:
         lock_log(conn)
         return fill_lineage(conn, progress)
+
+
+class LineageStore:
+    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def facts(
+        self,
+        table: str,
+        where: Mapping[str, str | None],
+        *,
+        after: int | None = None,
+        upto: int | None = None,
+        since_utc: str | None = None,
+        until_utc: str | None = None,
+        newest_first: bool = False,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
+        t = LINEAGE_TABLES[table]
+        stmt = sa.select(t)
+        for column, value in where.items():
+            stmt = stmt.where(t.c[column].is_(None) if value is None else t.c[column] == value)
+        if after is not None:
+            stmt = stmt.where(t.c.idx > after)
+        if upto is not None:
+            stmt = stmt.where(t.c.idx <= upto)
+        if since_utc is not None:
+            stmt = stmt.where(t.c.time_utc >= since_utc)
+        if until_utc is not None:
+            stmt = stmt.where(t.c.time_utc <= until_utc)
+        stmt = stmt.order_by(t.c.idx.desc() if newest_first else t.c.idx).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries."""
+        with self.engine.connect() as conn:
+            return reads.refs_of(conn, indices)
+
+    def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
+        """Entries carrying the ref ``(kind, value)``, in ledger order."""
+        stmt = (
+            sa.select(refs.c.idx)
+            .where(refs.c.kind == kind, refs.c.value == value)
+            .order_by(refs.c.idx)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def names(self, table: str, column: str) -> list[str]:
+        """The distinct values of one column of one table, sorted."""
+        c = LINEAGE_TABLES[table].c[column]
+        with self.engine.connect() as conn:
+            return [v for v in conn.execute(sa.select(c).distinct().order_by(c)).scalars() if v]
+
+    def search(self, text: str, *, limit: int = 50) -> list[int]:
+        """Entries whose words match ``text`` (every word, as a prefix), best first."""
+        words = [w for w in _WORD.findall(text.lower()) if w][:16]
+        if not words:
+            return []
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+                stmt = sa.text(
+                    f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :q "  # noqa: S608
+                    "ORDER BY rank LIMIT :n"
+                )
+                rows = conn.execute(stmt, {"q": match, "n": limit})
+            else:
+                query = " & ".join(w.replace("'", "") + ":*" for w in words)
+                stmt = sa.text(
+                    f"SELECT idx FROM {SEARCH_TABLE} WHERE tsv @@ to_tsquery('simple', :q) "  # noqa: S608
+                    "ORDER BY ts_rank(tsv, to_tsquery('simple', :q)) DESC, idx DESC LIMIT :n"
+                )
+                rows = conn.execute(stmt, {"q": query, "n": limit})
+            return [int(r[0]) for r in rows]
