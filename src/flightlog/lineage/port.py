@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-Fact = Mapping[str, Any]
+Fact = dict[str, Any]
 
 
 class LineageReader(Protocol):

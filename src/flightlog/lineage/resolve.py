@@ -25,7 +25,7 @@ def _nearest(value: str, known: Sequence[str]) -> str:
         return "did you mean " + ", ".join(close) + "?"
     if not known:
         return "none recorded yet"
-    shown = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")  # noqa: PLR2004
+    shown = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
     return f"known: {shown}"
 
 

@@ -84,9 +84,11 @@ def suspects(
     if service is not None:
         where["service"] = service
     incidents = reader.facts(
-        "incidents", {"environment": environment, "status": "open"},
+        "incidents",
+        {"environment": environment, "status": "open"},
         since_utc=format_timestamp(at - timedelta(hours=1)),
-        until_utc=format_timestamp(at + timedelta(hours=1)), limit=10,
+        until_utc=format_timestamp(at + timedelta(hours=1)),
+        limit=10,
     )
     incident = next((i for i in incidents if service in (None, i["service"])), None)
     hit_service = service or (incident["service"] if incident else None)
@@ -97,41 +99,78 @@ def suspects(
         previous = _previous(reader, fact)
         facts = chain(reader, fact, previous)
         age = (at - parse_timestamp(fact["time_utc"])) / window
-        reasons = [{"code": "recent", "points": round(RECENCY * (1 - age), 2),
-                    "detail": f"deployed {_ago(at - parse_timestamp(fact['time_utc']))} before"}]
+        reasons: list[dict[str, Any]] = [
+            {
+                "code": "recent",
+                "points": round(RECENCY * (1 - age), 2),
+                "detail": f"deployed {_ago(at - parse_timestamp(fact['time_utc']))} before",
+            }
+        ]
         if fact["status"] == "failure":
-            reasons.append({"code": "deployment_failed", "points": 1.0,
-                            "detail": "the deployment itself failed"})
+            reasons.append(
+                {
+                    "code": "deployment_failed",
+                    "points": 1.0,
+                    "detail": "the deployment itself failed",
+                }
+            )
         for gap in facts["gaps"]:
-            reasons.append({"code": gap["code"], "points": POINTS.get(gap["code"], 0.0),
-                            "detail": gap["detail"]})
+            reasons.append(
+                {
+                    "code": gap["code"],
+                    "points": POINTS.get(gap["code"], 0.0),
+                    "detail": gap["detail"],
+                }
+            )
         summary = summary_of(facts["commits"])
         if len(summary["commits"]) >= LARGE_CHANGE:
-            reasons.append({"code": "large_change", "points": 1.0,
-                            "detail": f"{len(summary['commits'])} commits"})
+            reasons.append(
+                {
+                    "code": "large_change",
+                    "points": 1.0,
+                    "detail": f"{len(summary['commits'])} commits",
+                }
+            )
         if hit_service is not None and fact["service"] == hit_service:
-            reasons.append({"code": "same_service", "points": POINTS["same_service"],
-                            "detail": f"deployed {hit_service}, where the incident is"})
+            reasons.append(
+                {
+                    "code": "same_service",
+                    "points": POINTS["same_service"],
+                    "detail": f"deployed {hit_service}, where the incident is",
+                }
+            )
         elif hit_service is not None and hit_service in summary["systems"]:
-            reasons.append({"code": "system_overlap", "points": POINTS["system_overlap"],
-                            "detail": f"touched the {hit_service} system"})
-        ranked.append({
-            "score": round(sum(r["points"] for r in reasons), 2),
-            "deployment": facts["deployment"],
-            "previous": facts["previous"],
-            "reasons": reasons,
-            "diff": summary,
-            "rollback_to": _last_good(reader, fact),
-        })
+            reasons.append(
+                {
+                    "code": "system_overlap",
+                    "points": POINTS["system_overlap"],
+                    "detail": f"touched the {hit_service} system",
+                }
+            )
+        ranked.append(
+            {
+                "score": round(sum(r["points"] for r in reasons), 2),
+                "deployment": facts["deployment"],
+                "previous": facts["previous"],
+                "reasons": reasons,
+                "diff": summary,
+                "rollback_to": _last_good(reader, fact),
+            }
+        )
     ranked.sort(key=lambda s: (-s["score"], -s["deployment"]["index"]))
     return {
         "environment": environment,
         "service": service,
         "at": at_utc,
         "window_seconds": window.total_seconds(),
-        "incident": None if incident is None else {
-            "index": incident["idx"], "id": incident["incident"], "title": incident["title"],
-            "service": incident["service"], "severity": incident["severity"],
+        "incident": None
+        if incident is None
+        else {
+            "index": incident["idx"],
+            "id": incident["incident"],
+            "title": incident["title"],
+            "service": incident["service"],
+            "severity": incident["severity"],
             "time": incident["time_utc"],
         },
         "suspects": ranked,

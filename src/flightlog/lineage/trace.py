@@ -66,9 +66,7 @@ def _commit_of(reader: LineageReader, deployment: Fact | None) -> tuple[str | No
     return commit, pushes[0] if pushes else None
 
 
-def changes_between(
-    reader: LineageReader, older: Fact | None, newer: Fact
-) -> list[dict[str, Any]]:
+def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[dict[str, Any]]:
     """The commits ``newer`` carries that ``older`` did not (pushes to the same repo between)."""
     _, head = _commit_of(reader, newer)
     if head is None:
@@ -99,8 +97,7 @@ def changes_between(
                 "url": push["url"],
                 "time": push["time_utc"],
                 "tickets": sorted(
-                    {v for k, v in own if k == "ticket"}
-                    | {t for pr in prs for t in pr["tickets"]}
+                    {v for k, v in own if k == "ticket"} | {t for pr in prs for t in pr["tickets"]}
                 ),
                 "systems": sorted({v for k, v in own if k == "system"}),
                 "changes": prs,
@@ -302,7 +299,11 @@ def trace(
             what = f" of {artifact}" if artifact else ""
             raise UnknownName(f"no successful deployment{what} of {service} in {env}{when}")
         current = found[0]
-    return {"target": f"{env}/{service}", "at": at_utc, **chain(reader, current, _previous(reader, current))}
+    return {
+        "target": f"{env}/{service}",
+        "at": at_utc,
+        **chain(reader, current, _previous(reader, current)),
+    }
 
 
 def diff(reader: LineageReader, target: str, older: str, newer: str) -> dict[str, Any]:

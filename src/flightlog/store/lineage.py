@@ -15,12 +15,18 @@ import sqlalchemy as sa
 
 from flightlog.events.refs import extract_refs
 from flightlog.lineage.projection import TABLES, project_event, search_text
+from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
 from flightlog.store.engine import write_transaction
-from flightlog.store import reads
 from flightlog.store.schema import entries, refs
 
-__all__ = ["LINEAGE_TABLES", "LineageStore", "lineage_metadata", "project_lineage", "rebuild_lineage"]
+__all__ = [
+    "LINEAGE_TABLES",
+    "LineageStore",
+    "lineage_metadata",
+    "project_lineage",
+    "rebuild_lineage",
+]
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
@@ -184,14 +190,14 @@ def _write(
     """Project ``(index, time_utc, event, refs)`` items into the lineage tables."""
     rows: dict[str, list[dict[str, Any]]] = {}
     docs: list[dict[str, Any]] = []
-    for index, time_utc, event, refs in items:
+    for index, time_utc, event, event_refs in items:
         if str(event.get("context", {}).get("type", "")).startswith(ERASED_TYPE):
             erased = event.get("subject", {}).get("content", {}).get("index")
             if isinstance(erased, int):
                 _delete_index(conn, erased)
-        for table, row in project_event(event, refs, index=index, time_utc=time_utc):
+        for table, row in project_event(event, event_refs, index=index, time_utc=time_utc):
             rows.setdefault(table, []).append(row)
-        docs.append({"idx": index, "body": search_text(event, refs)})
+        docs.append({"idx": index, "body": search_text(event, event_refs)})
     for table, values in rows.items():
         conn.execute(LINEAGE_TABLES[table].insert(), values)
     if docs:
