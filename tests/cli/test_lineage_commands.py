@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,11 +14,11 @@ from tests.lineage.conftest import record_history
 
 
 @pytest.fixture
-def asked(sqlite_settings: Settings, tmp_path: Path) -> Iterator[CliRunner]:
+def asked(sqlite_settings: Settings) -> CliRunner:
     """A runner over an SQLite store holding the demo history."""
     with Flightlog.open(sqlite_settings) as fl:
         record_history(fl)
-    yield CliRunner(
+    return CliRunner(
         env={
             "FLIGHTLOG_DATABASE_URL": sqlite_settings.database_url,
             "FLIGHTLOG_HOME": str(sqlite_settings.home),
