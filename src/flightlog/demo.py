@@ -103,7 +103,8 @@ def _stamp(moment: datetime) -> str:
 class _Recorder:
     """Turns the story into batches, through the webhook mapping and the pipeline builders."""
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, run: str) -> None:
+        self.run = run
         self.now = start
         self.counter = 0
         self.config = parse_config(DEMO_SOURCE_CONFIG)
@@ -115,7 +116,7 @@ class _Recorder:
 
     def _id(self, what: str) -> str:
         self.counter += 1
-        return f"demo-{self.counter:05d}-{what}"
+        return f"{self.run}-{self.counter:05d}-{what}"
 
     def webhook(self, event: str, payload: dict[str, Any]) -> None:
         delivery = Delivery(
@@ -335,9 +336,12 @@ def _release(rec: _Recorder, rel: Release, number: int) -> Iterator[None]:
         yield
 
 
-def demo_history(start: datetime) -> list[Batch]:
-    """The demo history starting at ``start``: four releases, one bad, a midnight incident."""
-    rec = _Recorder(start)
+def demo_history(start: datetime, *, run: str = "demo") -> list[Batch]:
+    """The demo history starting at ``start``: four releases, one bad, a midnight incident.
+
+    ``run`` prefixes every event id, so several histories can share one ledger.
+    """
+    rec = _Recorder(start, run)
     for number, rel in enumerate(RELEASES, start=1):
         for _ in _release(rec, rel, number):
             rec.tick(60 * 7)

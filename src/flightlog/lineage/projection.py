@@ -27,6 +27,22 @@ TABLES = (
     "incidents",
 )
 _SEVERITIES = ("critical", "high", "medium", "low")
+# The event subjects that give rows beyond tickets.
+_PROJECTED = frozenset(
+    {
+        "flightlog-deployment",
+        "service",
+        "build",
+        "artifact",
+        "flightlog-commit",
+        "change",
+        "testsuiterun",
+        "testcaserun",
+        "flightlog-vulnerabilityscan",
+        "flightlog-approval",
+        "incident",
+    }
+)
 # `flightlog record deploy` appends deployment.finished and, on success, this companion
 # service.deployed: the finished event is the deployment, the companion is not a second one.
 _COMPANION_SUFFIX = "-deployed"
@@ -34,7 +50,8 @@ _COMPANION_SUFFIX = "-deployed"
 
 def _at(value: Any, *keys: str) -> Any:
     for key in keys:
-        if not isinstance(value, Mapping):
+        # Parsed JSON objects are dicts; the exact type check is far cheaper than Mapping's.
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
@@ -108,6 +125,9 @@ def _rows(
     event: Mapping[str, Any], base: dict[str, Any], refs: Mapping[str, list[str]]
 ) -> Iterator[Row]:
     subject, predicate = _type_parts(str(_at(event, "context", "type") or ""))
+    if subject not in _PROJECTED:
+        yield from _tickets(base, refs)
+        return
     content = _at(event, "subject", "content")
     custom = _at(event, "customData")
     yield from _deployment(event, subject, predicate, base, refs)
@@ -226,7 +246,11 @@ def _rows(
                 "severity": _str(_at(incident, "severity")),
             },
         )
-    for ticket in sorted(set(refs.get("ticket", []))):
+    yield from _tickets(base, refs)
+
+
+def _tickets(base: dict[str, Any], refs: Mapping[str, list[str]]) -> Iterator[Row]:
+    for ticket in sorted(set(refs.get("ticket", ()))):
         yield "tickets", {"idx": base["idx"], "ticket": ticket, "time_utc": base["time_utc"]}
 
 
@@ -240,28 +264,38 @@ def project_event(
     return list(_rows(event, {"idx": index, "time_utc": time_utc}, by_kind))
 
 
-def _texts(value: Any, out: list[str], depth: int = 0) -> None:
-    if depth > 6:
-        return
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, Mapping):
-        for key in ("message", "title", "description", "name", "id", "reason", "approver"):
-            _texts(value.get(key), out, depth + 1)
-        for _key, item in sorted(value.items()):  # key order: stored payloads are RFC 8785
-            if isinstance(item, Mapping | list):
-                _texts(item, out, depth + 1)
-    elif isinstance(value, list):
-        for item in value[:200]:
-            _texts(item, out, depth + 1)
+# Where the searchable words of an event are: (path, key of each list item or None).
+_SEARCHED: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("subject", "id"), ()),
+    (("subject", "content", "message"), ()),
+    (("subject", "content", "description"), ()),
+    (("subject", "content", "reason"), ()),
+    (("subject", "content", "approver"), ()),
+    (("subject", "content", "tool", "name"), ()),
+    (("subject", "content", "testSuite", "name"), ()),
+    (("subject", "content", "author", "name"), ()),
+    (("subject", "content", "findings"), ("id", "package", "title")),
+    (("customData", "details", "title"), ()),
+    (("customData", "details", "reviewBody"), ()),
+    (("customData", "incident", "title"), ()),
+    (("customData", "testResults", "failed"), ("suite", "classname", "name")),
+)
+# An event contributes at most this much text; search is for finding, not storing.
+_MAX_SEARCH_TEXT = 20_000
+_MAX_ITEMS = 200
 
 
 def search_text(event: Mapping[str, Any], refs: Sequence[tuple[str, str]]) -> str:
     """The words search finds an event by: messages, titles, names, test names, CVE ids, refs."""
-    out: list[str] = [value for _, value in refs]
-    _texts(_at(event, "subject"), out)
-    _texts(_at(event, "customData"), out)
-    seen: dict[str, None] = {}
-    for text in out:
-        seen.setdefault(text[:2000], None)
-    return "\n".join(seen)[:20000]
+    out: dict[str, None] = dict.fromkeys(value for _, value in refs)
+    for path, keys in _SEARCHED:
+        value = _at(event, *path)
+        if isinstance(value, str):
+            out.setdefault(value, None)
+        elif isinstance(value, list) and keys:
+            for item in value[:_MAX_ITEMS]:
+                for key in keys:
+                    text = item.get(key) if type(item) is dict else None
+                    if isinstance(text, str):
+                        out.setdefault(text, None)
+    return "\n".join(out)[:_MAX_SEARCH_TEXT]

@@ -155,6 +155,8 @@ LINEAGE_TABLES: dict[str, sa.Table] = {
 }
 assert tuple(LINEAGE_TABLES) == TABLES
 
+_COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES.items()}
+
 # Search lives outside SQLAlchemy's metadata: an FTS5 virtual table on SQLite, a table
 # with a generated tsvector column and a GIN index on PostgreSQL (migration 0004).
 SEARCH_TABLE = "search_index"
@@ -171,9 +173,22 @@ def create_search_sql(dialect: str) -> list[str]:
     ]
 
 
-def _search_insert(conn: sa.Connection) -> sa.TextClause:
+def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One driver executemany of tuples in column order (``commit`` is quoted: a keyword)."""
+    quote = conn.dialect.identifier_preparer.quote
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(quote(c.name) for c in table.columns)
+    placeholders = ", ".join(marker for _ in table.columns)
+    # Names come from the table definition, values are bound: nothing user-given is spliced.
+    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _insert_search(conn: sa.Connection, docs: Sequence[tuple[int, str]]) -> None:
     column = "rowid" if conn.dialect.name == "sqlite" else "idx"
-    return sa.text(f"INSERT INTO {SEARCH_TABLE} ({column}, body) VALUES (:idx, :body)")  # noqa: S608 - fixed names
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {SEARCH_TABLE} ({column}, body) VALUES ({marker}, {marker})"  # noqa: S608 - fixed names
+    conn.exec_driver_sql(sql, list(docs))
 
 
 def _delete_index(conn: sa.Connection, index: int) -> None:
@@ -188,20 +203,20 @@ def _write(
     conn: sa.Connection, items: Sequence[tuple[int, str, Any, Sequence[tuple[str, str]]]]
 ) -> None:
     """Project ``(index, time_utc, event, refs)`` items into the lineage tables."""
-    rows: dict[str, list[dict[str, Any]]] = {}
-    docs: list[dict[str, Any]] = []
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    docs: list[tuple[int, str]] = []
     for index, time_utc, event, event_refs in items:
         if str(event.get("context", {}).get("type", "")).startswith(ERASED_TYPE):
             erased = event.get("subject", {}).get("content", {}).get("index")
             if isinstance(erased, int):
                 _delete_index(conn, erased)
         for table, row in project_event(event, event_refs, index=index, time_utc=time_utc):
-            rows.setdefault(table, []).append(row)
-        docs.append({"idx": index, "body": search_text(event, event_refs)})
+            rows.setdefault(table, []).append(tuple(row.get(c) for c in _COLUMNS[table]))
+        docs.append((index, search_text(event, event_refs)))
     for table, values in rows.items():
-        conn.execute(LINEAGE_TABLES[table].insert(), values)
+        _insert_rows(conn, LINEAGE_TABLES[table], values)
     if docs:
-        conn.execute(_search_insert(conn), docs)
+        _insert_search(conn, docs)
 
 
 def project_lineage(conn: sa.Connection, appended: Sequence[Appended]) -> None:
