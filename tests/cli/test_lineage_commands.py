@@ -115,3 +115,17 @@ class TestQuestions:
         assert result.exit_code == 0, result.output
         assert "rebuilt lineage from 81 entries" in result.stdout
         assert _json(asked, "trace", "production/payments") == before
+
+
+class TestDemo:
+    def test_demo_records_once_and_answers(self, cli: CliRunner) -> None:
+        """demo records the whole history once (a rerun adds nothing) and trace answers from it."""
+        args = ["demo", "--start", "2026-11-02T09:00:00Z"]
+        first = cli.invoke(app, args)
+        assert first.exit_code == 0, first.output
+        assert "recorded 81 demo events" in first.stdout
+        assert "--at 2026-11-09T00:12:00Z" in first.stdout
+        again = cli.invoke(app, args)
+        assert "recorded 0 demo events" in again.stdout
+        doc = _json(cli, "trace", "production/payments", "--at", "2026-11-09T00:12:00Z")
+        assert doc["deployment"]["version"] == "1.6.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -319,6 +320,44 @@ def timeline(
     _items_table(f"{len(doc['events'])} events", doc["events"])
 
 
+def demo(
+    ctx: typer.Context,
+    start: str | None = typer.Option(
+        None, "--start", help="When the history begins (RFC 3339; default: 8 days ago, 09:00Z)."
+    ),
+) -> None:
+    """Record a realistic demo history: releases, reviews, tests, scans, approvals, an incident."""
+    from datetime import UTC, timedelta
+
+    from flightlog.demo import demo_history
+
+    moment = parse_time(start, "--start") or (datetime.now(UTC) - timedelta(days=8)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    batches = demo_history(moment, run=f"demo-{moment:%Y%m%d%H%M}")
+    with reported_errors(), open_ledger(ctx, write=True) as ledger:
+        added = 0
+        for name, events in batches:
+            data = "\n".join(json.dumps(e) for e in events).encode()
+            added += sum(not r.duplicate for r in ledger.record_bytes(data, name=name))
+    incident = next(
+        e["context"]["timestamp"]
+        for _, events in batches
+        for e in events
+        if e["context"]["type"].startswith("dev.cdevents.incident.")
+    )
+    console.print(
+        line(
+            styled("recorded", "bold green"),
+            f" {added} demo events ({sum(len(e) for _, e in batches)} in the history); ask "
+            f"`flightlog trace production/payments --at {incident}`, "
+            f"`flightlog suspects --env production --at {incident} --window 2d`, "
+            "`flightlog diff production/payments 1.4.0 1.6.0`, `flightlog search CVE-2026-4242`",
+        ),
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
     app.command()(trace)
@@ -327,3 +366,4 @@ def register(app: typer.Typer) -> None:
     app.command()(search)
     app.command()(timeline)
     app.command()(rebuild)
+    app.command()(demo)
