@@ -26,6 +26,10 @@ class LineageReader(Protocol):
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
         ...
 
+    def facts_at(self, table: str, indices: Sequence[int]) -> list[Fact]:
+        """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
+        ...
+
     def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """The refs of several entries."""
         ...

@@ -110,11 +110,10 @@ def _pull_requests(reader: LineageReader, sha: str) -> list[dict[str, Any]]:
     """The PRs/MRs that name a commit, with their author, reviews and tickets."""
     keys: dict[str, None] = {}
     indices = reader.indices_with("commit", sha)
+    for row in reader.facts_at("changes", indices):
+        if row["kind"] == "change":
+            keys.setdefault(row["key"], None)
     found = []
-    for index in indices:
-        rows = reader.facts("changes", {"kind": "change"}, after=index - 1, upto=index, limit=1)
-        if rows:
-            keys.setdefault(rows[0]["key"], None)
     for key in keys:
         rows = reader.facts("changes", {"kind": "change", "key": key}, limit=100)
         refs = reader.refs_of([r["idx"] for r in rows])

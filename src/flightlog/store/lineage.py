@@ -303,6 +303,17 @@ class LineageStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
+    def facts_at(self, table: str, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
+        t = LINEAGE_TABLES[table]
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(indices), reads.IN_CHUNK):
+                chunk = list(indices[start : start + reads.IN_CHUNK])
+                stmt = sa.select(t).where(t.c.idx.in_(chunk)).order_by(t.c.idx)
+                out.extend(dict(r._mapping) for r in conn.execute(stmt))
+        return sorted(out, key=lambda r: int(r["idx"]))
+
     def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """The refs of several entries."""
         with self.engine.connect() as conn:
