@@ -96,6 +96,12 @@ def _sha(*parts: str) -> str:
     return hashlib.sha1("\n".join(parts).encode(), usedforsecurity=False).hexdigest()
 
 
+def _artifact(run: str, service: str, version: str) -> str:
+    """The OCI image of one release; each history (``run``) builds its own."""
+    digest = hashlib.sha256(f"{run}/{service}/{version}".encode()).hexdigest()
+    return f"pkg:oci/{service}@sha256:{digest}"
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -152,7 +158,7 @@ def _repo(service: str) -> dict[str, Any]:
 
 def _release(rec: _Recorder, rel: Release, number: int) -> Iterator[None]:
     repo = _repo(rel.service)
-    shas = [_sha(rel.service, rel.version, m) for _, m, _ in rel.commits]
+    shas = [_sha(rec.run, rel.service, rel.version, m) for _, m, _ in rel.commits]
     head = shas[-1]
     author = rel.commits[-1][0]
     branch = f"feature/{rel.commits[0][1].split(' ')[0]}"
@@ -244,7 +250,7 @@ def _release(rec: _Recorder, rel: Release, number: int) -> Iterator[None]:
         job="build",
         run_url=f"https://github.com/acme/{rel.service}/actions/runs/{number}",
     )
-    artifact = f"pkg:oci/{rel.service}@sha256:{hashlib.sha256(rel.version.encode()).hexdigest()}"
+    artifact = _artifact(rec.run, rel.service, rel.version)
     rec.tick(6)
     rec.step(
         "record build", records.build_events(rec.origin(ci), artifact=artifact, version=rel.version)
@@ -365,7 +371,7 @@ def demo_history(start: datetime, *, run: str = "demo") -> list[Batch]:
     )
     rec.tick(14)
     good = RELEASES[2]
-    artifact = f"pkg:oci/payments@sha256:{hashlib.sha256(good.version.encode()).hexdigest()}"
+    artifact = _artifact(rec.run, "payments", good.version)
     rollback_ci = CiContext(actor="oncall-olga", run_id="payments-rollback-1", job="rollback")
     rec.step(
         "record deploy",
