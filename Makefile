@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install Flightlog with its dev tools
 
-run: $(STAMP) ## start the server on the embedded SQLite store
+run: $(STAMP) ## start the server on the embedded SQLite store (a new store gets the demo history)
+	FLIGHTLOG_SERVER= $(BIN)/flightlog demo --if-empty
 	$(BIN)/flightlog serve
 
 test: $(STAMP) ## run the whole suite (SQLite and, when reachable, PostgreSQL)

@@ -127,5 +127,8 @@ class TestDemo:
         assert "--at 2026-11-09T00:12:00Z" in first.stdout
         again = cli.invoke(app, args)
         assert "recorded 0 demo events" in again.stdout
+        skipped = cli.invoke(app, [*args, "--if-empty"])
+        assert skipped.exit_code == 0, skipped.output
+        assert "skipped the demo: the ledger already holds events" in skipped.stdout
         doc = _json(cli, "trace", "production/payments", "--at", "2026-11-09T00:12:00Z")
         assert doc["deployment"]["version"] == "1.6.0"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from flightlog.api import EventFilter
 from flightlog.cli.context import (
     console,
     fail,
@@ -325,6 +326,9 @@ def demo(
     start: str | None = typer.Option(
         None, "--start", help="When the history begins (RFC 3339; default: 8 days ago, 09:00Z)."
     ),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Record only into a ledger that holds no event yet."
+    ),
 ) -> None:
     """Record a realistic demo history: releases, reviews, tests, scans, approvals, an incident."""
     from datetime import UTC, timedelta
@@ -336,6 +340,11 @@ def demo(
     )
     batches = demo_history(moment, run=f"demo-{moment:%Y%m%d%H%M}")
     with reported_errors(), open_ledger(ctx, write=True) as ledger:
+        if if_empty and ledger.log(EventFilter(), limit=1):
+            console.print(
+                line(styled("skipped", "bold"), " the demo: the ledger already holds events")
+            )
+            return
         added = 0
         for name, events in batches:
             data = "\n".join(json.dumps(e) for e in events).encode()
