@@ -26,7 +26,17 @@ RESULTS_PATH = REPO_ROOT / "bench" / "RESULTS.md"
 DATA_DIR = REPO_ROOT / "bench" / "data"
 
 # Sections appear in RESULTS.md in this order, whatever order they were run in.
-SECTION_ORDER = ("append", "verify", "proof", "server", "cli_startup", "webhooks", "evidence")
+SECTION_ORDER = (
+    "append",
+    "verify",
+    "proof",
+    "server",
+    "cli_startup",
+    "webhooks",
+    "evidence",
+    "projections",
+    "questions",
+)
 
 _HEADER = """# Benchmark results
 

@@ -18,7 +18,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
-from bench import append, cli_startup, evidence, proof, server, verify, webhooks
+from bench import (
+    append,
+    cli_startup,
+    evidence,
+    projections,
+    proof,
+    questions,
+    server,
+    verify,
+    webhooks,
+)
 from bench.config import DEFAULT_POSTGRES_URL, BenchConfig
 from bench.results import Section, machine, print_section, update_results
 
@@ -30,6 +40,8 @@ BENCHMARKS: dict[str, Callable[[BenchConfig, Console], Section]] = {
     "cli_startup": cli_startup.run,
     "webhooks": webhooks.run,
     "evidence": evidence.run,
+    "projections": projections.run,
+    "questions": questions.run,
 }
 QUICK = BenchConfig(entries=20_000, append_events=5_000, repeat=2, server_seconds=3.0)
 

@@ -381,6 +381,44 @@ class Ledger(Protocol):
         """Keep ``data`` in the blob store (idempotently); return its hex SHA-256."""
         ...
 
+    def trace(
+        self,
+        target: str,
+        *,
+        at: datetime | None = None,
+        deployment: str | None = None,
+        artifact: str | None = None,
+    ) -> dict[str, Any]:
+        """What runs in ``ENV/SERVICE`` (now, at ``at``, or a named deployment) and its chain."""
+        ...
+
+    def diff(self, target: str, older: str, newer: str) -> dict[str, Any]:
+        """Commits, authors, tickets and systems between two deployments of ``ENV/SERVICE``."""
+        ...
+
+    def suspects(
+        self, environment: str, *, at: datetime, window_seconds: float, service: str | None = None
+    ) -> dict[str, Any]:
+        """Deployments to ``environment`` in the window before ``at``, ranked with reasons."""
+        ...
+
+    def search(self, text: str, *, limit: int = 50) -> dict[str, Any]:
+        """Entries whose messages, titles, names, test names, CVE ids or tickets match."""
+        ...
+
+    def timeline(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service: str | None = None,
+        environment: str | None = None,
+        system: str | None = None,
+        limit: int = 500,
+    ) -> dict[str, Any]:
+        """Every event between ``since`` and ``until`` in ledger order, filtered by where."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -136,3 +136,7 @@ class PartiallyRecorded(FlightlogError):
         self.cause = cause
         self.results = results
         super().__init__(f"{cause} ({len(results)} earlier events were recorded)")
+
+
+class UnknownName(NotFound):
+    """A service, environment, deployment or version a question names does not exist."""

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from flightlog.api import (
     AppendResult,
@@ -101,6 +101,9 @@ PARALLEL_VERIFY_MIN = 4 * TASK_CHUNKS * CHUNK
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` during long work."""
+
+if TYPE_CHECKING:
+    from flightlog.store.lineage import LineageStore
 
 
 def _type_patterns(value: str) -> tuple[str, ...]:
@@ -404,6 +407,12 @@ class Flightlog:
 
     # -- reads ------------------------------------------------------------------------
 
+    def rebuild_lineage(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recreate the lineage tables from the ledger alone; the number of entries read."""
+        from flightlog.store.lineage import rebuild_lineage
+
+        return rebuild_lineage(self.store.engine, progress)
+
     def tree_size(self) -> int:
         """The number of entries in the log."""
         return self.store.tree_size()
@@ -462,6 +471,103 @@ class Flightlog:
         refs = self.store.refs_of(indices)
         leaves = self.store.leaf_hashes(indices)
         return [self._entry(r, leaves.get(r.index), refs[r.index]) for r in rows]
+
+    # -- the questions: trace, diff, suspects, search, timeline ------------------------
+
+    def _lineage(self) -> LineageStore:
+        from flightlog.store.lineage import LineageStore
+
+        return LineageStore(self.store.engine)
+
+    def trace(
+        self,
+        target: str,
+        *,
+        at: datetime | None = None,
+        deployment: str | None = None,
+        artifact: str | None = None,
+    ) -> dict[str, Any]:
+        """What runs in ``ENV/SERVICE`` (now, at ``at``, or a named deployment) and its chain."""
+        from flightlog.lineage.trace import trace
+
+        _refuse_nul((target, deployment, artifact))
+        return trace(
+            self._lineage(),
+            target,
+            at_utc=_time_bound(at),
+            deployment=deployment,
+            artifact=artifact,
+        )
+
+    def diff(self, target: str, older: str, newer: str) -> dict[str, Any]:
+        """Commits, authors, tickets and systems between two deployments of ``ENV/SERVICE``."""
+        from flightlog.lineage.trace import diff
+
+        _refuse_nul((target, older, newer))
+        return diff(self._lineage(), target, older, newer)
+
+    def suspects(
+        self, environment: str, *, at: datetime, window_seconds: float, service: str | None = None
+    ) -> dict[str, Any]:
+        """Deployments to ``environment`` in the window before ``at``, ranked with reasons."""
+        from flightlog.lineage.suspects import suspects
+
+        _refuse_nul((environment, service))
+        if window_seconds <= 0:
+            raise InputError("the window must be positive")
+        return suspects(
+            self._lineage(),
+            environment=environment,
+            service=service,
+            at_utc=_time_bound(at) or "",
+            window=timedelta(seconds=window_seconds),
+        )
+
+    def _items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        from flightlog.lineage.timeline import item
+
+        refs = self.store.refs_of(indices)
+        out = []
+        for index in indices:
+            row, _, _ = self.store.get(index)
+            event, _ = _stored_event(row.payload, row.payload_sha256)
+            out.append(item(index, row.time_utc, row.type, event, refs[index]))
+        return out
+
+    def search(self, text: str, *, limit: int = 50) -> dict[str, Any]:
+        """Entries whose messages, titles, names, test names, CVE ids or tickets match ``text``."""
+        _refuse_nul((text,))
+        if not text.strip():
+            raise InputError("search for at least one word")
+        return {"query": text, "results": self._items(self._lineage().search(text, limit=limit))}
+
+    def timeline(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service: str | None = None,
+        environment: str | None = None,
+        system: str | None = None,
+        limit: int = 500,
+    ) -> dict[str, Any]:
+        """Every event between ``since`` and ``until`` in ledger order, filtered by where."""
+        from flightlog.lineage.timeline import item
+
+        _refuse_nul((service, environment, system))
+        pairs = (("service", service), ("environment", environment), ("system", system))
+        query = Query(
+            refs=tuple((k, v) for k, v in pairs if v),
+            since_utc=_time_bound(since),
+            until_utc=_time_bound(until),
+        )
+        rows = self.store.query(query, after=None, limit=limit)
+        refs = self.store.refs_of([r.index for r in rows])
+        events = []
+        for row in rows:
+            event, _ = _stored_event(row.payload, row.payload_sha256)
+            events.append(item(row.index, row.time_utc, row.type, event, refs[row.index]))
+        return {"since": _time_bound(since), "until": _time_bound(until), "events": events}
 
     # -- checkpoints and proofs -------------------------------------------------------
 

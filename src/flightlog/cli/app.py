@@ -10,6 +10,7 @@ from typer.core import TyperArgument, TyperOption
 from flightlog import __version__
 from flightlog.cli import (
     ledger_commands,
+    lineage_commands,
     record_commands,
     server_commands,
     source_commands,
@@ -95,6 +96,7 @@ register_pipeline_commands(app)
 trust_commands.register(app)
 server_commands.register(app)
 source_commands.register(app)
+lineage_commands.register(app)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import re
 import ssl
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -49,6 +50,7 @@ from flightlog.wire import (
     BLOBS,
     CHECKPOINT,
     CURSOR_PARAM,
+    DIFF,
     EVENT,
     EVENTS,
     EVENTS_BATCH,
@@ -62,6 +64,10 @@ from flightlog.wire import (
     ORDER_PARAM,
     PROOF_CONSISTENCY,
     PROOF_INCLUSION,
+    SEARCH,
+    SUSPECTS,
+    TIMELINE,
+    TRACE,
     check_event_size,
     error_from_problem,
     kind_of_answer,
@@ -352,6 +358,73 @@ class RemoteFlightlog:
                 f"under {str(digest)[:80]!r}"
             )
         return expected
+
+    def _question(
+        self, path: str, params: Mapping[str, str | int | float | None]
+    ) -> dict[str, Any]:
+        given = {
+            k: v if isinstance(v, str | int) else str(v) for k, v in params.items() if v is not None
+        }
+        return self._object(self._send("GET", path, params=given))
+
+    def trace(
+        self,
+        target: str,
+        *,
+        at: datetime | None = None,
+        deployment: str | None = None,
+        artifact: str | None = None,
+    ) -> dict[str, Any]:
+        """What runs in ``ENV/SERVICE`` and the chain behind it, as the server answers."""
+        from urllib.parse import quote
+
+        from flightlog.lineage.resolve import split_target
+
+        env, service = split_target(target)
+        path = TRACE.format(environment=quote(env, safe=""), service=quote(service, safe=""))
+        when = format_timestamp(at) if at is not None else None
+        return self._question(path, {"at": when, "deployment": deployment, "artifact": artifact})
+
+    def diff(self, target: str, older: str, newer: str) -> dict[str, Any]:
+        """Commits, authors, tickets and systems between two deployments."""
+        return self._question(DIFF, {"target": target, "from": older, "to": newer})
+
+    def suspects(
+        self, environment: str, *, at: datetime, window_seconds: float, service: str | None = None
+    ) -> dict[str, Any]:
+        """Deployments before ``at``, ranked with reasons."""
+        params = {
+            "env": environment,
+            "service": service,
+            "at": format_timestamp(at),
+            "window": int(window_seconds),
+        }
+        return self._question(SUSPECTS, params)
+
+    def search(self, text: str, *, limit: int = 50) -> dict[str, Any]:
+        """Full-text search of the ledger."""
+        return self._question(SEARCH, {"q": text, "limit": limit})
+
+    def timeline(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service: str | None = None,
+        environment: str | None = None,
+        system: str | None = None,
+        limit: int = 500,
+    ) -> dict[str, Any]:
+        """Every event between ``since`` and ``until``, filtered by where."""
+        params = {
+            "since": format_timestamp(since) if since else None,
+            "until": format_timestamp(until) if until else None,
+            "service": service,
+            "env": environment,
+            "system": system,
+            "limit": limit,
+        }
+        return self._question(TIMELINE, params)
 
     def log(
         self,

@@ -17,7 +17,7 @@ from flightlog import __version__
 from flightlog.api import CheckpointInfo
 from flightlog.auth.tokens import TokenCache, authenticate, ensure_first_admin
 from flightlog.config import Settings
-from flightlog.server import blobs, health, ingest, metrics, query, tiles, webhooks
+from flightlog.server import blobs, health, ingest, lineage, metrics, query, tiles, webhooks
 from flightlog.server.fastpath import FastIngestAPI
 from flightlog.server.logging import RequestContextMiddleware, configure_logging
 from flightlog.server.metrics import Metrics
@@ -127,7 +127,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, observe=app_metrics.observe_request)
-    for module in (ingest, query, health, metrics, tiles, webhooks, blobs):
+    for module in (ingest, query, health, metrics, tiles, webhooks, blobs, lineage):
         app.include_router(module.router)
     setattr(app.state, tiles.PUBLIC_TILES_ATTR, public_tiles)
     return app

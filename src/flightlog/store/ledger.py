@@ -25,6 +25,7 @@ from flightlog.store import reads
 from flightlog.store.append import ADVISORY_LOCK_KEY as _ADVISORY_LOCK_KEY
 from flightlog.store.append import Appended, Appender, Projection, lock_log
 from flightlog.store.engine import create_engine, is_sqlite, write_transaction
+from flightlog.store.lineage import project_lineage
 from flightlog.store.reads import EntryRow, Query, StoredCheckpoint, checkpoint_from_row
 from flightlog.store.schema import checkpoints
 from flightlog.store.snapshot import LedgerSnapshot
@@ -59,9 +60,10 @@ def _alembic_config() -> Config:
 class LedgerStore:
     """Durable storage of the ledger; every write is one transaction."""
 
-    def __init__(self, engine: sa.Engine, projections: Sequence[Projection] = ()) -> None:
+    def __init__(self, engine: sa.Engine, projections: Sequence[Projection] | None = None) -> None:
         self.engine = engine
-        self._appender = Appender(engine, projections)
+        # Every store keeps its lineage tables current unless told otherwise (benchmarks).
+        self._appender = Appender(engine, [project_lineage] if projections is None else projections)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> LedgerStore:

@@ -1,0 +1,1 @@
+"""Lineage: projections of the ledger and the questions asked of them (trace, diff, suspects)."""

@@ -1,0 +1,43 @@
+"""The read port the lineage questions ask: projection rows, refs and search, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+Fact = dict[str, Any]
+
+
+class LineageReader(Protocol):
+    """Reads of the lineage tables (implemented in ``store/lineage.py``)."""
+
+    def facts(
+        self,
+        table: str,
+        where: Mapping[str, str | None],
+        *,
+        after: int | None = None,
+        upto: int | None = None,
+        since_utc: str | None = None,
+        until_utc: str | None = None,
+        newest_first: bool = False,
+        limit: int = 200,
+    ) -> list[Fact]:
+        """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
+        ...
+
+    def facts_at(self, table: str, indices: Sequence[int]) -> list[Fact]:
+        """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
+        ...
+
+    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries."""
+        ...
+
+    def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
+        """Entries carrying the ref ``(kind, value)``, in ledger order."""
+        ...
+
+    def names(self, table: str, column: str) -> list[str]:
+        """The distinct values of one column of one table, sorted."""
+        ...

@@ -1,0 +1,62 @@
+"""Finding what a question names: a service, an environment, a deployment; nearest names on a miss."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from flightlog.errors import UnknownName
+from flightlog.lineage.port import Fact, LineageReader
+
+__all__ = ["check_name", "deployment_named", "split_target", "successful"]
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``ENV/SERVICE`` → ``(environment, service)``; UnknownName naming the expected shape."""
+    env, sep, service = target.partition("/")
+    if not sep or not env or not service:
+        raise UnknownName(f"{target!r} is not ENV/SERVICE (for example production/payments)")
+    return env, service
+
+
+def _nearest(value: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + ", ".join(close) + "?"
+    if not known:
+        return "none recorded yet"
+    shown = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
+    return f"known: {shown}"
+
+
+def check_name(reader: LineageReader, what: str, value: str) -> None:
+    """UnknownName unless some deployment names ``value`` as its ``what`` (service/environment)."""
+    known = reader.names("deployments", what)
+    if value not in known:
+        raise UnknownName(f"no {what} {value!r} has deployments; {_nearest(value, known)}")
+
+
+def successful(facts: Sequence[Fact]) -> list[Fact]:
+    """The deployments among ``facts`` that finished successfully."""
+    return [f for f in facts if f["status"] == "success"]
+
+
+def deployment_named(reader: LineageReader, env: str, service: str, name: str) -> Fact:
+    """The successful deployment ``name`` stands for: a ledger index, a deployment id or a version."""
+    where = {"environment": env, "service": service, "status": "success"}
+    if name.isdigit():
+        found = reader.facts("deployments", where, after=int(name) - 1, upto=int(name))
+        if found:
+            return found[0]
+    for column in ("deployment", "version", "artifact"):
+        found = reader.facts("deployments", {**where, column: name}, newest_first=True, limit=1)
+        if found:
+            return found[0]
+    versions = [
+        str(f["version"] or f["deployment"])
+        for f in reader.facts("deployments", where, newest_first=True, limit=50)
+    ]
+    raise UnknownName(
+        f"no deployment {name!r} of {service} in {env} (a version, a deployment id or a ledger "
+        f"index); {_nearest(name, list(dict.fromkeys(versions)))}"
+    )

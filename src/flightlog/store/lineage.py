@@ -1,0 +1,359 @@
+"""The lineage tables: written inside every append, rebuilt from the ledger, read by lineage/.
+
+Rows come from the pure :func:`flightlog.lineage.projection.project_event`; this module
+holds only their SQL. Search uses SQLite FTS5 or a PostgreSQL ``tsvector`` column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flightlog.events.refs import extract_refs
+from flightlog.lineage.projection import TABLES, project_event, search_text
+from flightlog.store import reads
+from flightlog.store.append import Appended, lock_log
+from flightlog.store.engine import write_transaction
+from flightlog.store.schema import entries, refs
+
+__all__ = [
+    "LINEAGE_TABLES",
+    "LineageStore",
+    "lineage_metadata",
+    "project_lineage",
+    "rebuild_lineage",
+]
+
+ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
+REBUILD_CHUNK = 2000
+# Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
+_WORD = re.compile(r"[\w][\w.-]*")
+
+lineage_metadata = sa.MetaData()
+
+
+def _table(name: str, *columns: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        lineage_metadata,
+        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("time_utc", sa.Text, nullable=False),
+        *columns,
+    )
+
+
+def _text(name: str, *, nullable: bool = True) -> sa.Column[Any]:
+    return sa.Column(name, sa.Text, nullable=nullable)
+
+
+def _count(name: str) -> sa.Column[Any]:
+    return sa.Column(name, sa.Integer, nullable=False)
+
+
+def _links() -> list[sa.Column[Any]]:
+    return [_text("artifact"), _text("commit"), _text("actor"), _text("pipeline_run")]
+
+
+deployments = _table(
+    "deployments",
+    _text("deployment", nullable=False),
+    _text("service", nullable=False),
+    _text("environment", nullable=False),
+    _text("artifact"),
+    _text("version"),
+    _text("status", nullable=False),
+    _text("reason"),
+    _text("actor"),
+    _text("commit"),
+    _text("pipeline_run"),
+)
+sa.Index(
+    "ix_deployments_where", deployments.c.environment, deployments.c.service, deployments.c.idx
+)
+builds = _table("builds", *_links(), _text("run_url"), _text("version"))
+sa.Index("ix_builds_artifact", builds.c.artifact)
+artifacts = _table("artifacts", *_links())
+sa.Index("ix_artifacts_artifact", artifacts.c.artifact)
+changes = _table(
+    "changes",
+    _text("kind", nullable=False),
+    _text("verb", nullable=False),
+    _text("key", nullable=False),
+    _text("repo"),
+    _text("author"),
+    _text("title"),
+    _text("url"),
+    _text("reviewer"),
+    _text("verdict"),
+)
+sa.Index("ix_changes_key", changes.c.key)
+test_runs = _table(
+    "test_runs",
+    *_links(),
+    _text("environment"),
+    _text("suite"),
+    _text("outcome", nullable=False),
+    _count("tests"),
+    _count("failures"),
+    _count("errors"),
+    _count("skipped"),
+)
+sa.Index("ix_test_runs_artifact", test_runs.c.artifact)
+sa.Index("ix_test_runs_commit", test_runs.c.commit)
+scans = _table(
+    "scans",
+    *_links(),
+    _text("tool", nullable=False),
+    _count("critical"),
+    _count("high"),
+    _count("medium"),
+    _count("low"),
+    _text("worst"),
+)
+sa.Index("ix_scans_artifact", scans.c.artifact)
+approvals = _table(
+    "approvals",
+    *_links(),
+    _text("approver", nullable=False),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    _text("change"),
+    _text("environment"),
+)
+sa.Index("ix_approvals_artifact", approvals.c.artifact)
+tickets = sa.Table(
+    "tickets",
+    lineage_metadata,
+    sa.Column("ticket", sa.Text, primary_key=True),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time_utc", sa.Text, nullable=False),
+)
+sa.Index("ix_tickets_idx", tickets.c.idx)
+incidents = _table(
+    "incidents",
+    _text("incident", nullable=False),
+    _text("service"),
+    _text("environment"),
+    _text("status", nullable=False),
+    _text("title"),
+    _text("severity"),
+)
+
+LINEAGE_TABLES: dict[str, sa.Table] = {
+    "deployments": deployments,
+    "artifacts": artifacts,
+    "builds": builds,
+    "changes": changes,
+    "test_runs": test_runs,
+    "scans": scans,
+    "approvals": approvals,
+    "tickets": tickets,
+    "incidents": incidents,
+}
+assert tuple(LINEAGE_TABLES) == TABLES
+
+_COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES.items()}
+
+# Search lives outside SQLAlchemy's metadata: an FTS5 virtual table on SQLite, a table
+# with a generated tsvector column and a GIN index on PostgreSQL (migration 0004).
+SEARCH_TABLE = "search_index"
+
+
+def create_search_sql(dialect: str) -> list[str]:
+    """DDL of the search index for ``dialect`` (``sqlite`` or ``postgresql``)."""
+    if dialect == "sqlite":
+        return [f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(body, tokenize='unicode61')"]
+    return [
+        f"CREATE TABLE {SEARCH_TABLE} (idx BIGINT PRIMARY KEY, body TEXT NOT NULL, "
+        "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)",
+        f"CREATE INDEX ix_{SEARCH_TABLE}_tsv ON {SEARCH_TABLE} USING gin (tsv)",
+    ]
+
+
+def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One driver executemany of tuples in column order (``commit`` is quoted: a keyword)."""
+    quote = conn.dialect.identifier_preparer.quote
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(quote(c.name) for c in table.columns)
+    placeholders = ", ".join(marker for _ in table.columns)
+    # Names come from the table definition, values are bound: nothing user-given is spliced.
+    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _insert_search(conn: sa.Connection, docs: Sequence[tuple[int, str]]) -> None:
+    column = "rowid" if conn.dialect.name == "sqlite" else "idx"
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {SEARCH_TABLE} ({column}, body) VALUES ({marker}, {marker})"  # noqa: S608 - fixed names
+    conn.exec_driver_sql(sql, list(docs))
+
+
+def _delete_index(conn: sa.Connection, index: int) -> None:
+    """Drop the rows of an entry whose payload was erased: they were derived from it."""
+    for table in LINEAGE_TABLES.values():
+        conn.execute(table.delete().where(table.c.idx == index))
+    column = "rowid" if conn.dialect.name == "sqlite" else "idx"
+    conn.execute(sa.text(f"DELETE FROM {SEARCH_TABLE} WHERE {column} = :i"), {"i": index})  # noqa: S608
+
+
+def _write(
+    conn: sa.Connection, items: Sequence[tuple[int, str, Any, Sequence[tuple[str, str]]]]
+) -> None:
+    """Project ``(index, time_utc, event, refs)`` items into the lineage tables."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    docs: list[tuple[int, str]] = []
+    for index, time_utc, event, event_refs in items:
+        if str(event.get("context", {}).get("type", "")).startswith(ERASED_TYPE):
+            erased = event.get("subject", {}).get("content", {}).get("index")
+            if isinstance(erased, int):
+                _delete_index(conn, erased)
+        for table, row in project_event(event, event_refs, index=index, time_utc=time_utc):
+            rows.setdefault(table, []).append(tuple(row.get(c) for c in _COLUMNS[table]))
+        docs.append((index, search_text(event, event_refs)))
+    for table, values in rows.items():
+        _insert_rows(conn, LINEAGE_TABLES[table], values)
+    if docs:
+        _insert_search(conn, docs)
+
+
+def project_lineage(conn: sa.Connection, appended: Sequence[Appended]) -> None:
+    """The lineage projection: registered on every store, run inside the append."""
+    _write(
+        conn,
+        [(a.index, a.event.time_utc, a.event.event, a.event.refs) for a in appended],
+    )
+
+
+def _clear(conn: sa.Connection) -> None:
+    for table in reversed(LINEAGE_TABLES.values()):
+        conn.execute(table.delete())
+    conn.execute(sa.text(f"DELETE FROM {SEARCH_TABLE}"))  # noqa: S608 - fixed name
+
+
+def fill_lineage(conn: sa.Connection, progress: Callable[[int, int], None] | None = None) -> int:
+    """Empty the lineage tables and project every entry again, on ``conn``; entries read."""
+    total = int(conn.execute(sa.select(sa.func.count()).select_from(entries)).scalar_one())
+    _clear(conn)
+    done, after = 0, -1
+    while True:
+        chunk = conn.execute(
+            sa.select(entries.c.idx, entries.c.time_utc, entries.c.payload)
+            .where(entries.c.idx > after)
+            .order_by(entries.c.idx)
+            .limit(REBUILD_CHUNK)
+        ).all()
+        if not chunk:
+            break
+        items = []
+        for row in chunk:
+            # An erased payload leaves nothing to project, as its erasure removed its rows.
+            if row.payload is not None:
+                event = json.loads(bytes(row.payload))
+                items.append((int(row.idx), row.time_utc, event, extract_refs(event)))
+        _write(conn, items)
+        after = int(chunk[-1].idx)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    return done
+
+
+def rebuild_lineage(engine: sa.Engine, progress: Callable[[int, int], None] | None = None) -> int:
+    """Recreate the lineage tables from the ledger alone, in one transaction under the lock."""
+    with write_transaction(engine) as conn:
+        lock_log(conn)
+        return fill_lineage(conn, progress)
+
+
+class LineageStore:
+    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def facts(
+        self,
+        table: str,
+        where: Mapping[str, str | None],
+        *,
+        after: int | None = None,
+        upto: int | None = None,
+        since_utc: str | None = None,
+        until_utc: str | None = None,
+        newest_first: bool = False,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
+        t = LINEAGE_TABLES[table]
+        stmt = sa.select(t)
+        for column, value in where.items():
+            stmt = stmt.where(t.c[column].is_(None) if value is None else t.c[column] == value)
+        if after is not None:
+            stmt = stmt.where(t.c.idx > after)
+        if upto is not None:
+            stmt = stmt.where(t.c.idx <= upto)
+        if since_utc is not None:
+            stmt = stmt.where(t.c.time_utc >= since_utc)
+        if until_utc is not None:
+            stmt = stmt.where(t.c.time_utc <= until_utc)
+        stmt = stmt.order_by(t.c.idx.desc() if newest_first else t.c.idx).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def facts_at(self, table: str, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
+        t = LINEAGE_TABLES[table]
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(indices), reads.IN_CHUNK):
+                chunk = list(indices[start : start + reads.IN_CHUNK])
+                stmt = sa.select(t).where(t.c.idx.in_(chunk)).order_by(t.c.idx)
+                out.extend(dict(r._mapping) for r in conn.execute(stmt))
+        return sorted(out, key=lambda r: int(r["idx"]))
+
+    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries."""
+        with self.engine.connect() as conn:
+            return reads.refs_of(conn, indices)
+
+    def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
+        """Entries carrying the ref ``(kind, value)``, in ledger order."""
+        stmt = (
+            sa.select(refs.c.idx)
+            .where(refs.c.kind == kind, refs.c.value == value)
+            .order_by(refs.c.idx)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def names(self, table: str, column: str) -> list[str]:
+        """The distinct values of one column of one table, sorted."""
+        c = LINEAGE_TABLES[table].c[column]
+        with self.engine.connect() as conn:
+            return [v for v in conn.execute(sa.select(c).distinct().order_by(c)).scalars() if v]
+
+    def search(self, text: str, *, limit: int = 50) -> list[int]:
+        """Entries whose words match ``text`` (every word, as a prefix), best first."""
+        words = [w for w in _WORD.findall(text.lower()) if w][:16]
+        if not words:
+            return []
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+                stmt = sa.text(
+                    f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :q "  # noqa: S608
+                    "ORDER BY rank LIMIT :n"
+                )
+                rows = conn.execute(stmt, {"q": match, "n": limit})
+            else:
+                query = " & ".join(w.replace("'", "") + ":*" for w in words)
+                stmt = sa.text(
+                    f"SELECT idx FROM {SEARCH_TABLE} WHERE tsv @@ to_tsquery('simple', :q) "  # noqa: S608
+                    "ORDER BY ts_rank(tsv, to_tsquery('simple', :q)) DESC, idx DESC LIMIT :n"
+                )
+                rows = conn.execute(stmt, {"q": query, "n": limit})
+            return [int(r[0]) for r in rows]
