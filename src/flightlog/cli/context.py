@@ -203,6 +203,25 @@ def print_rows(
         sys.stdout.write("\t".join(plain(cell.replace("\n", ", ")) for cell in row) + "\n")
 
 
+def print_tree(tree: Any) -> None:
+    """A Rich tree; off a terminal drawn without a width, so no value is cut."""
+    if console.is_terminal:
+        console.print(tree)
+        return
+    from rich.console import Console
+
+    wide = Console(
+        file=sys.stdout,
+        width=1_000_000,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        color_system=None,
+    )
+    for text_line in wide.render_lines(tree, pad=False):
+        sys.stdout.write("".join(segment.text for segment in text_line).rstrip() + "\n")
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line naming the problem to stderr and return the exit to raise."""
     err_console.print(line(styled("error:", "bold red"), " ", message), soft_wrap=True)

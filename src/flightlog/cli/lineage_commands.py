@@ -20,6 +20,8 @@ from flightlog.cli.context import (
     open_local,
     plain,
     print_json,
+    print_rows,
+    print_tree,
     progress_bar,
     reported_errors,
     styled,
@@ -152,7 +154,7 @@ def render_trace(doc: dict[str, Any]) -> None:
                 f"proofs: {len(doc['proofs'])} inclusion proofs against checkpoint of size {doc['checkpoint']['tree_size']}"
             )
         )
-    console.print(tree)
+    print_tree(tree)
 
 
 def _indices(value: Any) -> Iterator[int]:
@@ -228,7 +230,7 @@ def diff(
     tree.add(plain(f"tickets: {', '.join(doc['tickets']) or 'none'}"))
     tree.add(plain(f"systems: {', '.join(doc['systems']) or 'none'}"))
     _commits_branch(tree, doc["commits"])
-    console.print(tree)
+    print_tree(tree)
 
 
 def suspects(
@@ -282,16 +284,15 @@ def suspects(
                 else "roll back to: no earlier good deployment"
             )
         )
-    console.print(tree)
+    print_tree(tree)
 
 
 def _items_table(title: str, items: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table("index", "time", "type", "summary", title=title)
-    for i in items:
-        table.add_row(str(i["index"]), plain(i["time"]), plain(i["type"]), plain(i["summary"]))
-    console.print(table)
+    print_rows(
+        ("index", "time", "type", "summary"),
+        [(str(i["index"]), i["time"], i["type"], i["summary"]) for i in items],
+        title=title,
+    )
 
 
 def search(
