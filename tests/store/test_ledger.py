@@ -17,6 +17,7 @@ from flightlog.errors import (
     InputError,
     InputTooLarge,
     NotFound,
+    StoreError,
     UnknownEventType,
 )
 from flightlog.ledger import merkle
@@ -299,3 +300,28 @@ class TestConcurrentProcesses:
             with fl.store.engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT count(*) FROM entries")).scalar_one() == 240
             assert json.dumps(fl.show(239).to_wire()["leaf"])
+
+
+class TestSchemaVersions:
+    """A store written by a newer Flightlog is refused whole, and left as it is."""
+
+    def _from_the_future(self, fl: Flightlog) -> None:
+        with fl.store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+
+    def test_newer_schema_is_refused_for_writing(self, fl: Flightlog, settings: Settings) -> None:
+        """Opening to write (migrate) names the unknown schema and changes nothing."""
+        record(fl, [service_deployed(0)])
+        self._from_the_future(fl)
+        with pytest.raises(StoreError, match=r"schema 9999, which this Flightlog does not know"):
+            Flightlog.open(settings)
+        with fl.store.engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == "9999"
+
+    def test_newer_schema_is_refused_for_reading(self, fl: Flightlog, settings: Settings) -> None:
+        """Opening to read says the same instead of reporting a schema to migrate."""
+        record(fl, [service_deployed(0)])
+        self._from_the_future(fl)
+        with pytest.raises(StoreError, match=r"written by a newer version; upgrade Flightlog"):
+            Flightlog.open_for_reading(settings)
