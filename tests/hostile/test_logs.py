@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,22 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from flightlog.config import DEFAULT_ORIGIN, Settings
 from flightlog.server import body as body_module
 from flightlog.server.app import create_app
-from flightlog.server.body import HTTP_LIMITS, MAX_HEADER_BYTES
+from flightlog.server.body import MAX_HEADER_BYTES
 from tests.hostile.conftest import BODY_MARKER, assert_log_clean, log_events, marked
 from tests.server.events import deployed
 from tests.server.harness import (
     admin_token,
-    free_port,
     problem,
     serving,
     start_server,
     stop_server,
+    uvicorn_in_thread,
 )
 
 
@@ -93,28 +91,8 @@ class Live:
 @pytest.fixture
 def live(sqlite_settings: Settings) -> Iterator[Live]:
     """The app under uvicorn with ``HTTP_LIMITS`` on a free port."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(sqlite_settings, checkpoint_interval=3600),
-        host="127.0.0.1",
-        port=port,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-        **HTTP_LIMITS,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with uvicorn_in_thread(sqlite_settings) as port:
         yield Live("127.0.0.1", port, admin_token(sqlite_settings))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def _request_head(live: Live, length: int) -> bytes:

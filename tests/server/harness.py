@@ -117,6 +117,41 @@ class LiveServer:
     settings: Settings
 
 
+@contextlib.contextmanager
+def uvicorn_in_thread(settings: Settings) -> Iterator[int]:
+    """The app under uvicorn, configured as ``flightlog serve`` is, in a thread; yields the port."""
+    import threading
+
+    import uvicorn
+
+    from flightlog.server.app import create_app
+    from flightlog.server.body import HTTP_LIMITS
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, checkpoint_interval=3600),
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        **HTTP_LIMITS,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
 def problem(response: httpx.Response) -> dict[str, Any]:
     """The problem document of ``response``, after checking it is one (RFC 9457)."""
     assert response.headers["content-type"] == "application/problem+json"
