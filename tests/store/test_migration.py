@@ -19,6 +19,7 @@ from flightlog.ledger.entry import leaf_bytes_of
 from flightlog.ledger.keys import load_or_create_signer
 from flightlog.service import Flightlog, prepare_event
 from flightlog.store.engine import create_engine, write_transaction
+from flightlog.store.ledger import schema_revisions
 from tests.factories import jsonl, service_deployed
 
 SIZE = 600
@@ -170,3 +171,15 @@ class TestMigrateV1:
         assert "merkle_nodes" in tables
         assert "tiles" not in tables
         assert version == "0001"
+
+
+def test_schema_revisions_read_from_the_files_are_alembics() -> None:
+    """The head and the known revisions read without Alembic are the ones Alembic finds."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
+    scripts = ScriptDirectory.from_config(cfg)
+    head, known = schema_revisions()
+    assert head == scripts.get_current_head()
+    assert known == {s.revision for s in scripts.walk_revisions()}

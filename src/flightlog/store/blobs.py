@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from flightlog.errors import InputError, NotFound
 from flightlog.ledger.entry import utc_now
@@ -130,6 +129,14 @@ def write_blobs(conn: sa.Connection, items: Sequence[tuple[bytes, str]]) -> list
             },
         )
     if rows:
-        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        conn.execute(dialect.insert(blobs).on_conflict_do_nothing(), list(rows.values()))
+        # Only the dialect in use is loaded: an SQLite process never imports PostgreSQL's.
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement: sa.Executable = sqlite_insert(blobs).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(blobs).on_conflict_do_nothing()
+        conn.execute(statement, list(rows.values()))
     return digests

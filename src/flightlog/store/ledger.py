@@ -7,15 +7,14 @@ point reads in :mod:`flightlog.store.reads`, consistent whole-log reads in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from flightlog.errors import ConflictError, StoreError
 from flightlog.ledger import merkle
@@ -30,6 +29,9 @@ from flightlog.store.reads import EntryRow, Query, StoredCheckpoint, checkpoint_
 from flightlog.store.schema import checkpoints
 from flightlog.store.snapshot import LedgerSnapshot
 from flightlog.store.tiles import read_entry_bundle, read_tile
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "Appended",
@@ -51,7 +53,50 @@ def _newer_schema(revision: str) -> StoreError:
     )
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+_VERSION_TABLE = "alembic_version"
+
+
+@cache
+def schema_revisions() -> tuple[str, frozenset[str]]:
+    """The head revision and every known revision, read from the migration files.
+
+    Checking a store's schema this way costs a directory listing instead of loading
+    Alembic (and Mako), which only a migration that actually runs needs.
+    """
+    versions = resources.files("flightlog.store") / "migrations" / "versions"
+    known: set[str] = set()
+    parents: set[str] = set()
+    for script in versions.iterdir():
+        if not script.name.endswith(".py") or script.name.startswith("__"):
+            continue
+        fields = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+        revision = _QUOTED.findall(fields.get("revision", ""))
+        if len(revision) != 1:
+            raise StoreError(f"the migration {script.name} names no single revision")
+        known.add(revision[0])
+        # A merge names several parents: ("0004a", "0004b").
+        parents.update(_QUOTED.findall(fields.get("down_revision", "")))
+    heads = known - parents
+    if len(heads) != 1:
+        raise StoreError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
+    return heads.pop(), frozenset(known)
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    """The schema revision recorded in the database (None before the first migration)."""
+    if not sa.inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(found) > 1:
+        raise StoreError(f"the database records {len(found)} schema revisions: {sorted(found)}")
+    return str(found[0]) if found else None
+
+
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
     return cfg
@@ -97,14 +142,13 @@ class LedgerStore:
 
     def check_schema(self) -> None:
         """StoreError unless the schema is at the latest migration (reads change nothing)."""
-        scripts = ScriptDirectory.from_config(_alembic_config())
-        head = scripts.get_current_head()
+        head, known = schema_revisions()
         try:
             with self.engine.connect() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
+                current = current_revision(conn)
         except sa.exc.DatabaseError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
-        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        if current is not None and current not in known:
             raise _newer_schema(current)
         if current != head:
             state = "holds no ledger yet" if current is None else f"is at schema {current}"
@@ -114,19 +158,26 @@ class LedgerStore:
             )
 
     def migrate(self) -> None:
-        """Apply pending Alembic migrations (serialised across processes)."""
-        cfg = _alembic_config()
+        """Apply pending Alembic migrations (serialised across processes).
+
+        A store already at the head revision is left as it is without loading Alembic.
+        """
+        head, known = schema_revisions()
         try:
             with write_transaction(self.engine) as conn:
                 if not is_sqlite(self.engine):
                     conn.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY + 1}
                     )
-                cfg.attributes["connection"] = conn
-                current = MigrationContext.configure(conn).get_current_revision()
-                known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
+                current = current_revision(conn)
                 if current is not None and current not in known:
                     raise _newer_schema(current)
+                if current == head:
+                    return
+                from alembic import command
+
+                cfg = _alembic_config()
+                cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.DatabaseError as exc:
             # OperationalError (unreachable) or DatabaseError (not a database, truncated).
