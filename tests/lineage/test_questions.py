@@ -27,6 +27,29 @@ class TestTrace:
         assert [t["outcome"] for t in doc["tests"]] == ["success"]
         assert _codes(doc) == []
 
+    def test_the_rollback_shows_the_chain_of_the_version_it_brought_back(
+        self, history: Flightlog
+    ) -> None:
+        """The rollback to 1.5.0 lists 1.5.0's build and commits, as its first deployment did."""
+        doc = history.trace("production/payments")
+        first = history.trace("production/payments", deployment=str(doc["brings_back"]["index"]))
+        assert doc["brings_back"]["version"] == "1.5.0"
+        assert doc["brings_back"]["index"] < doc["previous"]["index"] < doc["deployment"]["index"]
+        assert first["brings_back"] is None
+        assert [c["message"] for c in doc["commits"]] == [
+            "PAY-110 currency rounding per ISO 4217",
+            "PAY-111 drop the legacy ledger column",
+        ]
+        assert doc["commits"] == first["commits"]
+        assert doc["builds"] == first["builds"]
+        assert doc["builds"][0]["url"] == "https://github.com/acme/payments/actions/runs/3"
+        assert doc["scans"] == first["scans"]
+
+    def test_a_first_deployment_brings_nothing_back(self, history: Flightlog) -> None:
+        """1.6.0 ran in production for the first time: no earlier deployment is named."""
+        doc = history.trace("production/payments", at=INCIDENT)
+        assert doc["brings_back"] is None
+
     def test_at_the_incident_the_bad_release_and_its_gaps(self, history: Flightlog) -> None:
         """At 00:12, 1.6.0 ran: failed tests, a critical CVE and a self-approval are called out."""
         doc = history.trace("production/payments", at=INCIDENT)

@@ -226,8 +226,33 @@ def gaps_of(
     return gaps
 
 
-def chain(reader: LineageReader, deployment: Fact, previous: Fact | None) -> dict[str, Any]:
-    """The whole chain behind one deployment."""
+def _first_deployed(reader: LineageReader, deployment: Fact) -> Fact | None:
+    """The earlier successful deployment that first brought this artifact to the same place.
+
+    None unless ``deployment`` brings back (a rollback) or redeploys an artifact that
+    already ran there.
+    """
+    if not deployment["artifact"]:
+        return None
+    where = {
+        "environment": deployment["environment"],
+        "service": deployment["service"],
+        "artifact": deployment["artifact"],
+        "status": "success",
+    }
+    first = reader.facts("deployments", where, upto=deployment["idx"] - 1, limit=1)
+    return first[0] if first else None
+
+
+def chain(
+    reader: LineageReader, deployment: Fact, previous: Fact | None, *, follow_back: bool = False
+) -> dict[str, Any]:
+    """The whole chain behind one deployment.
+
+    With ``follow_back``, a deployment that brings back an artifact which already ran
+    there (a rollback) shows the commits that artifact brought when it was first
+    deployed there, instead of none (its commits are older than the previous one's).
+    """
     artifact = deployment["artifact"]
     builds = reader.facts("builds", {"artifact": artifact}) if artifact else []
     commit, _ = _commit_of(reader, deployment)
@@ -241,13 +266,18 @@ def chain(reader: LineageReader, deployment: Fact, previous: Fact | None) -> dic
         for a in (reader.facts("approvals", {"artifact": artifact}) if artifact else [])
         if a["environment"] in (None, deployment["environment"]) and a["idx"] < deployment["idx"]
     ]
-    commits = changes_between(reader, previous, deployment)
+    returned = _first_deployed(reader, deployment) if follow_back else None
+    if returned is None:
+        commits = changes_between(reader, previous, deployment)
+    else:
+        commits = changes_between(reader, _previous(reader, returned), returned)
     test_docs = [_test_doc(t) for t in sorted(tests, key=lambda t: t["idx"])]
     scan_docs = [_scan_doc(s) for s in scans]
     approval_docs = [_approval_doc(a) for a in approvals]
     return {
         "deployment": _deployment_doc(reader, deployment),
         "previous": _deployment_doc(reader, previous),
+        "brings_back": _deployment_doc(reader, returned),
         "artifact": artifact,
         "commit": commit,
         "builds": [_build_doc(b) for b in builds],
@@ -301,7 +331,7 @@ def trace(
     return {
         "target": f"{env}/{service}",
         "at": at_utc,
-        **chain(reader, current, _previous(reader, current)),
+        **chain(reader, current, _previous(reader, current), follow_back=True),
     }
 
 
