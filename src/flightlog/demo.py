@@ -21,7 +21,7 @@ from flightlog.sources import github
 from flightlog.sources.config import parse_config
 from flightlog.sources.webhook import Delivery, delivery_events
 
-__all__ = ["DEMO_SOURCE_CONFIG", "Batch", "Release", "demo_history"]
+__all__ = ["DEMO_SOURCE_CONFIG", "Batch", "Release", "demo_history", "is_demo"]
 
 DEMO_SOURCE_CONFIG = """
 [systems]
@@ -149,6 +149,14 @@ class _Recorder:
 def _mark(event: dict[str, Any]) -> dict[str, Any]:
     event.setdefault("customData", {})["demo"] = True
     return event
+
+
+def is_demo(event: object) -> bool:
+    """Whether a recorded event is demo data: its ``customData.demo`` is ``true``."""
+    if not isinstance(event, dict):
+        return False
+    custom = event.get("customData")
+    return isinstance(custom, dict) and custom.get("demo") is True
 
 
 def _repo(service: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from flightlog.errors import (
     InputError,
     KeyFileError,
     NotFound,
+    StoreError,
 )
 from flightlog.events.canonical import (
     MAX_DEPTH,
@@ -43,7 +43,6 @@ from flightlog.events.canonical import (
 )
 from flightlog.events.envelope import ERASURE_TYPE
 from flightlog.events.refs import extract_refs
-from flightlog.events.validation import validate_event
 from flightlog.ledger import merkle
 from flightlog.ledger.audit import (
     CHUNK,
@@ -60,13 +59,6 @@ from flightlog.ledger.entry import (
     leaf_bytes_of,
     payload_digest,
 )
-from flightlog.ledger.integrity import (
-    cell_problem,
-    derived_problem,
-    derived_range_problem,
-    genuine_erasures,
-    refs_outside_problem,
-)
 from flightlog.ledger.keys import (
     check_ledger_key,
     load_or_create_signer,
@@ -74,17 +66,17 @@ from flightlog.ledger.keys import (
 )
 from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.blobs import BlobStore, check_media_type
-from flightlog.store.engine import ping, require_existing_store
-from flightlog.store.integrity import parallel_derived_problem
+from flightlog.store.engine import delete_sqlite_files, ping, require_existing_store
 from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
 from flightlog.store.tokens import TokenStore
-from flightlog.store.verification import process_runner
 from flightlog.store.webhook_sources import WebhookSources, delivery_index
 from flightlog.timestamps import format_timestamp, parse_timestamp, utc_now
 from flightlog.wire import check_event_size
 
 __all__ = [
+    "DEMO_ERASURE_REASON",
     "AppendResult",
+    "DemoCensus",
     "EventFilter",
     "Flightlog",
     "PreparedEvent",
@@ -104,6 +96,9 @@ ProgressFn = Callable[[int, int], None]
 
 if TYPE_CHECKING:
     from flightlog.store.lineage import LineageStore
+
+# The read path (questions, log, show) loads neither the JSON Schema validator nor the
+# verification machinery: those modules are imported where an append or a verify needs them.
 
 
 def _type_patterns(value: str) -> tuple[str, ...]:
@@ -160,6 +155,8 @@ def prepare_event(doc: ParsedDocument, *, erasure: bool = False) -> PreparedEven
     Erasure records are written only by :meth:`Flightlog.erase` (``erasure=True``);
     any other path refuses them, so nobody can forge one.
     """
+    from flightlog.events.validation import validate_event
+
     check_event_size(doc.canonical, doc.position)
     event = doc.value
     header = validate_event(event, position=doc.position, canonical=doc.canonical)
@@ -209,6 +206,28 @@ def parse_and_prepare(
 
 def _checkpoint_info(cp: StoredCheckpoint) -> CheckpointInfo:
     return CheckpointInfo(note=cp.note, tree_size=cp.tree_size, root=cp.root_hash)
+
+
+DEMO_ERASURE_REASON = "demo data, removed by flightlog demo --remove"
+"""The reason every erasure made by :meth:`Flightlog.erase_demo` records."""
+
+
+@dataclass(frozen=True)
+class DemoCensus:
+    """Which entries of a ledger are demo data, counted in one consistent read."""
+
+    size: int
+    demo: tuple[int, ...]  # indices whose stored, intact event has customData.demo: true
+
+    @property
+    def others(self) -> int:
+        """Entries that are not demo data: real events, erasure records, erased payloads."""
+        return self.size - len(self.demo)
+
+    @property
+    def all_demo(self) -> bool:
+        """Whether the ledger holds entries and every one of them is demo data."""
+        return self.size > 0 and self.others == 0
 
 
 @dataclass
@@ -404,6 +423,65 @@ class Flightlog:
             },
         }
         return self.store.erase(index, self.prepare(event, position="erasure", erasure=True))
+
+    # -- demo data ---------------------------------------------------------------------
+
+    def demo_census(self) -> DemoCensus:
+        """Count the demo entries: an intact stored event whose ``customData.demo`` is true.
+
+        An erased or altered payload is never counted as demo data, so nothing whose
+        content cannot be checked is ever treated as removable.
+        """
+        from flightlog.demo import is_demo
+
+        size = 0
+        found: list[int] = []
+        for row in self.store.iter_entries():
+            size += 1
+            if row.payload is None or b'"demo"' not in row.payload:
+                continue
+            event, problems = _stored_event(row.payload, row.payload_sha256)
+            if not problems and is_demo(event):
+                found.append(row.index)
+        return DemoCensus(size=size, demo=tuple(found))
+
+    def erase_demo(self, census: DemoCensus, *, actor: str) -> list[AppendResult]:
+        """Erase the payload of every demo entry of ``census``, each by an audited erasure.
+
+        Leaves, the Merkle tree and proofs stay; refs and lineage rows go with each
+        payload, so no question sees the demo any more. Rerunning finishes an
+        interrupted removal: entries already erased are no longer demo entries.
+        """
+        if not actor.strip():
+            raise InputError("removing the demo needs the name of who does it (--actor)")
+        return [self.erase(i, reason=DEMO_ERASURE_REASON, actor=actor) for i in census.demo]
+
+    def delete_demo_store(self, census: DemoCensus) -> list[str]:
+        """Delete the SQLite store when every entry is demo data; the files removed.
+
+        Refused for PostgreSQL (drop the database instead), for a ledger that is not all
+        demo data, and when the ledger changed since ``census`` was taken. The store is
+        closed first; the signing key is left where it is.
+        """
+        path = self.store.sqlite_path()
+        if path is None:
+            raise InputError(
+                "every entry is demo data, but this store is a database server's: drop the "
+                f"database {self.store.engine.url.database!r} to remove it (nothing was changed)"
+            )
+        if not census.all_demo:
+            raise InputError(
+                f"the ledger holds {census.others} entries that are not demo data; "
+                "it is not deleted"
+            )
+        now = self.store.tree_size()
+        if now != census.size:
+            raise StoreError(
+                f"the ledger changed while removing the demo ({census.size} entries, now {now});"
+                " nothing was deleted: run the command again"
+            )
+        self.store.close()
+        return delete_sqlite_files(path)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -661,6 +739,12 @@ class Flightlog:
         Cells of the wrong type are reported first (they would break the arithmetic), then
         the Merkle tree and checkpoints, then the indexes queries trust (refs, time).
         """
+        from flightlog.ledger.integrity import (
+            cell_problem,
+            derived_range_problem,
+            refs_outside_problem,
+        )
+
         with self.store.snapshot() as snap:
             malformed = cell_problem(snap.malformed_cell())
         if malformed is not None:
@@ -685,6 +769,15 @@ class Flightlog:
         return report
 
     def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from flightlog.ledger.integrity import (
+            derived_problem,
+            derived_range_problem,
+            refs_outside_problem,
+        )
+        from flightlog.store.integrity import parallel_derived_problem
+
         if workers > 1 and self.store.shareable():
             try:
                 found = parallel_derived_problem(self.settings.database_url, size, workers)
@@ -705,6 +798,11 @@ class Flightlog:
         ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
         two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
         """
+        from concurrent.futures.process import BrokenProcessPool
+
+        from flightlog.ledger.integrity import genuine_erasures
+        from flightlog.store.verification import process_runner
+
         with self.store.snapshot() as snap:
             erased = genuine_erasures(
                 snap.payloads_of_type(ERASURE_TYPE), snap.digests_of, self.settings.origin

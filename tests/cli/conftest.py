@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> CliRunner:
-    """A runner whose environment points every command at a fresh store."""
+def runner_for(database_url: str, tmp_path: Path) -> CliRunner:
+    """A runner whose environment points every command at ``database_url``, no server."""
     return CliRunner(
         env={
             "FLIGHTLOG_DATABASE_URL": database_url,
@@ -20,3 +19,9 @@ def cli(database_url: str, tmp_path: Path) -> CliRunner:
             "FLIGHTLOG_ACTOR": "carol",
         }
     )
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> CliRunner:
+    """A runner whose environment points every command at a fresh store."""
+    return runner_for(database_url, tmp_path)

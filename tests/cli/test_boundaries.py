@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,10 @@ from typer.testing import CliRunner
 
 from flightlog.cli.app import app
 from flightlog.cli.context import plain
+from flightlog.config import Settings
+from flightlog.service import Flightlog
 from tests.factories import service_deployed
+from tests.lineage.conftest import record_history
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> str:
@@ -33,6 +37,7 @@ class TestLocalOnlyCommandsRefuseServer:
             ["token", "list"],
             ["token", "revoke", "ci"],
             ["migrate"],
+            ["demo", "--remove", "--yes"],
         ],
     )
     def test_refuses_with_one_line_and_creates_nothing(
@@ -144,3 +149,44 @@ class TestStartup:
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True
         ).stdout
         assert out.strip() == "[]"
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["trace", "production/payments"],
+            ["diff", "production/payments", "1.4.0", "1.6.0"],
+            ["suspects", "--env", "production", "--at", "2026-11-09T00:12:00Z"],
+            ["search", "CVE-2026-4242"],
+            ["timeline"],
+            ["log", "--limit", "1"],
+        ],
+    )
+    def test_questions_to_a_local_store_load_no_migration_or_schema_validator(
+        self, sqlite_settings: Settings, args: list[str]
+    ) -> None:
+        """Reading a local store checks its schema without Alembic, Mako or jsonschema."""
+        with Flightlog.open(sqlite_settings) as fl:
+            record_history(fl)
+        probe = (
+            "import sys\n"
+            "from flightlog.cli.app import app\n"
+            "try:\n"
+            f"    app({args!r})\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "print(sorted(m for m in ('alembic', 'mako', 'jsonschema') if m in sys.modules), "
+            "file=sys.stderr)"
+        )
+        env = {
+            **os.environ,
+            "FLIGHTLOG_DATABASE_URL": sqlite_settings.database_url,
+            "FLIGHTLOG_HOME": str(sqlite_settings.home),
+            "FLIGHTLOG_ORIGIN": sqlite_settings.origin,
+            "FLIGHTLOG_SERVER": "",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip()
+        assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from flightlog.cli.app import app
 from flightlog.config import Settings
-from flightlog.service import Flightlog
+from flightlog.service import DEMO_ERASURE_REASON, Flightlog
+from tests.cli.conftest import runner_for
+from tests.factories import service_deployed
 from tests.lineage.conftest import record_history
 
 
@@ -132,3 +136,120 @@ class TestDemo:
         assert "skipped the demo: the ledger already holds events" in skipped.stdout
         doc = _json(cli, "trace", "production/payments", "--at", "2026-11-09T00:12:00Z")
         assert doc["deployment"]["version"] == "1.6.0"
+
+
+def _entries(cli: CliRunner) -> list[dict]:  # type: ignore[type-arg]
+    result = cli.invoke(app, ["log", "--json", "--limit", "1000"])
+    assert result.exit_code == 0, result.output
+    events: list[dict] = json.loads(result.stdout)["events"]  # type: ignore[type-arg]
+    return events
+
+
+class TestDemoRemove:
+    def test_an_all_demo_store_is_deleted_after_a_yes(self, tmp_path: Path) -> None:
+        """Every entry is demo data: a "no" keeps the store, a "yes" deletes it and its -wal/-shm."""
+        db = tmp_path / "flightlog.db"
+        cli = runner_for(f"sqlite:///{db}", tmp_path)
+        recorded = cli.invoke(app, ["demo"])
+        assert "remove the demo with `flightlog demo --remove`" in recorded.stdout
+        kept = cli.invoke(app, ["demo", "--remove"], input="n\n")
+        assert kept.exit_code == 1
+        assert f"every one of the 81 entries is demo data: delete the store {db}" in kept.output
+        assert db.exists()
+        assert len(_entries(cli)) == 81
+        removed = cli.invoke(app, ["demo", "--remove"], input="y\n")
+        assert removed.exit_code == 0, removed.output
+        assert f"deleted the store {db} (81 demo entries" in removed.stdout
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+        assert (tmp_path / "home" / "signing.key").exists()
+
+    def test_yes_skips_the_question(self, tmp_path: Path) -> None:
+        """--yes deletes an all-demo store without asking; a later read finds no ledger."""
+        cli = runner_for(f"sqlite:///{tmp_path / 'flightlog.db'}", tmp_path)
+        assert cli.invoke(app, ["demo"]).exit_code == 0
+        removed = cli.invoke(app, ["demo", "--remove", "--yes"])
+        assert removed.exit_code == 0, removed.output
+        assert "?" not in removed.output
+        after = cli.invoke(app, ["trace", "production/payments"])
+        assert after.exit_code == 1
+        assert "no ledger at" in after.output
+
+    def test_an_all_demo_postgres_store_is_refused_naming_the_database(
+        self, postgres_url: str, tmp_path: Path
+    ) -> None:
+        """On PostgreSQL nothing is dropped: one line says to drop the database; data stays."""
+        cli = runner_for(postgres_url, tmp_path)
+        assert cli.invoke(app, ["demo"]).exit_code == 0
+        refused = cli.invoke(app, ["demo", "--remove", "--yes"])
+        assert refused.exit_code == 1
+        assert "drop the database 'test' to remove it (nothing was changed)" in refused.output
+        assert len(_entries(cli)) == 81
+
+    def test_demo_beside_real_events_is_erased_with_an_audit_record_each(
+        self, cli: CliRunner, tmp_path: Path
+    ) -> None:
+        """The demo payloads are erased by recorded erasures; real events, leaves, proofs stay."""
+        assert cli.invoke(app, ["demo"]).exit_code == 0
+        real = tmp_path / "real.json"
+        real.write_text(json.dumps(service_deployed(0, service="ledger-api", env="live")))
+        assert cli.invoke(app, ["record", "event", str(real)]).exit_code == 0
+        removed = cli.invoke(app, ["demo", "--remove", "--actor", "dana"], input="")
+        assert removed.exit_code == 0, removed.output
+        assert "erased the payloads of 81 demo entries" in removed.stdout
+        assert "(indices 82…162, by dana); 1 other entries are untouched" in removed.stdout
+        events = _entries(cli)
+        assert len(events) == 163
+        assert [e["index"] for e in events if e["event"] is None] == list(range(81))
+        assert events[81]["event"]["subject"]["id"] == "ledger-api"
+        erasures = [e["event"]["subject"]["content"] for e in events[82:]]
+        assert [c["index"] for c in erasures] == list(range(81))
+        assert {(c["reason"], c["erasedBy"]) for c in erasures} == {(DEMO_ERASURE_REASON, "dana")}
+        # No question sees the demo any more; the real event answers.
+        assert _json(cli, "search", "CVE-2026-4242")["results"] == []
+        gone = cli.invoke(app, ["trace", "production/payments"])
+        assert gone.exit_code == 2
+        assert "no environment 'production' has deployments; known: live" in gone.stderr
+        assert _json(cli, "trace", "live/ledger-api")["deployment"]["index"] == 81
+        verified = cli.invoke(app, ["verify"])
+        assert verified.exit_code == 0, verified.output
+        assert "81 erased" in verified.stdout
+        again = cli.invoke(app, ["demo", "--remove"])
+        assert again.exit_code == 0
+        assert "no demo data in the ledger (163 entries); nothing to remove" in again.stdout
+
+    def test_an_altered_demo_payload_is_not_demo_data(self, tmp_path: Path) -> None:
+        """A demo payload that no longer matches its digest is not removable: no deletion."""
+        db = tmp_path / "flightlog.db"
+        cli = runner_for(f"sqlite:///{db}", tmp_path)
+        assert cli.invoke(app, ["demo"]).exit_code == 0
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE entries SET payload = CAST(payload || ' ' AS BLOB) WHERE idx = 5")
+        conn.close()
+        removed = cli.invoke(app, ["demo", "--remove", "--yes", "--actor", "dana"])
+        assert removed.exit_code == 0, removed.output
+        assert "erased the payloads of 80 demo entries" in removed.stdout
+        assert "1 other entries are untouched" in removed.stdout
+        assert db.exists()
+        assert _entries(cli)[5]["event"] is not None
+
+    def test_an_empty_store_has_nothing_to_remove(self, cli: CliRunner) -> None:
+        """A migrated store with no entry is left as it is."""
+        assert cli.invoke(app, ["migrate"]).exit_code == 0
+        result = cli.invoke(app, ["demo", "--remove", "--yes"])
+        assert result.exit_code == 0, result.output
+        assert "no demo data in the ledger (0 entries); nothing to remove" in result.stdout
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["demo", "--remove", "--start", "2026-11-02T09:00:00Z"],
+            ["demo", "--remove", "--if-empty"],
+            ["demo", "--yes"],
+        ],
+    )
+    def test_options_that_do_not_go_together(self, cli: CliRunner, args: list[str]) -> None:
+        """--remove with --start or --if-empty, or --yes without --remove: exit 2, nothing done."""
+        result = cli.invoke(app, args)
+        assert result.exit_code == 2
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert cli.invoke(app, ["log"]).exit_code == 1

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -14,6 +15,7 @@ import typer
 from flightlog.api import EventFilter
 from flightlog.cli.context import (
     console,
+    current_actor,
     fail,
     line,
     open_ledger,
@@ -124,6 +126,8 @@ def render_trace(doc: dict[str, Any]) -> None:
         tree.add(styled("no gaps", "bold green"))
     tree.add(plain(_deployment_line("deployed", doc["deployment"])))
     tree.add(plain(_deployment_line("before", doc["previous"])))
+    if doc.get("brings_back"):
+        tree.add(plain(_deployment_line("brings back", doc["brings_back"])))
     tree.add(plain(f"artifact: {doc['artifact']}"))
     for b in doc["builds"]:
         tree.add(
@@ -340,9 +344,27 @@ def demo(
     if_empty: bool = typer.Option(
         False, "--if-empty", help="Record only into a ledger that holds no event yet."
     ),
+    remove: bool = typer.Option(
+        False,
+        "--remove",
+        help="Remove the demo data: delete a store that holds nothing else, or else erase "
+        "the demo events' payloads (local store only).",
+    ),
+    yes: bool = typer.Option(False, "--yes", help="With --remove: delete without asking."),
+    actor: str | None = typer.Option(
+        None, "--actor", help="With --remove: who erases (default: $FLIGHTLOG_ACTOR or $USER)."
+    ),
 ) -> None:
     """Record a realistic demo history: releases, reviews, tests, scans, approvals, an incident."""
     from datetime import UTC, timedelta
+
+    if remove:
+        if start is not None or if_empty:
+            raise fail("--remove takes neither --start nor --if-empty", code=2)
+        remove_demo(ctx, yes=yes, actor=actor or current_actor())
+        return
+    if yes or actor is not None:
+        raise fail("--yes and --actor go with --remove", code=2)
 
     from flightlog.demo import demo_history
 
@@ -372,7 +394,49 @@ def demo(
             f" {added} demo events ({sum(len(e) for _, e in batches)} in the history); ask "
             f"`flightlog trace production/payments --at {incident}`, "
             f"`flightlog suspects --env production --at {incident} --window 2d`, "
-            "`flightlog diff production/payments 1.4.0 1.6.0`, `flightlog search CVE-2026-4242`",
+            "`flightlog diff production/payments 1.4.0 1.6.0`, `flightlog search CVE-2026-4242`; "
+            "remove the demo with `flightlog demo --remove`",
+        ),
+        soft_wrap=True,
+    )
+
+
+def remove_demo(ctx: typer.Context, *, yes: bool, actor: str) -> None:
+    """``demo --remove``: delete an all-demo SQLite store, or erase the demo payloads."""
+    with reported_errors(), open_local(ctx, write=False, command="demo --remove") as fl:
+        census = fl.demo_census()
+        if not census.demo:
+            console.print(f"no demo data in the ledger ({census.size} entries); nothing to remove")
+            return
+        if census.all_demo:
+            path = fl.store.sqlite_path()
+            if path is not None and not yes:
+                typer.confirm(
+                    f"every one of the {census.size} entries is demo data: delete the store "
+                    f"{plain(Path(path).resolve())} (with the API tokens, webhook sources and "
+                    "blobs kept in it)? The signing key stays",
+                    abort=True,
+                    err=True,
+                )
+            removed = fl.delete_demo_store(census)
+            console.print(
+                line(
+                    styled("deleted", "bold green"),
+                    f" the store {Path(removed[0]).resolve()} ({census.size} demo entries"
+                    f"{', with its -wal and -shm files' if len(removed) > 1 else ''}); "
+                    f"the signing key at {fl.settings.key_path} stays",
+                ),
+                soft_wrap=True,
+            )
+            return
+        results = fl.erase_demo(census, actor=actor)
+    first, last = results[0].index, results[-1].index
+    console.print(
+        line(
+            styled("erased", "bold green"),
+            f" the payloads of {len(results)} demo entries, each by an erasure record "
+            f"(indices {first}…{last}, by {actor}); {census.others} other entries are "
+            "untouched, and every leaf and proof stays",
         ),
         soft_wrap=True,
     )

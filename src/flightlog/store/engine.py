@@ -52,6 +52,18 @@ def require_existing_store(url: str) -> None:
         raise StoreError(f"no ledger at {path}: the file is empty")
 
 
+def delete_sqlite_files(path: str) -> list[str]:
+    """Delete an SQLite database file and its ``-wal`` and ``-shm`` files; those removed."""
+    removed = []
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            Path(name).unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
+    return removed
+
+
 WRITE_OPTION = "flightlog_write"
 
 
