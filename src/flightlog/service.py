@@ -33,6 +33,7 @@ from flightlog.errors import (
     KeyFileError,
     NotFound,
     StoreError,
+    UnknownName,
 )
 from flightlog.events.canonical import (
     MAX_DEPTH,
@@ -612,6 +613,16 @@ class Flightlog:
             out.append(item(index, row.time_utc, row.type, event, refs[index]))
         return out
 
+    def _check_refs(self, pairs: Sequence[tuple[str, str | None]]) -> None:
+        """UnknownName, with the nearest names, for a filter value no event carries."""
+        from flightlog.lineage.resolve import nearest
+
+        lineage = self._lineage()
+        for kind, value in pairs:
+            if value and not lineage.indices_with(kind, value, limit=1):
+                known = self.store.ref_values(kind)
+                raise UnknownName(f"no event names the {kind} {value!r}; {nearest(value, known)}")
+
     def search(self, text: str, *, limit: int = 50) -> dict[str, Any]:
         """Entries whose messages, titles, names, test names, CVE ids or tickets match ``text``."""
         _refuse_nul((text,))
@@ -640,6 +651,8 @@ class Flightlog:
             until_utc=_time_bound(until),
         )
         rows = self.store.query(query, after=None, limit=limit)
+        if not rows:
+            self._check_refs(pairs)
         refs = self.store.refs_of([r.index for r in rows])
         events = []
         for row in rows:

@@ -101,6 +101,43 @@ class TestQuestions:
                 "--window: '6x' is not a duration",
             ),
             (["suspects", "--env", "qa", "--at", "2026-11-09T00:12:00Z"], "no environment 'qa'"),
+            (
+                [
+                    "suspects",
+                    "--env",
+                    "production",
+                    "--service",
+                    "pay",
+                    "--at",
+                    "2026-11-09T00:12:00Z",
+                ],
+                "no service 'pay' has deployments; did you mean payments?",
+            ),
+            (["diff", "payments", "1.4.0", "1.5.0"], "'payments' is not ENV/SERVICE"),
+            (
+                ["trace", "production/payments", "--deployment", "payments/production/9"],
+                "no deployment 'payments/production/9' of payments in production",
+            ),
+            (
+                ["trace", "production/payments", "--artifact", "pkg:oci/nope"],
+                "no successful deployment of pkg:oci/nope of payments in production; "
+                "known: pkg:oci/payments@sha256:",
+            ),
+            (
+                ["trace", "production/payments", "--at", "2020-01-01T00:00:00Z"],
+                "no successful deployment of payments in production at "
+                "2020-01-01T00:00:00.000000Z; the first was at 2026-11-03T",
+            ),
+            (
+                ["timeline", "--service", "paymnts"],
+                "no event names the service 'paymnts'; did you mean payments?",
+            ),
+            (["timeline", "--env", "prod"], "no event names the environment 'prod'; did you mean"),
+            (["timeline", "--system", "bill"], "no event names the system 'bill'; did you mean"),
+            (
+                ["timeline", "--since", "2026-11-09T00:00:00Z", "--until", "2026-11-01T00:00:00Z"],
+                "--since 2026-11-09T00:00:00Z is after --until 2026-11-01T00:00:00Z",
+            ),
         ],
     )
     def test_bad_input_is_one_line_and_exit_2(
@@ -110,7 +147,13 @@ class TestQuestions:
         result = asked.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert message in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1 or message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert result.stdout == ""
+
+    def test_a_known_name_with_nothing_in_range_is_an_empty_answer(self, asked: CliRunner) -> None:
+        """A timeline of a known service in a quiet range lists no event and exits 0."""
+        doc = _json(asked, "timeline", "--service", "payments", "--since", "2030-01-01T00:00:00Z")
+        assert doc["events"] == []
 
     def test_rebuild(self, asked: CliRunner) -> None:
         """rebuild reads every entry and the answers stay the same."""

@@ -326,6 +326,8 @@ def timeline(
 ) -> None:
     """Every event in a time range in ledger order, merged across sources."""
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    if start is not None and end is not None and start > end:
+        raise fail(f"--since {since} is after --until {until}: nothing lies between", code=2)
     with reported_errors(), _question_errors(), open_ledger(ctx) as ledger:
         doc = ledger.timeline(
             since=start, until=end, service=service, environment=env, system=system, limit=limit

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
 
-__all__ = ["check_name", "deployment_named", "split_target", "successful"]
+__all__ = ["check_name", "deployment_named", "nearest", "split_target", "successful"]
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -19,7 +19,8 @@ def split_target(target: str) -> tuple[str, str]:
     return env, service
 
 
-def _nearest(value: str, known: Sequence[str]) -> str:
+def nearest(value: str, known: Sequence[str]) -> str:
+    """What exists instead of ``value``: the closest of ``known``, or the first of them."""
     close = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
     if close:
         return "did you mean " + ", ".join(close) + "?"
@@ -33,7 +34,7 @@ def check_name(reader: LineageReader, what: str, value: str) -> None:
     """UnknownName unless some deployment names ``value`` as its ``what`` (service/environment)."""
     known = reader.names("deployments", what)
     if value not in known:
-        raise UnknownName(f"no {what} {value!r} has deployments; {_nearest(value, known)}")
+        raise UnknownName(f"no {what} {value!r} has deployments; {nearest(value, known)}")
 
 
 def successful(facts: Sequence[Fact]) -> list[Fact]:
@@ -58,5 +59,5 @@ def deployment_named(reader: LineageReader, env: str, service: str, name: str) -
     ]
     raise UnknownName(
         f"no deployment {name!r} of {service} in {env} (a version, a deployment id or a ledger "
-        f"index); {_nearest(name, list(dict.fromkeys(versions)))}"
+        f"index); {nearest(name, list(dict.fromkeys(versions)))}"
     )

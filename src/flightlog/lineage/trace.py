@@ -12,7 +12,7 @@ from typing import Any
 
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
-from flightlog.lineage.resolve import check_name, deployment_named, split_target
+from flightlog.lineage.resolve import check_name, deployment_named, nearest, split_target
 from flightlog.timestamps import parse_timestamp
 
 __all__ = ["changes_between", "diff", "gaps_of", "trace"]
@@ -304,6 +304,24 @@ def _previous(reader: LineageReader, deployment: Fact) -> Fact | None:
     return found[0] if found else None
 
 
+def _no_deployment(
+    reader: LineageReader, env: str, service: str, *, at_utc: str | None, artifact: str | None
+) -> UnknownName:
+    """Why no deployment answers, with what exists instead: artifacts, or the first time."""
+    where = {"environment": env, "service": service, "status": "success"}
+    of = f" of {artifact}" if artifact else ""
+    message = f"no successful deployment{of} of {service} in {env}"
+    if artifact is not None:
+        known = [f["artifact"] for f in reader.facts("deployments", where, newest_first=True)]
+        if artifact not in known:
+            return UnknownName(f"{message}; {nearest(artifact, list(dict.fromkeys(known)))}")
+        where["artifact"] = artifact
+    first = reader.facts("deployments", where, limit=1)
+    when = f" at {at_utc}" if at_utc else ""
+    since = f"; the first was at {first[0]['time_utc']}" if first else ""
+    return UnknownName(f"{message}{when}{since}")
+
+
 def trace(
     reader: LineageReader,
     target: str,
@@ -324,9 +342,7 @@ def trace(
             where["artifact"] = artifact
         found = reader.facts("deployments", where, until_utc=at_utc, newest_first=True, limit=1)
         if not found:
-            when = f" at {at_utc}" if at_utc else ""
-            what = f" of {artifact}" if artifact else ""
-            raise UnknownName(f"no successful deployment{what} of {service} in {env}{when}")
+            raise _no_deployment(reader, env, service, at_utc=at_utc, artifact=artifact)
         current = found[0]
     return {
         "target": f"{env}/{service}",

@@ -26,7 +26,7 @@ from flightlog.store.append import Appended, Appender, Projection, lock_log
 from flightlog.store.engine import create_engine, is_sqlite, write_transaction
 from flightlog.store.lineage import project_lineage
 from flightlog.store.reads import EntryRow, Query, StoredCheckpoint, checkpoint_from_row
-from flightlog.store.schema import checkpoints
+from flightlog.store.schema import checkpoints, refs
 from flightlog.store.snapshot import LedgerSnapshot
 from flightlog.store.tiles import read_entry_bundle, read_tile
 
@@ -218,6 +218,18 @@ class LedgerStore:
         """Refs of several entries at once."""
         with self.engine.connect() as conn:
             return reads.refs_of(conn, indices)
+
+    def ref_values(self, kind: str, *, limit: int = 1000) -> list[str]:
+        """The distinct values of one kind of ref (service, environment, system …), sorted."""
+        stmt = (
+            sa.select(refs.c.value)
+            .where(refs.c.kind == kind)
+            .distinct()
+            .order_by(refs.c.value)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [str(v) for v in conn.execute(stmt).scalars()]
 
     def leaf_hashes(self, indices: Sequence[int]) -> dict[int, bytes]:
         """Stored level-0 hashes of several entries."""
