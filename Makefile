@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP) ## create .venv and install Flightlog with its dev tools
 
-run: $(RUNTIME_STAMP) ## start the server on the embedded SQLite store (PORT=8080; a new store gets the demo history)
+run: $(RUNTIME_STAMP) ## start the server on the embedded SQLite store (PORT=8080; a new store gets the demo history, and `flightlog demo --remove` removes it)
 	FLIGHTLOG_SERVER= $(BIN)/flightlog demo --if-empty
 	$(BIN)/flightlog serve --port $(PORT)
 
