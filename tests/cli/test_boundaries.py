@@ -161,10 +161,10 @@ class TestStartup:
             ["log", "--limit", "1"],
         ],
     )
-    def test_questions_to_a_local_store_load_no_migration_or_schema_validator(
+    def test_questions_to_a_local_store_load_no_migration_or_validators(
         self, sqlite_settings: Settings, args: list[str]
     ) -> None:
-        """Reading a local store checks its schema without Alembic, Mako or jsonschema."""
+        """A question loads no Alembic, Mako, jsonschema, nor pydantic for Typer's coercion."""
         with Flightlog.open(sqlite_settings) as fl:
             record_history(fl)
         probe = (
@@ -174,7 +174,8 @@ class TestStartup:
             f"    app({args!r})\n"
             "except SystemExit as exc:\n"
             "    assert not exc.code, exc.code\n"
-            "print(sorted(m for m in ('alembic', 'mako', 'jsonschema') if m in sys.modules), "
+            "print(sorted(m for m in ('alembic', 'mako', 'jsonschema', 'pydantic') "
+            "if m in sys.modules), "
             "file=sys.stderr)"
         )
         env = {
@@ -190,3 +191,31 @@ class TestStartup:
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
         assert done.stderr.strip().splitlines()[-1] == "[]"
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["log", "--limit", "0"], "Input should be greater than or equal to 1"),
+            (["log", "--limit", "10001"], "Input should be less than or equal to 10000"),
+            (["log", "--limit", "ten"], "Input should be a valid integer"),
+            (["log", "--limit", "-1"], "Input should be greater than or equal to 1"),
+        ],
+    )
+    def test_numbers_outside_the_plain_path_keep_typers_messages(
+        self, cli: CliRunner, args: list[str], message: str
+    ) -> None:
+        """A number that is not plain digits in range still gets Typer's own error, exit 2."""
+        result = cli.invoke(app, args)
+        assert result.exit_code == 2
+        assert f"Invalid value for '--limit': {message}" in result.output
+
+    def test_plain_values_come_through_as_typer_gives_them(self, cli: CliRunner) -> None:
+        """Digits in range become that int, text stays text, flags stay bools."""
+        for n in range(3):
+            event = json.dumps(service_deployed(n, service="svc"))
+            assert cli.invoke(app, ["record", "event", "-"], input=event).exit_code == 0
+        doc = json.loads(
+            cli.invoke(app, ["log", "--service", "svc", "--limit", "2", "--json"]).stdout
+        )
+        assert [e["index"] for e in doc["events"]] == [0, 1]
+        assert doc["next_cursor"] == "1"
