@@ -25,13 +25,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import events as gen
 from bench.append import fresh_file
 from bench.config import BenchConfig, run_alone
+from bench.loadgen import Load, Request, drive
 from bench.results import REPO_ROOT, Row, Section, Target, median, millis, percentile, rate
-from bench.server import FLIGHTLOG, Http11, Load, create_token, free_port, running
+from bench.server import FLIGHTLOG, cpu_seconds, create_token, free_port, running
 
 CLIENTS = 64
 COMMITS = 20
@@ -80,71 +79,21 @@ def push_payload(n: int, commits: int = COMMITS) -> dict[str, Any]:
     }
 
 
-class SignedClient(Http11):
-    """A keep-alive connection that adds per-request headers (signature, delivery id)."""
-
-    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
-        super().__init__(host, port, headers)
-        self._base = self._head
-
-    async def post_with(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """POST ``body`` with ``headers`` added to the connection's own."""
-        self._head = self._base + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        return await self.post(path, body)
-
-
-Body = Callable[[], tuple[bytes, dict[str, str], int]]
-
-
-async def _drive(base: str, path: str, body: Body, seconds: float, headers: dict[str, str]) -> Load:
-    load = Load()
-    url = httpx.URL(base)
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def client() -> None:
-        conn = SignedClient(url.host, url.port or 80, headers)
-        try:
-            while time.perf_counter() < deadline:
-                data, extra, count = body()
-                t0 = time.perf_counter()
-                try:
-                    status, answer = await conn.post_with(path, data, extra)
-                except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                    load.errors += 1
-                    load.first_error = load.first_error or repr(exc)
-                    await conn.close()
-                    continue
-                load.latencies.append(time.perf_counter() - t0)
-                load.requests += 1
-                if status in (200, 201):
-                    load.events += count
-                else:
-                    load.errors += 1
-                    load.first_error = load.first_error or f"{status} {answer[:200]!r}"
-        finally:
-            await conn.close()
-
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    load.seconds = time.perf_counter() - started
-    return load
-
-
-def plain_bodies(tag: str) -> Body:
+def plain_bodies(tag: str) -> Callable[[], Request]:
     """Distinct one-event bodies for ``POST /api/v1/events``."""
     counter = itertools.count()
 
-    def next_body() -> tuple[bytes, dict[str, str], int]:
-        return json.dumps(gen.service_deployed(next(counter), run=tag)).encode(), {}, 1
+    def next_body() -> Request:
+        return json.dumps(gen.service_deployed(next(counter), run=tag)).encode(), 1
 
     return next_body
 
 
-def delivery_bodies(tag: str) -> Body:
-    """Distinct signed push deliveries (counted in commits)."""
+def delivery_bodies(tag: str) -> Callable[[], Request]:
+    """Distinct signed push deliveries (counted in commits), each with its own headers."""
     counter = itertools.count()
 
-    def next_body() -> tuple[bytes, dict[str, str], int]:
+    def next_body() -> Request:
         n = next(counter)
         data = json.dumps(push_payload(n)).encode()
         signature = hmac.new(SECRET.encode(), data, hashlib.sha256).hexdigest()
@@ -153,7 +102,7 @@ def delivery_bodies(tag: str) -> Body:
             "X-GitHub-Delivery": f"{tag}-{n}",
             "X-Hub-Signature-256": f"sha256={signature}",
         }
-        return data, extra, COMMITS
+        return data, COMMITS, extra
 
     return next_body
 
@@ -226,12 +175,33 @@ def breakdown(scratch: Path, deliveries: int = 320) -> list[Row]:
     ]
 
 
+def _phase(
+    base: str,
+    path: str,
+    body: Callable[[], Request],
+    seconds: float,
+    headers: dict[str, str],
+    pid: int,
+) -> Load:
+    """One load phase from :data:`CLIENTS` connections, with the server's CPU time."""
+    before = cpu_seconds(pid)
+    load = asyncio.run(
+        drive(base, path, body=body, clients=CLIENTS, seconds=seconds, headers=headers)
+    )
+    after = cpu_seconds(pid)
+    if before is not None and after is not None:
+        load.cpu = after - before
+    return load
+
+
 def _row(label: str, load: Load, per: str) -> Row:
     lat = load.latencies or [0.0]
     note = (
         f"{load.requests:,} requests in {load.seconds:.1f} s; "
         f"p50 {millis(median(lat))}, p99 {millis(percentile(lat, 99))}"
     )
+    if load.cpu_per_request is not None:
+        note += f"; server CPU {millis(load.cpu_per_request)} per request"
     if load.errors:
         note += f"; {load.errors:,} errors, first: {load.first_error}"
     return Row(label, f"{load.requests / max(load.seconds, 1e-9):,.0f} {per}", note)
@@ -263,12 +233,12 @@ def run(config: BenchConfig, console: Any) -> Section:
     cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     json_only = {"Content-Type": "application/json"}
-    with running(cmd, env, scratch / "serve.log", port) as (base, _pid), console.status("load"):
-        asyncio.run(_drive(base, "/api/v1/events", plain_bodies("warm"), WARMUP_SECONDS, auth))
-        hooks = "/webhooks/github"
-        asyncio.run(_drive(base, hooks, delivery_bodies("warm"), WARMUP_SECONDS, json_only))
-        plain = asyncio.run(_drive(base, "/api/v1/events", plain_bodies("plain"), seconds, auth))
-        pushes = asyncio.run(_drive(base, hooks, delivery_bodies("push"), seconds, json_only))
+    events, hooks = "/api/v1/events", "/webhooks/github"
+    with running(cmd, env, scratch / "serve.log", port) as (base, pid), console.status("load"):
+        _phase(base, events, plain_bodies("warm"), WARMUP_SECONDS, auth, pid)
+        _phase(base, hooks, delivery_bodies("warm"), WARMUP_SECONDS, json_only, pid)
+        plain = _phase(base, events, plain_bodies("plain"), seconds, auth, pid)
+        pushes = _phase(base, hooks, delivery_bodies("push"), seconds, json_only, pid)
     plain_rate = plain.requests / max(plain.seconds, 1e-9)
     delivery_rate = pushes.requests / max(pushes.seconds, 1e-9)
     cost = plain_rate / max(delivery_rate, 1e-9)
