@@ -154,8 +154,9 @@ class SourceConfig:
                 if pattern.scope not in ("any", forge):
                     continue
                 for key, number, project in _matches(pattern, text, repo):
-                    url = _link(pattern.url, key, number, project, project_url, repo)
-                    found.setdefault(key, Ticket(key, pattern.name, url))
+                    if key not in found:
+                        url = _link(pattern.url, key, number, project, project_url, repo)
+                        found[key] = Ticket(key, pattern.name, url)
         return list(found.values())
 
 

@@ -222,8 +222,15 @@ def event_bytes(event: Mapping[str, Any], *, exact_numbers: bool) -> bytes:
     """
     if exact_numbers:
         try:
+            # A mapped event is a tree of fresh objects and parsed values: it cannot hold a
+            # cycle, so the encoder need not track the containers it is inside.
             text = json.dumps(
-                event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                event,
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+                check_circular=False,
             )
         except (TypeError, ValueError):
             return canonical_bytes(event)
