@@ -28,6 +28,8 @@ def test_delivery_index_finds_the_recorded_event(settings: Settings) -> None:
         assert delivery_index(engine, "/webhooks/github", "guid-2/0") is None
         assert delivery_index(engine, "/webhooks/gitlab", "guid-1/0") is None
         assert service.delivery_index("/webhooks/github", "guid-1/0") == 1
+        assert service.webhook_sources.delivery_index("/webhooks/github", "guid-1/0") == 1
+        assert service.webhook_sources.local_reads is (engine.dialect.name == "sqlite")
 
 
 def test_delivery_index_on_a_broken_store_is_store_error(sqlite_settings: Settings) -> None:

@@ -168,12 +168,12 @@ def _answer(
 
 async def _recorded(state: ServerState, accepted: Accepted) -> int | None:
     """The index of the delivery's event if this delivery id is recorded already."""
-    service = state.flightlog
+    sources = state.flightlog.webhook_sources
     args = (delivery_source(accepted.forge), delivery_event_id(accepted.delivery_id, 0))
-    if service.store.engine.dialect.name == "sqlite":
+    if sources.local_reads:
         # One indexed read of a local file that never waits for the writer (WAL).
-        return service.delivery_index(*args)
-    return await run_in_threadpool(service.delivery_index, *args)
+        return sources.delivery_index(*args)
+    return await run_in_threadpool(sources.delivery_index, *args)
 
 
 async def _record(request: Request, state: ServerState, accepted: Accepted) -> JSONResponse:

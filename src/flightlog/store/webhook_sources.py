@@ -87,6 +87,15 @@ class WebhookSources:
             ).scalar_one_or_none()
         return str(value) if value is not None else None
 
+    @property
+    def local_reads(self) -> bool:
+        """Whether a read is a local file read (SQLite) rather than a network round trip."""
+        return self.engine.dialect.name == "sqlite"
+
+    def delivery_index(self, source: str, event_id: str) -> int | None:
+        """The ledger index of the delivery event ``source`` + ``event_id``, or None."""
+        return delivery_index(self.engine, source, event_id)
+
 
 _DELIVERY_INDEX = sa.select(entries.c.idx).where(
     entries.c.event_id == sa.bindparam("event_id"), entries.c.source == sa.bindparam("source")
