@@ -221,11 +221,16 @@ def _receiver(source: WebhookSource) -> Callable[[Request], Awaitable[JSONRespon
     return receive
 
 
+RECEIVERS: dict[str, Callable[[Request], Awaitable[JSONResponse]]] = {
+    f"{router.prefix}/{forge.name}": _receiver(forge) for forge in _FORGES.values()
+}
+"""The endpoint answering ``POST /webhooks/{name}`` for each forge, by path."""
+
 # One route per forge module: a new forge is a new file in flightlog.sources.
 for _forge in _FORGES.values():
     router.add_api_route(
         f"/{_forge.name}",
-        _receiver(_forge),
+        RECEIVERS[f"{router.prefix}/{_forge.name}"],
         methods=["POST"],
         name=f"{_forge.name}_webhook",
         status_code=201,
