@@ -140,6 +140,8 @@ class SourceConfig:
 
     def systems_of(self, paths: Iterable[str]) -> list[str]:
         """The sorted, unique systems the given paths belong to."""
+        if not self.systems:
+            return []
         return sorted({s for p in paths if isinstance(p, str) and (s := self.system_of(p))})
 
     def tickets_in(

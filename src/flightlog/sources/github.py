@@ -196,6 +196,8 @@ def _push(cx: _Context) -> list[Derived]:
         event = _ref_event(cx, branch=branch, tag=tag, created=created, sha=sha, when=head_time)
         if event is not None:
             out.append(event)
+    # One repository object for every commit of the push (events are never changed).
+    repository, shown_ref = cx.repository, ref or "unknown"
     for commit in p.get("commits") or []:
         sha = text(at(commit, "id"))
         if sha is None:
@@ -209,8 +211,8 @@ def _push(cx: _Context) -> list[Derived]:
         when = rfc3339(commit.get("timestamp"))
         content: dict[str, Any] = {
             "sha": sha,
-            "repository": cx.repository,
-            "ref": ref or "unknown",
+            "repository": repository,
+            "ref": shown_ref,
             "message": message,
             "author": _person(commit.get("author")),
             "committer": _person(commit.get("committer")),
