@@ -15,10 +15,12 @@ from typer.testing import CliRunner
 from flightlog.cli.app import app as cli_app
 from flightlog.store.ledger import LedgerStore
 from flightlog.store.webhook_sources import WebhookSources
-from tests.paths import corpus_file, corpus_files
+from tests.paths import corpus_file
 from tests.server.harness import Api, LiveServer, problem
 from tests.server.webhooks import (
+    GITHUB_FILES,
     GITHUB_SECRET,
+    GITLAB_FILES,
     GITLAB_SECRET,
     STANDARD_SECRET,
     add_sources,
@@ -33,8 +35,6 @@ from tests.server.webhooks import (
     standard_headers,
 )
 
-GITHUB_FILES = corpus_files("github-webhooks", "*.json")
-GITLAB_FILES = corpus_files("gitlab-webhooks", "*.json")
 RECEIVED = "dev.cdeventsx.flightlog-webhook.received.0.1.0"
 HELLO = "Codertocat/Hello-World"
 SHA_6113 = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"

@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 
+from tests.paths import corpus_files
 from tests.server.harness import Api
 
 GITHUB_SECRET = "gh-test-secret-0123456789"
 GITLAB_SECRET = "gl-test-token-0123456789"
+GITHUB_FILES = corpus_files("github-webhooks", "*.json")
+GITLAB_FILES = corpus_files("gitlab-webhooks", "*.json")
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"standard-webhooks-key-32-bytes!!").decode()
 
 

@@ -55,6 +55,20 @@ class TestSystems:
         """Without [systems] nothing is named."""
         assert SourceConfig().systems_of(["a.py"]) == []
 
+    def test_repeated_paths_keep_their_system(self) -> None:
+        """A path asked about again (the next commit) gets the same system."""
+        config = parse_config(CONFIG)
+        first = [config.system_of(p) for p in ("README.md", "tools/x.sh", "services/payments/a")]
+        again = [config.system_of(p) for p in ("README.md", "tools/x.sh", "services/payments/a")]
+        assert first == again == ["docs", "everything", "payments"]
+
+    def test_configs_with_other_rules_answer_apart(self) -> None:
+        """Two configs never share answers, and equal configs stay equal once used."""
+        one = parse_config('[systems]\n"*.md" = "docs"\n')
+        other = parse_config('[systems]\n"*.md" = "handbook"\n')
+        assert (one.system_of("a.md"), other.system_of("a.md")) == ("docs", "handbook")
+        assert one == parse_config('[systems]\n"*.md" = "docs"\n')
+
     def test_unanchored_glob_matches_at_any_depth(self) -> None:
         """A glob without a slash matches a file name anywhere (gitignore rule)."""
         assert glob_regex("*.md").fullmatch("a/b/c.md")
@@ -93,6 +107,32 @@ class TestTickets:
             ("PAY-7", "jira", "https://acme.atlassian.net/browse/PAY-7"),
             ("INC0012345", "servicenow", "https://acme.service-now.com/INC0012345"),
         ]
+
+    @pytest.mark.parametrize(
+        ("text", "keys"),
+        [
+            ("no ticket here", []),
+            ("PAY-12 without a hash", ["PAY-12"]),
+            ("fixes #4", ["o/r#4"]),
+            ("grp/app!3 is GitLab's", []),
+        ],
+    )
+    def test_texts_without_a_pattern_sigil(self, text: str, keys: list[str]) -> None:
+        """A text lacking a pattern's "-", "#" or "!" holds none of its tickets."""
+        found = SourceConfig().tickets_in([text], forge="github", repo="o/r")
+        assert [t.key for t in found] == keys
+
+    def test_default_renamed_url_keeps_its_search(self) -> None:
+        """A default given only a new URL still finds its references."""
+        config = parse_config('[[tickets]]\nname = "github"\nurl = "https://t/{number}"\n')
+        found = config.tickets_in(["fixes #4"], forge="github", repo="o/r")
+        assert [(t.key, t.url) for t in found] == [("o/r#4", "https://t/4")]
+
+    def test_default_with_own_pattern_searches_every_text(self) -> None:
+        """A default replaced by a pattern of one's own is not limited by the default's sigil."""
+        config = parse_config('[[tickets]]\nname = "github"\npattern = "\\\\b(GH[0-9]+)\\\\b"\n')
+        found = config.tickets_in(["see GH12"], forge="github", repo="o/r")
+        assert [t.key for t in found] == ["GH12"]
 
     def test_default_can_be_disabled(self) -> None:
         """`enabled = false` drops a default pattern."""

@@ -20,11 +20,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from flightlog.errors import ConflictError, InputError, SignatureError
-from flightlog.events.canonical import ParsedDocument, canonical_bytes
+from flightlog.events.canonical import ParsedDocument
 from flightlog.server.body import media_type, read_body
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
-from flightlog.service import AppendResult, Flightlog, PreparedEvent, prepare_event
+from flightlog.service import AppendResult, PreparedEvent, prepare_event
 from flightlog.sources import get_webhook_source, webhook_sources
 from flightlog.sources.config import SourceConfig, parse_config
 from flightlog.sources.webhook import (
@@ -37,6 +37,7 @@ from flightlog.sources.webhook import (
     delivery_events,
     delivery_of,
     delivery_source,
+    event_bytes,
     utc_from_epoch,
 )
 
@@ -45,6 +46,8 @@ DEFAULT_CONFIG = "flightlog.toml"
 SECRET_TTL = 5.0
 """Seconds a secret read from the database is reused before it is read again."""
 JSON = "application/json"
+INLINE_MAP_BYTES = 64 * 1024
+"""Deliveries up to this size are mapped on the event loop itself, larger ones in a thread."""
 
 log = structlog.get_logger("flightlog.server.webhooks")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -112,34 +115,24 @@ def _prepare(
     if error is None:
         events = delivery_events(delivery, derived, action=action, refs=refs)
         try:
-            return [_validated(e, i) for i, e in enumerate(events)]
+            return [_validated(accepted, e, i) for i, e in enumerate(events)]
         except InputError as exc:
             error = str(exc)
     # The forge sent something the mapping did not expect: keep the delivery itself.
     log.warning("webhook_mapping_failed", forge=accepted.forge, error=error)
     [received] = delivery_events(delivery, [], action=action, refs=refs)
     received["subject"]["content"]["mappingError"] = error[:500]
-    return [_validated(received, 0)]
+    return [_validated(accepted, received, 0)]
 
 
-def _validated(event: dict[str, Any], position: int) -> PreparedEvent:
+def _validated(accepted: Accepted, event: dict[str, Any], position: int) -> PreparedEvent:
     # The event is built from parsed JSON values only, so its canonical bytes can be
-    # computed directly instead of printing and re-parsing it.
-    name = f"event[{position}]"
-    doc = ParsedDocument(
-        value=event, canonical=canonical_bytes(event, float_free=True), position=name
+    # computed directly instead of printing and re-parsing it; every event still passes
+    # the full validation of an ingested one.
+    canonical = event_bytes(event, exact_numbers=accepted.exact_numbers)
+    return prepare_event(
+        ParsedDocument(value=event, canonical=canonical, position=f"event[{position}]")
     )
-    return prepare_event(doc)
-
-
-def _lookup_or_map(
-    service: Flightlog, accepted: Accepted, config: SourceConfig
-) -> int | list[PreparedEvent]:
-    """The index of the recorded delivery event, or else the delivery's prepared events."""
-    found = service.delivery_index(
-        delivery_source(accepted.forge), delivery_event_id(accepted.delivery_id, 0)
-    )
-    return found if found is not None else map_delivery(accepted, config)
 
 
 def map_delivery(accepted: Accepted, config: SourceConfig) -> list[PreparedEvent]:
@@ -173,21 +166,34 @@ def _answer(
     return JSONResponse(body, status_code=201 if fresh else 200)
 
 
+async def _recorded(state: ServerState, accepted: Accepted) -> int | None:
+    """The index of the delivery's event if this delivery id is recorded already."""
+    sources = state.flightlog.webhook_sources
+    args = (delivery_source(accepted.forge), delivery_event_id(accepted.delivery_id, 0))
+    if sources.local_reads:
+        # One indexed read of a local file that never waits for the writer (WAL).
+        return sources.delivery_index(*args)
+    return await run_in_threadpool(sources.delivery_index, *args)
+
+
 async def _record(request: Request, state: ServerState, accepted: Accepted) -> JSONResponse:
-    source = delivery_source(accepted.forge)
-    first_id = delivery_event_id(accepted.delivery_id, 0)
-    service = state.flightlog
+    # A redelivery is answered from the ledger before anything (its body included) is
+    # written again.
+    found = await _recorded(state, accepted)
+    if found is not None:
+        return _answer(accepted, None, found)
     config = source_config(request)
-    prepared = await run_in_threadpool(_lookup_or_map, service, accepted, config)
-    if isinstance(prepared, int):
-        return _answer(accepted, None, prepared)
+    if len(accepted.body) <= INLINE_MAP_BYTES:
+        # A push maps to at most ~21 events: a thread hop costs more than it spares the loop.
+        prepared = map_delivery(accepted, config)
+    else:
+        prepared = await run_in_threadpool(map_delivery, accepted, config)
     try:
         # The body is written in the append transaction: no event names a missing blob.
         results = await state.writer.submit(prepared, blobs=[(accepted.body, JSON)])
     except ConflictError:
         # A concurrent copy of the same delivery won the race; it is recorded.
-        found = await run_in_threadpool(service.delivery_index, source, first_id)
-        return _answer(accepted, None, found)
+        return _answer(accepted, None, await _recorded(state, accepted))
     state.metrics.count_ingested(
         ev for ev, res in zip(prepared, results, strict=True) if not res.duplicate
     )
@@ -215,11 +221,16 @@ def _receiver(source: WebhookSource) -> Callable[[Request], Awaitable[JSONRespon
     return receive
 
 
+RECEIVERS: dict[str, Callable[[Request], Awaitable[JSONResponse]]] = {
+    f"{router.prefix}/{forge.name}": _receiver(forge) for forge in _FORGES.values()
+}
+"""The endpoint answering ``POST /webhooks/{name}`` for each forge, by path."""
+
 # One route per forge module: a new forge is a new file in flightlog.sources.
 for _forge in _FORGES.values():
     router.add_api_route(
         f"/{_forge.name}",
-        _receiver(_forge),
+        RECEIVERS[f"{router.prefix}/{_forge.name}"],
         methods=["POST"],
         name=f"{_forge.name}_webhook",
         status_code=201,

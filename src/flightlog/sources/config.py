@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 JIRA = "jira"
+_SYSTEM_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class TicketPattern:
     url: str | None = None
     scope: str = "any"
     """``github`` / ``gitlab`` limits the pattern to that forge's payloads."""
+    sigil: str = ""
+    """A character every match holds: a text without it is not searched (built-in patterns)."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,20 @@ class Ticket:
 
 DEFAULT_TICKET_PATTERNS = (
     # Jira-style keys use the ledger's own finder, which skips CVE-…, RFC-… and dates.
-    TicketPattern(JIRA, None, None),
+    TicketPattern(JIRA, None, None, sigil="-"),
     TicketPattern(
         "github",
         re.compile(r"(?<![\w/#&])(?P<repo>[\w.-]+/[\w.-]+)?#(?P<number>[1-9][0-9]{0,9})\b"),
         "https://github.com/{repo}/issues/{number}",
         "github",
+        "#",
     ),
     TicketPattern(
         "gitlab",
         re.compile(r"(?<![\w/!])(?P<repo>(?:[\w.-]+/)+[\w.-]+)?!(?P<number>[1-9][0-9]{0,9})\b"),
         "{project_url}/-/merge_requests/{number}",
         "gitlab",
+        "!",
     ),
 )
 
@@ -112,17 +117,31 @@ class SourceConfig:
 
     systems: tuple[SystemRule, ...] = ()
     tickets: tuple[TicketPattern, ...] = field(default=DEFAULT_TICKET_PATTERNS)
+    _system_memo: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Paths already matched: a repository's pushes touch the same files again and again."""
 
     def system_of(self, path: str) -> str | None:
         """The system of one path: the last matching rule's, or None."""
+        if not self.systems:
+            return None
+        memo = self._system_memo
+        if path in memo:
+            return memo[path]
         found = None
         for rule in self.systems:
             if rule.regex.fullmatch(path):
                 found = rule.system
+        if len(memo) >= _SYSTEM_MEMO_SIZE:
+            memo.clear()
+        memo[path] = found
         return found
 
     def systems_of(self, paths: Iterable[str]) -> list[str]:
         """The sorted, unique systems the given paths belong to."""
+        if not self.systems:
+            return []
         return sorted({s for p in paths if isinstance(p, str) and (s := self.system_of(p))})
 
     def tickets_in(
@@ -137,13 +156,16 @@ class SourceConfig:
                 if pattern.scope not in ("any", forge):
                     continue
                 for key, number, project in _matches(pattern, text, repo):
-                    url = _link(pattern.url, key, number, project, project_url, repo)
-                    found.setdefault(key, Ticket(key, pattern.name, url))
+                    if key not in found:
+                        url = _link(pattern.url, key, number, project, project_url, repo)
+                        found[key] = Ticket(key, pattern.name, url)
         return list(found.values())
 
 
 def _matches(pattern: TicketPattern, text: str, repo: str) -> list[tuple[str, str, str]]:
     """``(key, number, repo)`` of each match; short forge references get their repo prefixed."""
+    if pattern.sigil and pattern.sigil not in text:
+        return []
     if pattern.regex is None:
         return [(key, key.rsplit("-", 1)[1], repo) for key in find_tickets(text)]
     found = []
@@ -182,7 +204,7 @@ def _pattern(index: int, raw: object, default: TicketPattern | None) -> TicketPa
     scope = raw.get("forge", default.scope if default else "any")
     if default is not None and regex is None:
         # Only the URL (or nothing but enabled = false) given: keep the default's pattern.
-        return TicketPattern(default.name, default.regex, url or default.url, scope)
+        return TicketPattern(default.name, default.regex, url or default.url, scope, default.sigil)
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: name must be a non-empty string")
     if url is not None and not isinstance(url, str):

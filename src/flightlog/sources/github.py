@@ -34,17 +34,17 @@ from flightlog.sources.webhook import (
     TASK_STARTED,
     Accepted,
     Derived,
+    TicketFinder,
     WebhookSource,
     at,
     header_value,
     headers_to_keep,
     hmac_sha256_hex,
-    json_object,
+    json_payload,
     rfc3339,
     strings,
     text,
 )
-from flightlog.sources.webhook import ticket_refs as _ticket_refs
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -120,14 +120,11 @@ class _Context:
         self.repo = text(at(repo, "full_name")) or "unknown/unknown"
         self.repo_url = text(at(repo, "html_url")) or f"https://github.com/{self.repo}"
         self.sender = text(at(payload, "sender", "login"))
+        self.tickets = TicketFinder(config, forge=NAME, repo=self.repo)
 
     @property
     def repository(self) -> dict[str, str]:
         return {"id": self.repo, "source": self.repo_url}
-
-    def tickets(self, *texts: str | None) -> tuple[list[str], list[dict[str, str]]]:
-        found = self.config.tickets_in(texts, forge=NAME, repo=self.repo)
-        return _ticket_refs(found)
 
     def change_id(self, number: Any) -> str:
         return f"{self.repo}#{number}"
@@ -137,7 +134,9 @@ class _Context:
 
 
 def _person(value: Any) -> dict[str, str]:
-    return {k: value[k] for k in ("name", "email", "username") if isinstance(at(value, k), str)}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k in ("name", "email", "username") if isinstance(v := value.get(k), str)}
 
 
 def _branch_or_tag(ref: str) -> tuple[str | None, str | None]:
@@ -197,19 +196,23 @@ def _push(cx: _Context) -> list[Derived]:
         event = _ref_event(cx, branch=branch, tag=tag, created=created, sha=sha, when=head_time)
         if event is not None:
             out.append(event)
+    # One repository object for every commit of the push (events are never changed).
+    repository, shown_ref = cx.repository, ref or "unknown"
     for commit in p.get("commits") or []:
         sha = text(at(commit, "id"))
         if sha is None:
             continue
-        message = at(commit, "message") if isinstance(at(commit, "message"), str) else ""
+        message = at(commit, "message")
+        if not isinstance(message, str):
+            message = ""
         added, modified = strings(commit.get("added")), strings(commit.get("modified"))
         removed = strings(commit.get("removed"))
         keys, links = cx.tickets(message, branch)
         when = rfc3339(commit.get("timestamp"))
         content: dict[str, Any] = {
             "sha": sha,
-            "repository": cx.repository,
-            "ref": ref or "unknown",
+            "repository": repository,
+            "ref": shown_ref,
             "message": message,
             "author": _person(commit.get("author")),
             "committer": _person(commit.get("committer")),
@@ -751,10 +754,10 @@ class GitHubSource(WebhookSource):
         """The event header, the delivery GUID and a payload of the event's shape."""
         event = header_value(headers, EVENT_HEADER, "X-GitHub-Event")
         delivery = header_value(headers, DELIVERY_HEADER, "X-GitHub-Delivery")
-        payload = json_object(body)
+        payload, exact = json_payload(body)
         check_shape(event, payload)
         kept = headers_to_keep(headers, SECRET_HEADERS)
-        return Accepted(NAME, event, event, delivery, payload, kept, body)
+        return Accepted(NAME, event, event, delivery, payload, kept, body, exact)
 
     def derive(
         self, accepted: Accepted, config: SourceConfig

@@ -36,18 +36,18 @@ from flightlog.sources.webhook import (
     TASK_STARTED,
     Accepted,
     Derived,
+    TicketFinder,
     WebhookSource,
     at,
     body_digest,
     header_value,
     headers_to_keep,
-    json_object,
+    json_payload,
     plausible_id,
     rfc3339,
     same_secret,
     strings,
     text,
-    ticket_refs,
     verify_standard_webhook,
 )
 
@@ -151,16 +151,11 @@ class _Context:
         self.project = path or text(payload.get("project_name")) or "unknown"
         self.web_url = homepage or f"https://gitlab.com/{self.project}"
         self.user = text(at(payload, "user", "username")) or text(payload.get("user_username"))
+        self.tickets = TicketFinder(config, forge=NAME, repo=self.project, project_url=self.web_url)
 
     @property
     def repository(self) -> dict[str, str]:
         return {"id": self.project, "source": self.web_url}
-
-    def tickets(self, *texts: str | None) -> tuple[list[str], list[dict[str, str]]]:
-        found = self.config.tickets_in(
-            texts, forge=NAME, repo=self.project, project_url=self.web_url
-        )
-        return ticket_refs(found)
 
     def purl(self, version: str) -> str:
         return f"pkg:gitlab/{self.project}@{version}"
@@ -556,13 +551,13 @@ class GitLabSource(WebhookSource):
     def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
         """The event header, a payload whose object_kind agrees, and a delivery id."""
         event = header_value(headers, EVENT_HEADER, "X-Gitlab-Event")
-        payload = json_object(body)
+        payload, exact = json_payload(body)
         kind = object_kind(event, payload)
         # Without an id header the body's digest is the id: an identical body is a redelivery.
         delivery = delivery_id(headers) or f"sha256:{body_digest(body)}"
         plausible_id(delivery, "the delivery id header")
         kept = headers_to_keep(headers, SECRET_HEADERS)
-        return Accepted(NAME, event, kind, delivery, payload, kept, body)
+        return Accepted(NAME, event, kind, delivery, payload, kept, body, exact)
 
     def derive(
         self, accepted: Accepted, config: SourceConfig

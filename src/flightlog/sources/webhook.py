@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flightlog.errors import InputError, MalformedInput, SignatureError
+from flightlog.events.canonical import canonical_bytes
 from flightlog.events.envelope import parse_timestamp
 from flightlog.sources.config import SourceConfig, Ticket
 from flightlog.timestamps import format_timestamp
@@ -33,9 +34,12 @@ __all__ = [
     "Accepted",
     "Delivery",
     "Derived",
+    "TicketFinder",
     "WebhookSource",
     "delivery_events",
+    "event_bytes",
     "hmac_sha256_hex",
+    "json_payload",
     "same_secret",
     "verify_standard_webhook",
 ]
@@ -64,6 +68,13 @@ SPEC_VERSION = "0.5.1"
 STANDARD_WEBHOOK_TOLERANCE = 5 * 60
 """Standard Webhooks: timestamps further than this many seconds from now are refused."""
 STANDARD_WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+# RFC 8785 §3.2.2.3: numbers are IEEE 754 doubles; integers beyond this lose precision, and
+# an integer literal of fewer digits never is one.
+_SAFE_INT = 2**53 - 1
+_SAFE_INT_DIGITS = 16
+# RFC 8785 §3.2.3 sorts keys by UTF-16 code units: code point order differs from it only
+# for characters beyond U+FFFF.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,8 @@ class Accepted:
     payload: Mapping[str, Any]
     headers: dict[str, str]
     body: bytes
+    exact_numbers: bool = False
+    """Every number in ``payload`` is an integer within ±(2**53 - 1) (see :func:`json_payload`)."""
 
 
 class WebhookSource(ABC):
@@ -158,13 +171,77 @@ class WebhookSource(ABC):
 
 def json_object(body: bytes) -> Mapping[str, Any]:
     """The delivery body as a JSON object, MalformedInput otherwise."""
+    return json_payload(body)[0]
+
+
+def json_payload(body: bytes) -> tuple[Mapping[str, Any], bool]:
+    """The delivery body as a JSON object, and whether its numbers are all exact integers.
+
+    A float, an integer beyond ±(2**53 - 1) or a NaN/Infinity literal anywhere in the body
+    makes the second value False: events built from such a payload are canonicalised by
+    the reference RFC 8785 encoder instead of :func:`event_bytes`'s direct one.
+    """
+    exact = True
+
+    def inexact_float(literal: str) -> float:
+        nonlocal exact
+        exact = False
+        return float(literal)
+
+    def checked_int(literal: str) -> int:
+        nonlocal exact
+        value = int(literal)
+        if len(literal) >= _SAFE_INT_DIGITS and abs(value) > _SAFE_INT:
+            exact = False
+        return value
+
+    def constant(literal: str) -> float:
+        nonlocal exact
+        exact = False
+        return float(literal)
+
     try:
-        payload = json.loads(body)
+        payload = json.loads(
+            body, parse_float=inexact_float, parse_int=checked_int, parse_constant=constant
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedInput(f"the delivery body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise MalformedInput("the delivery body must be a JSON object")
-    return payload
+    return payload, exact
+
+
+def event_bytes(event: Mapping[str, Any], *, exact_numbers: bool) -> bytes:
+    """RFC 8785 bytes of an event a mapping built from a payload (see :func:`json_payload`).
+
+    With ``exact_numbers`` every number in the event is an exact integer (the payload's,
+    or a count the mapping took), and such an event's keys are the mapping's own names
+    and the payload's: ``json.dumps`` with sorted keys then writes exactly the RFC 8785
+    bytes, unless a key holds a character beyond U+FFFF (UTF-16 order differs) or a
+    string a lone surrogate; those, and every other event, take :func:`canonical_bytes`.
+    """
+    if exact_numbers:
+        try:
+            # A mapped event is a tree of fresh objects and parsed values: it cannot hold a
+            # cycle, so the encoder need not track the containers it is inside.
+            text = json.dumps(
+                event,
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+                check_circular=False,
+            )
+        except (TypeError, ValueError):
+            return canonical_bytes(event)
+        if text.isascii():
+            return text.encode("ascii")
+        if _ASTRAL.search(text) is None:
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: the reference encoder refuses it
+                pass
+    return canonical_bytes(event, float_free=True)
 
 
 def header_value(headers: Mapping[str, str], name: str, shown: str) -> str:
@@ -407,3 +484,33 @@ def ticket_refs(tickets: Sequence[Ticket]) -> tuple[list[str], list[dict[str, st
     keys = [t.key for t in tickets]
     links = [{"key": t.key, "url": t.url} if t.url else {"key": t.key} for t in tickets]
     return keys, links
+
+
+class TicketFinder:
+    """The tickets texts of one payload name; a text met again (a push's branch) is not rescanned.
+
+    ``finder(a, b)`` answers what ``config.tickets_in([a, b], …)`` does: the tickets in
+    order of appearance, once each, the first mention of a key giving its link.
+    """
+
+    def __init__(
+        self, config: SourceConfig, *, forge: str, repo: str, project_url: str = ""
+    ) -> None:
+        self._config = config
+        self._forge, self._repo, self._project_url = forge, repo, project_url
+        self._seen: dict[str, list[Ticket]] = {}
+
+    def __call__(self, *texts: str | None) -> tuple[list[str], list[dict[str, str]]]:
+        found: dict[str, Ticket] = {}
+        for value in texts:
+            if not isinstance(value, str) or not value:
+                continue
+            tickets = self._seen.get(value)
+            if tickets is None:
+                tickets = self._config.tickets_in(
+                    (value,), forge=self._forge, repo=self._repo, project_url=self._project_url
+                )
+                self._seen[value] = tickets
+            for ticket in tickets:
+                found.setdefault(ticket.key, ticket)
+        return ticket_refs(list(found.values()))

@@ -8,10 +8,12 @@ it is never logged and never read back out through the CLI or the API.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from flightlog.errors import InputError, NotFound
+from flightlog.errors import InputError, NotFound, StoreError
 from flightlog.ledger.entry import utc_now
 from flightlog.store.engine import write_transaction
 from flightlog.store.schema import entries, metadata
@@ -85,13 +87,49 @@ class WebhookSources:
             ).scalar_one_or_none()
         return str(value) if value is not None else None
 
+    @property
+    def local_reads(self) -> bool:
+        """Whether a read is a local file read (SQLite) rather than a network round trip."""
+        return self.engine.dialect.name == "sqlite"
+
+    def delivery_index(self, source: str, event_id: str) -> int | None:
+        """The ledger index of the delivery event ``source`` + ``event_id``, or None."""
+        return delivery_index(self.engine, source, event_id)
+
+
+_DELIVERY_INDEX = sa.select(entries.c.idx).where(
+    entries.c.event_id == sa.bindparam("event_id"), entries.c.source == sa.bindparam("source")
+)
+_COMPILED: dict[str, SQLCompiler] = {}
+
 
 def delivery_index(engine: sa.Engine, source: str, event_id: str) -> int | None:
-    """The ledger index of the event ``source`` + ``event_id``, or None if not recorded."""
-    with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(entries.c.idx).where(
-                entries.c.event_id == event_id, entries.c.source == source
-            )
-        ).scalar_one_or_none()
-    return int(value) if value is not None else None
+    """The ledger index of the event ``source`` + ``event_id``, or None if not recorded.
+
+    Every webhook delivery asks this before it is mapped, so it is one indexed read on a
+    pooled driver connection with its SQL compiled once per dialect, skipping the
+    statement building and explicit BEGIN of the generic path (on SQLite ~20 µs, a tenth).
+    """
+    compiled = _COMPILED.get(engine.dialect.name)
+    if compiled is None:
+        compiled = _DELIVERY_INDEX.compile(dialect=engine.dialect)
+        _COMPILED[engine.dialect.name] = compiled
+    values = {"event_id": event_id, "source": source}
+    params: Any = (
+        tuple(values[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else values
+    )
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(compiled.string, params)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise StoreError(f"database unavailable: {type(exc).__name__}") from exc
+    finally:
+        conn.close()
+    return int(row[0]) if row is not None else None
