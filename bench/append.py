@@ -203,9 +203,17 @@ def run_bare_postgres(dsn: str, work: Workload) -> float:
         return time.perf_counter() - started
 
 
-def run_flightlog(settings: Settings, work: Workload, *, parse: bool) -> float:
-    """Seconds to record every batch (``parse``: parse_and_validate inside the timing)."""
+def run_flightlog(
+    settings: Settings, work: Workload, *, parse: bool, projections: bool = True
+) -> float:
+    """Seconds to record every batch (``parse``: parse_and_validate inside the timing).
+
+    ``projections=False`` unregisters the store's projections (lineage) first, to show
+    what they cost.
+    """
     with Flightlog.open(settings) as service:
+        if not projections:
+            service.store.projections.clear()
         started = time.perf_counter()
         if parse:
             for i, data in enumerate(work.jsonl):
@@ -326,6 +334,36 @@ def _mm(values: Sequence[float]) -> tuple[float, float]:
     return min(values), max(values)
 
 
+def _sqlite_rows(section: Section, seconds: dict[str, list[float]], count: int) -> None:
+    """The SQLite rows beyond the common ones: without projections, every row, ratios."""
+    everything = [count / s for s in seconds["all rows"]]
+    pre = [count / s for s in seconds["prepared"]]
+    unprojected = [count / s for s in seconds["no projections"]]
+    section.rows += [
+        Row(
+            "SQLite: Flightlog.record without the lineage projection",
+            rate(median(unprojected)),
+            f"{median([u * b for u, b in zip(unprojected, seconds['bare'], strict=True)]) / count:.2f} x bare "
+            "(median of per-round ratios); the projection is registered on every store",
+        ),
+        Row(
+            "SQLite: bare executemany of every row an append writes",
+            rate(median(everything)),
+            "entries + tiles + refs, computed beforehand; same keys and indexes",
+        ),
+        Row(
+            "SQLite: ratio every-row executemany / bare (ceiling)",
+            f"{median([e * s for e, s in zip(everything, seconds['bare'], strict=True)]) / count:.2f} x",
+            "the best record / bare ratio possible while writing these rows",
+        ),
+        Row(
+            "SQLite: ratio record / every-row executemany",
+            f"{median([p / e for p, e in zip(pre, everything, strict=True)]):.2f} x",
+            "what Flightlog's own work costs beyond writing its rows",
+        ),
+    ]
+
+
 def run(config: BenchConfig, console: Console) -> Section:
     """Measure batch appends on SQLite (and PostgreSQL when reachable)."""
     total = max(BATCH, config.append_events - config.append_events % BATCH)
@@ -349,7 +387,12 @@ def run(config: BenchConfig, console: Console) -> Section:
                     return run_bare_sqlite(path, work)
                 if kind == "all rows":
                     return run_bare_sqlite_all(path, work)
-                return run_flightlog(_sqlite_settings(path, home), work, parse=kind == "parsed")
+                return run_flightlog(
+                    _sqlite_settings(path, home),
+                    work,
+                    parse=kind == "parsed",
+                    projections=kind != "no projections",
+                )
             finally:
                 fresh_file(scratch, path.name)
 
@@ -357,31 +400,16 @@ def run(config: BenchConfig, console: Console) -> Section:
 
     with Progress(console=console, transient=True) as progress:
         sqlite_seconds = _rounds(
-            {k: sqlite_variant(k) for k in ("bare", "all rows", "prepared", "parsed")},
+            {
+                k: sqlite_variant(k)
+                for k in ("bare", "all rows", "prepared", "no projections", "parsed")
+            },
             config.repeat,
             progress,
             "SQLite rounds",
         )
     _, ratio, ratio_parsed = _figures(section, "SQLite", sqlite_seconds, work.count)
-    everything = [work.count / s for s in sqlite_seconds["all rows"]]
-    pre = [work.count / s for s in sqlite_seconds["prepared"]]
-    section.rows += [
-        Row(
-            "SQLite: bare executemany of every row an append writes",
-            rate(median(everything)),
-            "entries + tiles + refs, computed beforehand; same keys and indexes",
-        ),
-        Row(
-            "SQLite: ratio every-row executemany / bare (ceiling)",
-            f"{median([e * s for e, s in zip(everything, sqlite_seconds['bare'], strict=True)]) / work.count:.2f} x",
-            "the best record / bare ratio possible while writing these rows",
-        ),
-        Row(
-            "SQLite: ratio record / every-row executemany",
-            f"{median([p / e for p, e in zip(pre, everything, strict=True)]):.2f} x",
-            "what Flightlog's own work costs beyond writing its rows",
-        ),
-    ]
+    _sqlite_rows(section, sqlite_seconds, work.count)
     section.targets.append(
         Target(
             "SQLite: Flightlog.record >= 0.5 x bare executemany",
