@@ -123,7 +123,25 @@ def bare_rows(batch: Sequence[PreparedEvent], first_index: int) -> list[Row9]:
 # -- the timed runs -------------------------------------------------------------------
 
 
-def run_bare_sqlite(path: Path, work: Workload) -> float:
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock and process CPU seconds of one timed run."""
+
+    wall: float
+    cpu: float
+
+
+class _Stopwatch:
+    """Started on creation; :meth:`stop` gives the wall and CPU time since."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> Timing:
+        return Timing(time.perf_counter() - self._wall, time.process_time() - self._cpu)
+
+
+def run_bare_sqlite(path: Path, work: Workload) -> Timing:
     """Seconds to insert every batch with sqlite3 executemany (WAL, synchronous=FULL)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -132,14 +150,14 @@ def run_bare_sqlite(path: Path, work: Workload) -> float:
         for ddl in _SQLITE_DDL:
             conn.execute(ddl)
         index = 0
-        started = time.perf_counter()
+        watch = _Stopwatch()
         for batch in work.prepared:
             rows = bare_rows(batch, index)
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(_INSERT_SQLITE, rows)
             conn.execute("COMMIT")
             index += len(rows)
-        return time.perf_counter() - started
+        return watch.stop()
     finally:
         conn.close()
 
@@ -162,7 +180,7 @@ def all_rows(
     return out
 
 
-def run_bare_sqlite_all(path: Path, work: Workload) -> float:
+def run_bare_sqlite_all(path: Path, work: Workload) -> Timing:
     """Seconds to executemany every row Flightlog writes, the rows computed beforehand."""
     batches = all_rows(work)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -171,7 +189,7 @@ def run_bare_sqlite_all(path: Path, work: Workload) -> float:
         conn.execute("PRAGMA synchronous=FULL")
         for ddl in _SQLITE_ALL_DDL:
             conn.execute(ddl)
-        started = time.perf_counter()
+        watch = _Stopwatch()
         for rows, nodes, refs in batches:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(_INSERT_SQLITE, rows)
@@ -182,38 +200,46 @@ def run_bare_sqlite_all(path: Path, work: Workload) -> float:
             )
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.execute("COMMIT")
-        return time.perf_counter() - started
+        return watch.stop()
     finally:
         conn.close()
 
 
-def run_bare_postgres(dsn: str, work: Workload) -> float:
+def run_bare_postgres(dsn: str, work: Workload) -> Timing:
     """Seconds to insert every batch with psycopg executemany, one transaction per batch."""
     with psycopg.connect(dsn) as conn:
         for ddl in _PG_DDL:
             conn.execute(ddl)
         conn.commit()
         index = 0
-        started = time.perf_counter()
+        watch = _Stopwatch()
         for batch in work.prepared:
             rows = bare_rows(batch, index)
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(_INSERT_PG, rows)
             index += len(rows)
-        return time.perf_counter() - started
+        return watch.stop()
 
 
-def run_flightlog(settings: Settings, work: Workload, *, parse: bool) -> float:
-    """Seconds to record every batch (``parse``: parse_and_validate inside the timing)."""
+def run_flightlog(
+    settings: Settings, work: Workload, *, parse: bool, projections: bool = True
+) -> Timing:
+    """Seconds to record every batch (``parse``: parse_and_validate inside the timing).
+
+    ``projections=False`` unregisters the store's projections (lineage) first, to show
+    what they cost.
+    """
     with Flightlog.open(settings) as service:
-        started = time.perf_counter()
+        if not projections:
+            service.store.projections.clear()
+        watch = _Stopwatch()
         if parse:
             for i, data in enumerate(work.jsonl):
                 service.record(service.parse_and_validate(data, name=f"batch-{i}"))
         else:
             for batch in work.prepared:
                 service.record(batch)
-        return time.perf_counter() - started
+        return watch.stop()
 
 
 # -- databases per round ----------------------------------------------------------------
@@ -273,21 +299,43 @@ def postgres_reachable(url: str) -> str | None:
 
 # -- rounds -----------------------------------------------------------------------------
 
-Variant = Callable[[int], float]
+Variant = Callable[[int], Timing]
 
 
 def _rounds(
     variants: dict[str, Variant], repeat: int, progress: Progress, label: str
-) -> dict[str, list[float]]:
+) -> dict[str, list[Timing]]:
     names = list(variants)
-    seconds: dict[str, list[float]] = {n: [] for n in names}
+    timings: dict[str, list[Timing]] = {n: [] for n in names}
     task = progress.add_task(label, total=repeat * len(names))
     for r in range(repeat):
         # Rotating the order spreads slow moments of a noisy machine over every variant.
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            seconds[name].append(variants[name](r))
+            timings[name].append(variants[name](r))
             progress.advance(task)
-    return seconds
+    return timings
+
+
+def _walls(timings: dict[str, list[Timing]]) -> dict[str, list[float]]:
+    return {name: [t.wall for t in runs] for name, runs in timings.items()}
+
+
+def _cpu_rows(section: Section, timings: dict[str, list[Timing]], count: int) -> None:
+    """CPU per event of each SQLite variant: steadier than rates when cores are shared."""
+    cpu = {name: median([t.cpu for t in runs]) / count for name, runs in timings.items()}
+    for name, label in (
+        ("bare", "bare sqlite3 executemany"),
+        ("all rows", "bare executemany of every row an append writes"),
+        ("prepared", "Flightlog.record (pre-validated)"),
+        ("no projections", "Flightlog.record without the lineage projection"),
+    ):
+        section.rows.append(
+            Row(
+                f"SQLite CPU per event: {label}",
+                f"{cpu[name] * 1e6:,.1f} µs",
+                f"{cpu['bare'] / cpu[name]:.2f} x bare's CPU rate",
+            )
+        )
 
 
 def _figures(
@@ -326,6 +374,36 @@ def _mm(values: Sequence[float]) -> tuple[float, float]:
     return min(values), max(values)
 
 
+def _sqlite_rows(section: Section, seconds: dict[str, list[float]], count: int) -> None:
+    """The SQLite rows beyond the common ones: without projections, every row, ratios."""
+    everything = [count / s for s in seconds["all rows"]]
+    pre = [count / s for s in seconds["prepared"]]
+    unprojected = [count / s for s in seconds["no projections"]]
+    section.rows += [
+        Row(
+            "SQLite: Flightlog.record without the lineage projection",
+            rate(median(unprojected)),
+            f"{median([u * b for u, b in zip(unprojected, seconds['bare'], strict=True)]) / count:.2f} x bare "
+            "(median of per-round ratios); the projection is registered on every store",
+        ),
+        Row(
+            "SQLite: bare executemany of every row an append writes",
+            rate(median(everything)),
+            "entries + tiles + refs, computed beforehand; same keys and indexes",
+        ),
+        Row(
+            "SQLite: ratio every-row executemany / bare (ceiling)",
+            f"{median([e * s for e, s in zip(everything, seconds['bare'], strict=True)]) / count:.2f} x",
+            "the best record / bare ratio possible while writing these rows",
+        ),
+        Row(
+            "SQLite: ratio record / every-row executemany",
+            f"{median([p / e for p, e in zip(pre, everything, strict=True)]):.2f} x",
+            "what Flightlog's own work costs beyond writing its rows",
+        ),
+    ]
+
+
 def run(config: BenchConfig, console: Console) -> Section:
     """Measure batch appends on SQLite (and PostgreSQL when reachable)."""
     total = max(BATCH, config.append_events - config.append_events % BATCH)
@@ -342,46 +420,38 @@ def run(config: BenchConfig, console: Console) -> Section:
         gen.check_prepared(service, gen.events(0, 50, run="append"))
 
     def sqlite_variant(kind: str) -> Variant:
-        def go(r: int) -> float:
+        def go(r: int) -> Timing:
             path = fresh_file(scratch, f"{kind}-{r}.db")
             try:
                 if kind == "bare":
                     return run_bare_sqlite(path, work)
                 if kind == "all rows":
                     return run_bare_sqlite_all(path, work)
-                return run_flightlog(_sqlite_settings(path, home), work, parse=kind == "parsed")
+                return run_flightlog(
+                    _sqlite_settings(path, home),
+                    work,
+                    parse=kind == "parsed",
+                    projections=kind != "no projections",
+                )
             finally:
                 fresh_file(scratch, path.name)
 
         return go
 
     with Progress(console=console, transient=True) as progress:
-        sqlite_seconds = _rounds(
-            {k: sqlite_variant(k) for k in ("bare", "all rows", "prepared", "parsed")},
+        sqlite_timings = _rounds(
+            {
+                k: sqlite_variant(k)
+                for k in ("bare", "all rows", "prepared", "no projections", "parsed")
+            },
             config.repeat,
             progress,
             "SQLite rounds",
         )
+    sqlite_seconds = _walls(sqlite_timings)
     _, ratio, ratio_parsed = _figures(section, "SQLite", sqlite_seconds, work.count)
-    everything = [work.count / s for s in sqlite_seconds["all rows"]]
-    pre = [work.count / s for s in sqlite_seconds["prepared"]]
-    section.rows += [
-        Row(
-            "SQLite: bare executemany of every row an append writes",
-            rate(median(everything)),
-            "entries + tiles + refs, computed beforehand; same keys and indexes",
-        ),
-        Row(
-            "SQLite: ratio every-row executemany / bare (ceiling)",
-            f"{median([e * s for e, s in zip(everything, sqlite_seconds['bare'], strict=True)]) / work.count:.2f} x",
-            "the best record / bare ratio possible while writing these rows",
-        ),
-        Row(
-            "SQLite: ratio record / every-row executemany",
-            f"{median([p / e for p, e in zip(pre, everything, strict=True)]):.2f} x",
-            "what Flightlog's own work costs beyond writing its rows",
-        ),
-    ]
+    _sqlite_rows(section, sqlite_seconds, work.count)
+    _cpu_rows(section, sqlite_timings, work.count)
     section.targets.append(
         Target(
             "SQLite: Flightlog.record >= 0.5 x bare executemany",
@@ -402,7 +472,7 @@ def run(config: BenchConfig, console: Console) -> Section:
         url = config.postgres_url
 
         def pg_variant(kind: str) -> Variant:
-            def go(_r: int) -> float:
+            def go(_r: int) -> Timing:
                 with pg_schema(url, kind) as scoped:
                     if kind == "bare":
                         return run_bare_postgres(libpq_dsn(scoped), work)
@@ -412,13 +482,13 @@ def run(config: BenchConfig, console: Console) -> Section:
             return go
 
         with Progress(console=console, transient=True) as progress:
-            pg_seconds = _rounds(
+            pg_timings = _rounds(
                 {k: pg_variant(k) for k in ("bare", "prepared", "parsed")},
                 config.repeat,
                 progress,
                 "PostgreSQL rounds",
             )
-        _figures(section, "PostgreSQL", pg_seconds, work.count)
+        _figures(section, "PostgreSQL", _walls(pg_timings), work.count)
         section.notes.append("PostgreSQL figures are reported only (no target).")
     else:
         section.notes.append(f"PostgreSQL not measured: {pg_problem}.")

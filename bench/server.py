@@ -41,6 +41,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from starlette.types import Receive, Scope, Send
 
+from bench import asgi_ingest
 from bench import events as gen
 from bench.append import fresh_file, libpq_dsn, pg_schema, postgres_reachable
 from bench.config import BenchConfig, run_alone
@@ -56,7 +57,7 @@ from bench.results import (
 )
 from flightlog.config import Settings
 from flightlog.server.ingest import JSON, prepare_single
-from flightlog.service import Flightlog
+from flightlog.service import Flightlog, PreparedEvent
 
 SINGLE_CLIENTS = 64
 BATCH_CLIENTS = 4
@@ -413,10 +414,20 @@ class CpuShares:
 
     prepare: float  # parse, RFC 8785 bytes, schema check, refs (prepare_single)
     append: float  # record_groups with groups of one event, SINGLE_CLIENTS a commit
+    projections: float  # of ``append``: the projections (lineage) run inside the append
+    app_loop: float  # create_app driven as ASGI: the event loop's CPU per request
+    app_total: float  # the same run: the whole process's CPU per request (writer included)
+
+
+def _append_cpu(service: Flightlog, prepared: Sequence[PreparedEvent]) -> float:
+    started = time.process_time()
+    for i in range(0, len(prepared), GROUP):
+        service.record_groups([[p] for p in prepared[i : i + GROUP]])
+    return (time.process_time() - started) / len(prepared)
 
 
 def cpu_shares(scratch: Path) -> CpuShares:
-    """Time prepare_single and record_groups per event on a fresh SQLite store."""
+    """Time prepare_single, record_groups (with and without projections) and the app."""
     home = scratch / "profile.home"
     shutil.rmtree(home, ignore_errors=True)
     db = fresh_file(scratch, "profile.db")
@@ -428,11 +439,22 @@ def cpu_shares(scratch: Path) -> CpuShares:
         started = time.process_time()
         prepared = [prepare_single(JSON, body, None) for body in bodies]
         prepare = (time.process_time() - started) / len(bodies)
-        started = time.process_time()
-        for i in range(0, len(prepared), GROUP):
-            service.record_groups([[p] for p in prepared[i : i + GROUP]])
-        append = (time.process_time() - started) / len(prepared)
-    return CpuShares(prepare, append)
+        half = len(prepared) // 2
+        append = _append_cpu(service, prepared[:half])
+        projections = service.store.projections[:]
+        service.store.projections.clear()
+        try:
+            bare = _append_cpu(service, prepared[half:])
+        finally:
+            service.store.projections.extend(projections)
+    app = asgi_ingest.run_once(None, asgi_ingest.Load(requests=PROFILE_EVENTS))
+    return CpuShares(
+        prepare,
+        append,
+        max(append - bare, 0.0),
+        app.loop_cpu_seconds / app.requests,
+        app.cpu_seconds / app.requests,
+    )
 
 
 def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) -> None:
@@ -443,7 +465,13 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
     for step, cpu, note in (
         ("HTTP server + ASGI (the raw ceiling's own CPU)", http, "uvicorn, httptools, uvloop"),
         ("parse + canonical bytes + schema + refs", shares.prepare, "prepare_single, in process"),
-        ("append", shares.append, f"record_groups, {GROUP} one-event groups a commit"),
+        (
+            "append",
+            shares.append,
+            f"record_groups, {GROUP} one-event groups a commit; of which the lineage "
+            f"projection {shares.projections * 1e6:,.0f} µs (measured without it on the same "
+            "store)",
+        ),
         ("the rest", rest, "fast path, auth, logging, metrics, writer hand-offs"),
     ):
         section.rows.append(
@@ -453,6 +481,15 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
                 f"{cpu / total:.0%} of {total * 1e6:,.0f} µs per request; {note}",
             )
         )
+    section.rows.append(
+        Row(
+            "SQLite single event CPU, in process (no HTTP server)",
+            f"{shares.app_total * 1e6:,.0f} µs",
+            f"create_app driven as ASGI, {asgi_ingest.Load().concurrency} requests in flight "
+            f"(bench/asgi_ingest.py): event loop {shares.app_loop * 1e6:,.0f} µs per request, "
+            "the rest in the writer thread",
+        )
+    )
 
 
 def _ceiling_notes(section: Section, ours: Phases, raw: Phases) -> None:

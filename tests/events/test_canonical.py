@@ -11,13 +11,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flightlog.errors import EventInvalid, InputTooLarge, MalformedInput
-from flightlog.events.canonical import canonical_bytes, parse_document, parse_events
+from flightlog.events.canonical import (
+    MAX_DEPTH,
+    _fast_parse,
+    canonical_bytes,
+    parse_document,
+    parse_events,
+)
 
 SAFE = 2**53 - 1
 
 # Full Unicode including astral characters; surrogates are a separate strategy.
 unicode_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 any_text = st.text(st.characters(exclude_categories=[]), max_size=12)
+# Text a plain document can hold: no backslash, quote or control character once dumped
+# without ASCII escapes (astral characters included, which the fast road declines).
+plain_text = st.text(
+    st.characters(exclude_categories=["Cs", "Cc"], exclude_characters='"\\'), max_size=12
+)
 
 
 def json_values(text: st.SearchStrategy[str], scalars: st.SearchStrategy[Any]) -> Any:
@@ -34,13 +45,20 @@ def json_values(text: st.SearchStrategy[str], scalars: st.SearchStrategy[Any]) -
 float_free_scalars = (
     st.none() | st.booleans() | st.integers(min_value=-SAFE, max_value=SAFE) | unicode_text
 )
-number_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**60), max_value=2**60)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | any_text
-)
+
+
+def scalars_with(text: st.SearchStrategy[str], *, int_bound: int) -> st.SearchStrategy[Any]:
+    """JSON scalars: null, booleans, integers within ``int_bound``, finite floats, ``text``."""
+    return (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-int_bound, max_value=int_bound)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text
+    )
+
+
+number_scalars = scalars_with(any_text, int_bound=2**60)
 
 
 class TestCanonicalBytes:
@@ -258,4 +276,82 @@ class TestParseEvents:
         assert [d.canonical for d in docs] == [
             rfc8785.dumps({"k": "\U0001f600", "\ufb01": 1}),
             b'{"f":2.5}',
+        ]
+
+
+plain_scalars = scalars_with(plain_text, int_bound=2**65)
+
+
+class TestPlainInput:
+    """Documents without escapes parse through orjson with the strict parser's results."""
+
+    @settings(max_examples=300)
+    @given(json_values(plain_text, plain_scalars))
+    def test_value_and_canonical_match_the_reference(self, value: Any) -> None:
+        """Any plain document, floats and big integers included, gives json's value and JCS bytes."""
+        for text in (
+            json.dumps(value, ensure_ascii=False, separators=(",", ":")),
+            json.dumps(value, ensure_ascii=False, indent=1),
+        ):
+            try:
+                expected = rfc8785.dumps(value)
+            except ValueError:
+                with pytest.raises(EventInvalid):
+                    parse_document(text.encode(), name="v.json")
+                continue
+            doc = parse_document(text.encode(), name="v.json")
+            assert doc.value == json.loads(text)
+            assert doc.canonical == expected
+
+    def test_a_plain_event_takes_the_fast_road(self) -> None:
+        """A plain event parses without the strict parser; escapes, floats and astral text do not."""
+        assert _fast_parse(b'{"b": [1, true, null], "a": "\xc3\xbc"}') == (
+            {"b": [1, True, None], "a": "ü"},
+            '{"a":"ü","b":[1,true,null]}'.encode(),
+        )
+        for declined in (b'{"a":"\\n"}', b'{"a":1.5}', '{"a":"\U0001f600"}'.encode(), b"[1]x"):
+            assert _fast_parse(declined) is None
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"a":1,"a":2}',
+            '{"a" :1,"a":2}',
+            '{"a":1, "a" : 2}',
+            '{"x":{"k":"v:w"},"x" :{"k":"v"}}',
+            '{"n":{"a":[{"b":1,\n"b"\t:2}]}}',
+        ],
+    )
+    def test_duplicate_keys_are_refused_whatever_the_spacing(self, text: str) -> None:
+        """A repeated member name is refused, with or without spaces before its colon."""
+        with pytest.raises(MalformedInput, match="duplicate object key"):
+            parse_document(text.encode(), name="e.json")
+
+    def test_duplicate_key_in_one_batch_item_is_refused(self) -> None:
+        """A repeated member name inside one array item fails the whole array."""
+        with pytest.raises(MalformedInput, match="duplicate object key 'b'"):
+            parse_events(b'[{"a":1},{"b":1, "b" :2}]', name="e.json")
+
+    def test_big_integers_are_refused(self) -> None:
+        """Integers beyond 2**53 - 1 are refused, however orjson would read them."""
+        for literal in (2**53 + 1, 2**63, 2**64 + 1, -(2**63) - 1):
+            with pytest.raises(EventInvalid, match="cannot be canonicalised"):
+                parse_document(f'{{"n":{literal}}}'.encode(), name="e.json")
+
+    def test_depth_limit_holds(self) -> None:
+        """Nesting past MAX_DEPTH is refused; brackets inside strings do not count."""
+        deep = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+        assert parse_document(deep.encode(), name="e.json").value is not None
+        with pytest.raises(EventInvalid, match="nested more than"):
+            parse_document(("[" + deep + "]").encode(), name="e.json")
+        brackets = {"s": "[{" * 100}
+        doc = parse_document(json.dumps(brackets).encode(), name="e.json")
+        assert doc.canonical == rfc8785.dumps(brackets)
+
+    def test_batch_items_are_positioned_and_canonical(self) -> None:
+        """A plain array yields one document per item, positioned name[i], canonicalised."""
+        docs = parse_events(b'[{"b":2,"a":1}, {"c":[3]}]', name="body")
+        assert [(d.position, d.value, d.canonical) for d in docs] == [
+            ("body[0]", {"b": 2, "a": 1}, b'{"a":1,"b":2}'),
+            ("body[1]", {"c": [3]}, b'{"c":[3]}'),
         ]

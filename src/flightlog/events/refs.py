@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from flightlog.errors import UnknownEventType
@@ -91,21 +92,20 @@ def _at(value: Any, *keys: str) -> Any:
     return value
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Yield the non-blank strings of a string or a list of strings."""
+def _strings(value: Any) -> list[str]:
+    """The non-blank strings of a string or a list of strings."""
+    # Lists, not generators: most values are one string or absent, and a generator
+    # costs more to start than the work it does.
+    if isinstance(value, str):
+        return [value] if value.strip() else []
     if isinstance(value, list):
-        for item in value:
-            if (text := _text(item)) is not None:
-                yield text
-    elif (text := _text(value)) is not None:
-        yield text
+        return [item for item in value if isinstance(item, str) and item.strip()]
+    return []
 
 
-def _refs(kind: str, *values: Any) -> Iterator[Ref]:
-    """Yield ``(kind, value)`` for every non-blank string among ``values`` (or lists of them)."""
-    for value in values:
-        for text in _strings(value):
-            yield kind, text
+def _refs(kind: str, *values: Any) -> list[Ref]:
+    """``(kind, value)`` for every non-blank string among ``values`` (or lists of them)."""
+    return [(kind, text) for value in values for text in _strings(value)]
 
 
 def _tickets_in(*values: Any) -> Iterator[Ref]:
@@ -302,20 +302,23 @@ def convention_warnings(event: Mapping[str, Any], *, position: str | None = None
     return out
 
 
+@lru_cache(maxsize=1024)
+def _rule_for(type_string: str) -> _Rule | None:
+    """The rule for a type string (cached: a log holds few distinct types)."""
+    try:
+        event_type = parse_event_type(type_string)
+    except UnknownEventType:
+        return None
+    return _RULES.get((event_type.namespace, event_type.subject))
+
+
 def extract_refs(event: Mapping[str, Any]) -> list[Ref]:
     """Return the sorted, unique ``(kind, value)`` refs an event mentions."""
     if not isinstance(event, Mapping):
         return []
     refs: set[Ref] = set()
     type_string = _at(event, "context", "type")
-    rule = None
-    if isinstance(type_string, str):
-        try:
-            event_type = parse_event_type(type_string)
-        except UnknownEventType:
-            event_type = None
-        if event_type is not None:
-            rule = _RULES.get((event_type.namespace, event_type.subject))
+    rule = _rule_for(type_string) if isinstance(type_string, str) else None
     subject = _at(event, "subject")
     if rule is not None:
         refs.update(rule(_at(subject, "id"), _at(subject, "content")))

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fastapi import HTTPException, Request
+from starlette.requests import ClientDisconnect
 
 from flightlog.errors import InputError, InputTooLarge
 
@@ -47,7 +48,11 @@ BODY_STALL_SECONDS = 30.0
 
 
 async def read_body(request: Request, limit: int, stall: float | None = None) -> bytes:
-    """Read the body, refusing (413) anything over ``limit`` bytes without buffering it."""
+    """Read the body, refusing (413) anything over ``limit`` bytes without buffering it.
+
+    The body is read straight from the ASGI ``receive`` channel: the request's body must
+    not have been read before (it is not cached on ``request`` either).
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -56,19 +61,26 @@ async def read_body(request: Request, limit: int, stall: float | None = None) ->
             raise InputError(f"Content-Length {declared[:40]!r} is not a number") from None
         if length > limit:
             raise InputTooLarge(f"request body of {length} bytes is over the {limit}-byte limit")
+    stall = BODY_STALL_SECONDS if stall is None else stall
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    stall = BODY_STALL_SECONDS if stall is None else stall
-    loop = asyncio.get_running_loop()
     try:
-        # One timeout moved forward per chunk: wait_for would start a task per chunk.
+        # One timeout for the whole body, moved forward only while more chunks follow:
+        # wait_for would start a task per chunk, and most bodies arrive in one message.
         async with asyncio.timeout(stall) as deadline:
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk: bytes = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise InputTooLarge(f"request body is over the {limit}-byte limit")
                 chunks.append(chunk)
-                deadline.reschedule(loop.time() + stall)
+                if not message.get("more_body", False):
+                    break
+                deadline.reschedule(asyncio.get_running_loop().time() + stall)
     except TimeoutError:
         raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

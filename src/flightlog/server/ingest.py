@@ -7,10 +7,10 @@ something new was recorded, 200 when every event was already in the ledger).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -100,7 +100,8 @@ def prepare_single(kind: str, data: bytes, headers: Mapping[str, str] | None) ->
         prepared = prepare_event(parsed)
     except EventInvalid as exc:
         raise _located(exc, BODY) from None
-    check_agreement(headers or {}, parsed.value, position=BODY, label="header ce-{}")
+    if headers:
+        check_agreement(headers, parsed.value, position=BODY, label="header ce-{}")
     return prepared
 
 
@@ -151,6 +152,12 @@ def prepare_batch(kind: str, data: bytes) -> list[PreparedEvent]:
     return events
 
 
+def _has_ce_headers(request: Request) -> bool:
+    # ASGI header names are lower-case: a scan of the raw pairs spares building the
+    # attribute map for the plain JSON requests that carry none.
+    return any(name[:3] == b"ce-" for name, _ in request.scope["headers"])
+
+
 async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
     if not events:
         return []
@@ -187,7 +194,9 @@ async def post_event(request: Request) -> Response:
     await authorize(request, "ingest")
     state = server_state(request)
     kind = media_type(request, (JSON, STRUCTURED))
-    attributes = binary_attributes(request.headers) if kind == JSON else None
+    attributes = (
+        binary_attributes(request.headers) if kind == JSON and _has_ce_headers(request) else None
+    )
     data = await read_body(request, state.settings.max_body_bytes)
     if len(data) <= INLINE_PREPARE_BYTES:
         # A typical event validates in well under a millisecond: a thread hop would cost
@@ -200,7 +209,7 @@ async def post_event(request: Request) -> Response:
     answer = append_result_to_wire(result)
     if warnings := convention_warnings(prepared.event):
         answer["warnings"] = warnings
-    body = json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
+    body = orjson.dumps(answer)
     if result.duplicate:
         return Response(body, status_code=200, media_type=JSON)
     headers = {"Location": API_PREFIX + EVENT.format(index=result.index)}
@@ -256,6 +265,5 @@ async def post_batch(request: Request) -> Response:
     doc: dict[str, Any] = {"results": [append_result_to_wire(r) for r in results]}
     if warnings:
         doc["warnings"] = warnings
-    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     status = 200 if all(r.duplicate for r in results) else 201
-    return Response(body.encode(), status_code=status, media_type=JSON)
+    return Response(orjson.dumps(doc), status_code=status, media_type=JSON)
