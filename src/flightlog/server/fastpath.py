@@ -1,8 +1,8 @@
-"""The ingest fast path: ``POST /api/v1/events`` and ``/events/batch`` as plain ASGI.
+"""The ingest fast path: ``POST /api/v1/events``, ``/events/batch`` and the webhooks as plain ASGI.
 
 FastAPI's request machinery (its telemetry check, body-limit and exception layers,
 routing, dependency solving, response rendering) costs more per request than
-validating and appending a small event, so :class:`FastIngestAPI` hands these two
+validating and appending a small event, so :class:`FastIngestAPI` hands these
 routes to :class:`FastIngest` before any of it runs, wrapped only in the app's own
 middleware (request ids, access log, metrics, and whatever else the app adds). It calls
 the same endpoint functions the FastAPI routes declare (so /openapi.json documents
@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flightlog.server import ingest
+from flightlog.server import ingest, webhooks
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
@@ -29,6 +29,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 FAST_ROUTES: dict[str, Endpoint] = {
     "/api/v1/events": ingest.post_event,
     "/api/v1/events/batch": ingest.post_batch,
+    **webhooks.RECEIVERS,
 }
 """The POST paths answered before FastAPI, and the endpoint that answers each."""
 
