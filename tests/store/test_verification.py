@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flightlog.ledger.audit import ChunkRun, Problem
-from flightlog.store.verification import SHARE_CHUNKS, _joined, _shares
+from flightlog.store.verification import SHARE_CHUNKS, TAIL_CHUNKS, _joined, _shares
 
 
 class TestShares:
@@ -11,7 +11,7 @@ class TestShares:
 
     def test_shares_cover_every_range_in_order(self) -> None:
         """Each range is cut into shares of at most SHARE_CHUNKS chunks, end to end."""
-        ranges = [(0, 1), (1, 3), (3, 3 + 2 * SHARE_CHUNKS + 5)]
+        ranges = [(0, 1), (1, 3), (3, 7), (7, 7 + 3 * SHARE_CHUNKS + TAIL_CHUNKS + 5)]
         shares = _shares(ranges)
         for k, (first, end) in enumerate(ranges):
             mine = [(a, b) for j, a, b in shares if j == k]
@@ -19,7 +19,12 @@ class TestShares:
             assert mine[-1][1] == end
             assert all(b - a <= SHARE_CHUNKS for a, b in mine)
             assert [a for a, _ in mine[1:]] == [b for _, b in mine[:-1]]
-        assert len(shares) == 1 + 1 + 3
+
+    def test_the_last_chunks_go_out_one_at_a_time(self) -> None:
+        """The shares of the last TAIL_CHUNKS chunks hold one chunk each; earlier ones more."""
+        end = 4 * SHARE_CHUNKS + TAIL_CHUNKS
+        sizes = [b - a for _, a, b in _shares([(0, end)])]
+        assert sizes == [SHARE_CHUNKS] * 4 + [1] * TAIL_CHUNKS
 
 
 class TestJoined:

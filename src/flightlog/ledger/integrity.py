@@ -202,26 +202,25 @@ def rows_problem(source: DerivedSource, rows: Sequence[CheckedRow]) -> Problem |
     The refs stored for the whole run are read with one query, in the order the payloads
     yield them, and compared as one list with the refs re-derived from every payload:
     equal lists mean every entry's refs match. Anything else (a difference, a payload
-    that is no JSON document) is looked at entry by entry to name the first problem.
+    orjson does not read) is looked at entry by entry to name the first problem.
     """
     if not rows:
         return None
-    first = rows[0][0]
-    stored = source.refs_between(first, rows[-1][0] + 1)
-    derived: list[tuple[int, str, str]] = []
-    add = derived.extend
-    for row in rows:
-        idx, payload = row[0], row[7]
-        if utc_index(row[4]) != row[8]:
-            break
-        if payload is not None:
-            refs = _refs_of(payload)
-            if refs is None:
-                break
-            add([(idx, kind, value) for kind, value in refs])
-    else:
-        if derived == stored:
-            return None
+    stored = source.refs_between(rows[0][0], rows[-1][0] + 1)
+    if [utc_index(r[4]) for r in rows] == [r[8] for r in rows]:
+        kept = [r for r in rows if r[7] is not None]
+        try:
+            found = [extract_refs(orjson.loads(r[7])) for r in kept]  # type: ignore[arg-type]
+        except (ValueError, TypeError, FlightlogError):
+            pass
+        else:
+            derived = [
+                (r[0], kind, value)
+                for r, refs in zip(kept, found, strict=True)
+                for kind, value in refs
+            ]
+            if derived == stored:
+                return None
     return _first_drift(rows, stored)
 
 

@@ -8,9 +8,11 @@ from typing import Any
 from flightlog.ledger import merkle
 from flightlog.ledger.audit import AuditRow, CheckedRow
 from flightlog.ledger.tiles import TileKey
-from flightlog.store.reads import IN_CHUNK
 from flightlog.store.records import StoredCheckpoint
 from flightlog.store.tiles import fetch_nodes, fetch_tiles
+
+DIGESTS_PER_QUERY = 500
+"""Indices per ``IN (…)`` list: far below SQLite's and PostgreSQL's parameter limits."""
 
 LeafRow = tuple[int, str, str, str, str, str, str]
 """The leaf fields of an entry: idx, id, source, type, time, received_at, payload_sha256."""
@@ -150,8 +152,8 @@ class LedgerSnapshot:
     def digests_of(self, indices: Sequence[int]) -> dict[int, str]:
         """The stored ``payload_sha256`` of each of ``indices`` that exists."""
         out: dict[int, str] = {}
-        for start in range(0, len(indices), IN_CHUNK):
-            chunk = tuple(indices[start : start + IN_CHUNK])
+        for start in range(0, len(indices), DIGESTS_PER_QUERY):
+            chunk = tuple(indices[start : start + DIGESTS_PER_QUERY])
             marks = ", ".join(self._m for _ in chunk)
             sql = f"SELECT idx, payload_sha256 FROM entries WHERE idx IN ({marks})"  # noqa: S608 - markers only
             out.update({int(i): str(d) for i, d in self._raw(sql, chunk)})

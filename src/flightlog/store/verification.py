@@ -73,17 +73,24 @@ def _check(task: tuple[int, int], erased: tuple[int, ...]) -> ChunkRun:
 
 
 SHARE_CHUNKS = 8
-"""Whole chunks per unit of work shared between processes (32,768 entries): small enough
-that both cores stay busy to the end, large enough that handing one out costs nothing."""
+"""Whole chunks per unit of work shared between processes (32,768 entries): large enough
+that handing one out costs nothing, small enough that both cores stay busy."""
+
+TAIL_CHUNKS = 2 * SHARE_CHUNKS
+"""The last chunks of the log go out one at a time, so no process waits long at the end."""
 
 
 def _shares(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """``(range number, first, end)`` of the shares each range is cut into, in order."""
-    return [
-        (k, c, min(c + SHARE_CHUNKS, end))
-        for k, (first, end) in enumerate(ranges)
-        for c in range(first, end, SHARE_CHUNKS)
-    ]
+    last = ranges[-1][1] if ranges else 0
+    shares: list[tuple[int, int, int]] = []
+    for k, (first, end) in enumerate(ranges):
+        c = first
+        while c < end:
+            step = SHARE_CHUNKS if last - c > TAIL_CHUNKS else 1
+            shares.append((k, c, min(c + step, end)))
+            c = shares[-1][2]
+    return shares
 
 
 def _joined(runs: Sequence[ChunkRun]) -> ChunkRun:
