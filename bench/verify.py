@@ -26,22 +26,19 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from bench.cached_log import CachedLog, ensure_log
-from bench.config import BenchConfig, run_alone
-from bench.profiling import profile_rows
-from bench.results import (
-    REPO_ROOT,
-    Row,
-    Section,
-    Target,
-    median,
-    python_command,
-)
+    from bench.cached_log import CachedLog
+    from bench.config import BenchConfig
+    from bench.results import Row, Section
+
+# Verification's worker processes are started with "spawn", which imports the parent's
+# main module (this one, in the verify child) again: it imports the benchmark machinery
+# in the functions that use it, so that a worker holds what verification needs, as under
+# the `flightlog` command.
 
 TARGET_RATE = 500_000
 TARGET_RSS_MB = 200
@@ -249,6 +246,16 @@ def run_child(
     kind: str, log: CachedLog, console: Console, url: str | None = None
 ) -> dict[str, Any]:
     """Run one child measurement on ``log``, showing its progress; return its figures."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from bench.results import REPO_ROOT, python_command
+
     cmd = python_command("verify", "--child", kind, "--db", str(log.path), "--home", str(log.home))
     if url is not None:
         cmd += ["--url", url]
@@ -276,6 +283,8 @@ def run_child(
 
 def ceiling(log: CachedLog, stage: str, parts: int) -> float:
     """Entries/s of ``parts`` processes doing ``stage`` over equal slices of ``log`` at once."""
+    from bench.results import REPO_ROOT, python_command
+
     procs = [
         subprocess.Popen(
             python_command(
@@ -305,6 +314,8 @@ def ceiling(log: CachedLog, stage: str, parts: int) -> float:
 
 
 def _ceiling_rows(log: CachedLog, console: Console, verify_rate: float) -> list[Row]:
+    from bench.results import Row
+
     what = {
         "read": "chunked read of verify's columns + sha256 of every payload",
         "leaf": "read + payload digests + leaf hashes + tree levels (the Merkle part's own work)",
@@ -327,6 +338,10 @@ def _ceiling_rows(log: CachedLog, console: Console, verify_rate: float) -> list[
 
 def run(config: BenchConfig, console: Console) -> Section:
     """Measure full verification of the cached log against a plain read of its rows."""
+    from bench.cached_log import ensure_log
+    from bench.profiling import profile_rows
+    from bench.results import Row, Section, Target, median
+
     log = ensure_log(config.entries, config.data_dir, console)
     section = Section(
         "verify",
@@ -428,6 +443,7 @@ def _postgres(
     """Verify a PostgreSQL copy of the same log once, reported beside the SQLite figures."""
     from bench.append import postgres_reachable
     from bench.cached_log import ensure_pg_log
+    from bench.results import Row
 
     problem = postgres_reachable(config.postgres_url) if config.postgres_url else "skipped"
     if config.postgres_url is None or problem is not None:
@@ -452,6 +468,8 @@ def _postgres(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run only this benchmark (``python -m bench.verify``), or one child measurement."""
+    from bench.config import BenchConfig, run_alone
+
     args = list(sys.argv[1:] if argv is None else argv)
     if "--child" in args:
         child_main(args)

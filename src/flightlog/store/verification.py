@@ -1,12 +1,13 @@
-"""Full verification on several cores: whole chunks are checked in worker processes.
+"""Full verification on several cores: shares of whole chunks are checked in worker processes.
 
-Each worker opens the store once and checks one run of chunks per task inside its own
-read snapshot, the Merkle part and then the indexes derived from the same entries (refs,
-time), so one pool and one pass over the log do both; the calling process folds the
-results in ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the
-verified tree size never change, so per-task snapshots see the same entries one snapshot
-would. On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never
-loads the SQL toolkit and stays small.
+Each worker opens the store once and checks one share of chunks per task inside its own
+read snapshot: the Merkle part and the indexes derived from the same rows (refs, time),
+read once, so one pool and one pass over the log do both. The calling process checks
+shares too whenever the next result it owes is not ready, and folds the results in
+ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the verified
+tree size never change, so per-task snapshots see the same entries one snapshot would.
+On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never loads
+the SQL toolkit and stays small.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
+from typing import Any
 
 from flightlog.ledger.audit import ChunkRun, ChunkRunner, Problem, verify_chunks
 from flightlog.ledger.integrity import rows_problem
@@ -35,17 +37,34 @@ def _sqlite_snapshot(conn: sqlite3.Connection) -> Iterator[LedgerSnapshot]:
         conn.execute("ROLLBACK")
 
 
-def _open_worker(url: str, sqlite_path: str | None) -> None:
+@contextmanager
+def _postgres_snapshot(conn: Any) -> Iterator[LedgerSnapshot]:
+    # As LedgerStore.snapshot: one REPEATABLE READ, READ ONLY transaction.
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        yield LedgerSnapshot(conn, "%s")
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _open_worker(conninfo: str, sqlite_path: str | None) -> None:
     global _worker_snapshot  # noqa: PLW0603 - one store per worker process, opened once
     if sqlite_path is not None:
         conn = sqlite3.connect(sqlite_path, isolation_level=None, timeout=30)
         conn.execute("PRAGMA query_only=ON")
         _worker_snapshot = lambda: _sqlite_snapshot(conn)  # noqa: E731 - bound to this worker
         return
-    from flightlog.store.engine import create_engine
-    from flightlog.store.ledger import LedgerStore
+    import psycopg
 
-    _worker_snapshot = LedgerStore(create_engine(url)).snapshot
+    server = psycopg.connect(conninfo, autocommit=True)
+    _worker_snapshot = lambda: _postgres_snapshot(server)  # noqa: E731 - bound to this worker
+
+
+def _libpq_conninfo(url: str) -> str:
+    """The libpq URI of a PostgreSQL store's SQLAlchemy URL (workers use the driver alone)."""
+    from flightlog.store.engine import parse_database_url
+
+    return parse_database_url(url).set(drivername="postgresql").render_as_string(False)
 
 
 def checked_run(source: LedgerSnapshot, first: int, end: int, erased: Iterable[int]) -> ChunkRun:
@@ -121,7 +140,8 @@ def process_runner(
 
     Each run it yields carries, in ``derived``, the first index drift among its entries.
 
-    ``sqlite_path``: the file of an SQLite store, read by the workers directly.
+    ``sqlite_path``: the file of an SQLite store, read by the workers directly; any other
+    store is read by the workers through its driver alone, without the SQL toolkit.
     ``local``: a snapshot this process checks shares from while the next result it owes
     is not ready, so N-way parallelism costs N - 1 extra processes (and their memory)
     and every process keeps busy until the last share, however fast each one is.
@@ -131,7 +151,7 @@ def process_runner(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_open_worker,
-        initargs=(url, sqlite_path),
+        initargs=(url if sqlite_path is not None else _libpq_conninfo(url), sqlite_path),
     )
 
     def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
