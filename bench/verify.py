@@ -4,8 +4,11 @@
 (``VmHWM``) so the figure is that of the verifying process alone. The baseline, in the
 same run and also in a child, reads every entry row in pages with plain ``sqlite3`` and
 checks each payload's SHA-256: the floor any full verification pays. A second reference
-reads the rows through the store's own paged iterator. Targets (product requirements):
->= 500,000 entries/s and peak RSS < 200 MB for a 1,000,000-entry log.
+reads the rows through the store's own paged iterator. The ceiling rows show what one
+and two cores reach doing only part of the work (the same chunked read, then the leaf
+hashes and tree levels, then parsing every payload and deriving its refs), each process
+taking an equal slice of the log. Targets (product requirements): >= 500,000 entries/s
+and peak RSS < 200 MB for a 1,000,000-entry log.
 """
 
 from __future__ import annotations
@@ -23,22 +26,19 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from bench.cached_log import CachedLog, ensure_log
-from bench.config import BenchConfig, run_alone
-from bench.profiling import profile_rows
-from bench.results import (
-    REPO_ROOT,
-    Row,
-    Section,
-    Target,
-    median,
-    python_command,
-)
+    from bench.cached_log import CachedLog
+    from bench.config import BenchConfig
+    from bench.results import Row, Section
+
+# Verification's worker processes are started with "spawn", which imports the parent's
+# main module (this one, in the verify child) again: it imports the benchmark machinery
+# in the functions that use it, so that a worker holds what verification needs, as under
+# the `flightlog` command.
 
 TARGET_RATE = 500_000
 TARGET_RSS_MB = 200
@@ -130,6 +130,43 @@ def child_read(path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "entries": count, "ok": bad == 0}
 
 
+CEILING_STAGES = ("read", "leaf", "refs")
+
+
+def child_ceiling(path: Path, stage: str, part: int, parts: int) -> dict[str, Any]:
+    """Do ``stage`` (and the stages before it) over slice ``part`` of ``parts`` of the log."""
+    from flightlog.events.refs import extract_refs
+    from flightlog.ledger.audit import CHUNK, leaf_hashes
+    from flightlog.ledger.integrity import parse_payload
+    from flightlog.ledger.merkle import parent_level
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    size = conn.execute("SELECT tree_size FROM ledger_state").fetchone()[0]
+    chunks = -(-size // CHUNK)
+    first, end = chunks * part // parts, chunks * (part + 1) // parts
+    started = time.perf_counter()
+    count, bad = 0, 0
+    sha256 = hashlib.sha256
+    for c in range(first, end):
+        rows = conn.execute(
+            "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload, "
+            "time_utc FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (c * CHUNK, (c + 1) * CHUNK),
+        ).fetchall()
+        bad += [sha256(r[7]).hexdigest() for r in rows] != [r[6] for r in rows]
+        if stage != "read":
+            level = leaf_hashes(rows)
+            while len(level) > 1:
+                level = parent_level(level)
+        if stage == "refs":
+            for r in rows:
+                extract_refs(parse_payload(r[7]))
+        count += len(rows)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return {"seconds": seconds, "entries": count, "ok": bad == 0}
+
+
 def child_iterate(url: str) -> dict[str, Any]:
     """Read every entry through LedgerStore.iter_entries and check each payload digest."""
     from flightlog.store.ledger import LedgerStore
@@ -179,13 +216,20 @@ def child_verify(url: str, home: Path) -> dict[str, Any]:
 def child_main(argv: Sequence[str]) -> None:
     """Entry point of the child processes: run one measurement, print JSON."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", choices=("read", "iterate", "verify"), required=True)
+    parser.add_argument(
+        "--child", choices=("read", "iterate", "verify", *CEILING_STAGES), required=True
+    )
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--url", help="verify this store instead of the SQLite file")
+    parser.add_argument("--part", type=int, default=0)
+    parser.add_argument("--parts", type=int, default=1)
+    parser.add_argument("--ceiling", action="store_true", help="a ceiling stage, not a check")
     args = parser.parse_args(argv)
     url = args.url or f"sqlite:///{args.db}"
-    if args.child == "read":
+    if args.ceiling:
+        out = child_ceiling(args.db, args.child, args.part, args.parts)
+    elif args.child == "read":
         out = child_read(args.db)
     elif args.child == "iterate":
         out = child_iterate(url)
@@ -202,6 +246,16 @@ def run_child(
     kind: str, log: CachedLog, console: Console, url: str | None = None
 ) -> dict[str, Any]:
     """Run one child measurement on ``log``, showing its progress; return its figures."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from bench.results import REPO_ROOT, python_command
+
     cmd = python_command("verify", "--child", kind, "--db", str(log.path), "--home", str(log.home))
     if url is not None:
         cmd += ["--url", url]
@@ -227,8 +281,67 @@ def run_child(
     return result
 
 
+def ceiling(log: CachedLog, stage: str, parts: int) -> float:
+    """Entries/s of ``parts`` processes doing ``stage`` over equal slices of ``log`` at once."""
+    from bench.results import REPO_ROOT, python_command
+
+    procs = [
+        subprocess.Popen(
+            python_command(
+                "verify",
+                "--child",
+                stage,
+                "--ceiling",
+                "--db",
+                str(log.path),
+                "--home",
+                str(log.home),
+                "--part",
+                str(part),
+                "--parts",
+                str(parts),
+            ),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for part in range(parts)
+    ]
+    outs = [json.loads(p.communicate()[0]) for p in procs]
+    if any(p.returncode != 0 or not o["ok"] for p, o in zip(procs, outs, strict=True)):
+        raise RuntimeError(f"ceiling {stage} x{parts} failed")
+    return sum(o["entries"] for o in outs) / max(o["seconds"] for o in outs)
+
+
+def _ceiling_rows(log: CachedLog, console: Console, verify_rate: float) -> list[Row]:
+    from bench.results import Row
+
+    what = {
+        "read": "chunked read of verify's columns + sha256 of every payload",
+        "leaf": "read + payload digests + leaf hashes + tree levels (the Merkle part's own work)",
+        "refs": "read + Merkle work + parse every payload and derive its refs (no compare)",
+    }
+    rows = []
+    with console.status("ceiling runs"):
+        for stage in CEILING_STAGES:
+            one, two = ceiling(log, stage, 1), ceiling(log, stage, 2)
+            rows += [
+                Row(f"ceiling, 1 process: {what[stage]}", f"{one:,.0f} entries/s", "1 run"),
+                Row(
+                    f"ceiling, 2 processes: {what[stage]}",
+                    f"{two:,.0f} entries/s",
+                    f"1 run; verify reaches {verify_rate / two:.2f} x this",
+                ),
+            ]
+    return rows
+
+
 def run(config: BenchConfig, console: Console) -> Section:
     """Measure full verification of the cached log against a plain read of its rows."""
+    from bench.cached_log import ensure_log
+    from bench.profiling import profile_rows
+    from bench.results import Row, Section, Target, median
+
     log = ensure_log(config.entries, config.data_dir, console)
     section = Section(
         "verify",
@@ -312,13 +425,14 @@ def run(config: BenchConfig, console: Console) -> Section:
     ]
     if not ok:
         section.notes.append(f"Verification reported a problem: {verifies[0]['problem']}")
+    section.rows += _ceiling_rows(log, console, verify_rate)
     _postgres(config, log, console, section, read_rate)
     if config.profile:
         small = ensure_log(min(PROFILE_ENTRIES, config.entries), config.data_dir, console)
         from flightlog.service import Flightlog
 
         with Flightlog.open(small.settings()) as service:
-            section.profile = profile_rows(service.verify, top=14)
+            section.profile = profile_rows(service.verify, top=20)
         section.notes.append(f"Profile: Flightlog.verify() of a {small.entries:,}-entry log.")
     return section
 
@@ -329,6 +443,7 @@ def _postgres(
     """Verify a PostgreSQL copy of the same log once, reported beside the SQLite figures."""
     from bench.append import postgres_reachable
     from bench.cached_log import ensure_pg_log
+    from bench.results import Row
 
     problem = postgres_reachable(config.postgres_url) if config.postgres_url else "skipped"
     if config.postgres_url is None or problem is not None:
@@ -353,6 +468,8 @@ def _postgres(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run only this benchmark (``python -m bench.verify``), or one child measurement."""
+    from bench.config import BenchConfig, run_alone
+
     args = list(sys.argv[1:] if argv is None else argv)
     if "--child" in args:
         child_main(args)
@@ -360,8 +477,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=BenchConfig.entries)
     parser.add_argument("--repeat", type=int, default=BenchConfig.repeat)
+    parser.add_argument(
+        "--postgres-url",
+        default=BenchConfig.postgres_url,
+        help="a PostgreSQL database the log is copied to (a schema of its own)",
+    )
+    parser.add_argument("--no-postgres", action="store_true")
     parsed = parser.parse_args(args)
-    config = BenchConfig(entries=parsed.entries, repeat=parsed.repeat)
+    config = BenchConfig(
+        entries=parsed.entries,
+        repeat=parsed.repeat,
+        postgres_url=None if parsed.no_postgres else parsed.postgres_url,
+    )
     run_alone(run, config)
 
 

@@ -68,7 +68,7 @@ from flightlog.ledger.keys import (
 from flightlog.ledger.note import Signer, Verifier
 from flightlog.store.blobs import BlobStore, check_media_type
 from flightlog.store.engine import delete_sqlite_files, ping, require_existing_store
-from flightlog.store.ledger import LedgerSnapshot, LedgerStore, Query, StoredCheckpoint
+from flightlog.store.ledger import LedgerStore, Query, StoredCheckpoint
 from flightlog.store.tokens import TokenStore
 from flightlog.store.webhook_sources import WebhookSources, delivery_index
 from flightlog.timestamps import format_timestamp, parse_timestamp, utc_now
@@ -769,52 +769,26 @@ class Flightlog:
         elif report.ok:
             size = report.tree_size
             with self.store.snapshot() as snap:
-                if derived.checked:
-                    # The worker pass checked the indexes of its whole chunks; the rest here.
-                    report.problem = derived_range_problem(
-                        snap, derived.checked, size
-                    ) or refs_outside_problem(snap, size)
-                else:
-                    if workers is None:
-                        big = size >= PARALLEL_VERIFY_MIN
-                        workers = min(2, os.cpu_count() or 1) if big else 1
-                    report.problem = self._derived_problem(snap, size, workers)
+                # The chunk runs checked the indexes of their entries; the rest here.
+                report.problem = derived_range_problem(
+                    snap, derived.checked, size
+                ) or refs_outside_problem(snap, size)
         return report
 
-    def _derived_problem(self, snap: LedgerSnapshot, size: int, workers: int) -> Problem | None:
-        from concurrent.futures.process import BrokenProcessPool
-
-        from flightlog.ledger.integrity import (
-            derived_problem,
-            derived_range_problem,
-            refs_outside_problem,
-        )
-        from flightlog.store.integrity import parallel_derived_problem
-
-        if workers > 1 and self.store.shareable():
-            try:
-                found = parallel_derived_problem(self.settings.database_url, size, workers)
-            except BrokenProcessPool:
-                found = derived_range_problem(snap, 0, size)
-            return found or refs_outside_problem(snap, size)
-        return derived_problem(snap, size)
-
     def _verify_tree(
-        self,
-        progress: ProgressFn | None,
-        *,
-        workers: int | None,
-        derived: DerivedFound | None = None,
+        self, progress: ProgressFn | None, *, workers: int | None, derived: DerivedFound
     ) -> Report:
         """Check every digest, leaf, node and checkpoint (the Merkle part of ``verify``).
 
-        ``workers`` processes check whole chunks in parallel (default: one per CPU, up to
-        two, for logs of at least ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
+        The indexes derived from the entries of whole chunks are checked in the same pass
+        (``derived`` notes how far and the first drift). ``workers`` processes share the
+        chunks (default: one per CPU, up to two, for logs of at least
+        ``PARALLEL_VERIFY_MIN`` entries on a file or server store).
         """
         from concurrent.futures.process import BrokenProcessPool
 
         from flightlog.ledger.integrity import genuine_erasures
-        from flightlog.store.verification import process_runner
+        from flightlog.store.verification import local_runner, process_runner
 
         with self.store.snapshot() as snap:
             erased = genuine_erasures(
@@ -824,10 +798,19 @@ class Flightlog:
                 workers = (
                     min(2, os.cpu_count() or 1) if snap.tree_size() >= PARALLEL_VERIFY_MIN else 1
                 )
-            if workers <= 1 or not self.store.shareable():
+
+            def check(runner: ChunkRunner) -> Report:
                 return verify_log(
-                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
+                    snap,
+                    self.verifier,
+                    erased,
+                    origin=self.settings.origin,
+                    progress=progress,
+                    runner=derived.collecting(runner),
                 )
+
+            if workers <= 1 or not self.store.shareable():
+                return check(local_runner(snap, erased))
             try:
                 with process_runner(
                     self.settings.database_url,
@@ -836,19 +819,11 @@ class Flightlog:
                     sqlite_path=self.store.sqlite_path(),
                     local=snap,
                 ) as runner:
-                    return verify_log(
-                        snap,
-                        self.verifier,
-                        erased,
-                        origin=self.settings.origin,
-                        progress=progress,
-                        runner=runner if derived is None else derived.collecting(runner),
-                    )
+                    return check(runner)
             except BrokenProcessPool:
                 # Workers could not start (no importable __main__, say): check here instead.
-                return verify_log(
-                    snap, self.verifier, erased, origin=self.settings.origin, progress=progress
-                )
+                derived.checked, derived.problem = 0, None
+                return check(local_runner(snap, erased))
 
 
 def _stored_event(payload: bytes | None, digest: str) -> tuple[Any, list[str]]:

@@ -23,6 +23,7 @@ from flightlog.ledger.merkle import (
     inclusion_plan,
     leaf_hash,
     node_hash,
+    parent_level,
     root_from_frontier,
     root_from_inclusion_proof,
     root_plan,
@@ -143,6 +144,14 @@ class TestHashes:
         left, right = leaf_hash(b"a"), leaf_hash(b"b")
         assert node_hash(left, right) != node_hash(right, left)
         assert node_hash(left, right) != leaf_hash(left + right)
+
+    @pytest.mark.parametrize("count", [0, 1, 2, 5, 8])
+    def test_parent_level_hashes_pairs(self, count: int) -> None:
+        """parent_level is node_hash over consecutive pairs; an odd last hash has no parent."""
+        hashes = [leaf_hash(bytes([i])) for i in range(count)]
+        expected = [node_hash(hashes[k], hashes[k + 1]) for k in range(0, count - 1, 2)]
+        assert parent_level(hashes) == expected
+        assert len(expected) == count // 2
 
 
 class TestFrontier:

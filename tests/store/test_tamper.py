@@ -63,6 +63,13 @@ def replace_hash(fl: Flightlog, level: int, index: int, position: int, value: by
     )
 
 
+def record_bulk(fl: Flightlog, total: int) -> None:
+    """Record ``total`` service.deployed events in batches of 2,000."""
+    for start in range(0, total, 2000):
+        batch = [service_deployed(i) for i in range(start, min(start + 2000, total))]
+        fl.record(fl.parse_and_validate(jsonl(batch), name="bulk"))
+
+
 def problem(fl: Flightlog) -> tuple[int | None, str, str]:
     """Verify and return the first problem's index, kind and detail."""
     report = fl.verify()
@@ -208,9 +215,7 @@ class TestParallelVerify:
 
         total = 2 * CHUNK + 100
         with Flightlog.open(settings) as ledger:
-            for start in range(0, total, 2000):
-                batch = [service_deployed(i) for i in range(start, min(start + 2000, total))]
-                ledger.record(ledger.parse_and_validate(jsonl(batch), name="bulk"))
+            record_bulk(ledger, total)
             ledger.checkpoint()
             parallel, sequential = ledger.verify(workers=2), ledger.verify(workers=1)
             assert parallel.ok, parallel.problem
@@ -229,9 +234,7 @@ class TestParallelVerify:
 
         total = 2 * CHUNK + 100
         with Flightlog.open(settings) as ledger:
-            for start in range(0, total, 2000):
-                batch = [service_deployed(i) for i in range(start, min(start + 2000, total))]
-                ledger.record(ledger.parse_and_validate(jsonl(batch), name="bulk"))
+            record_bulk(ledger, total)
             ledger.checkpoint()
             shifted = "UPDATE entries SET time_utc = '1999-01-01T00:00:00.000000Z' WHERE idx = :i"
             tail, early = 2 * CHUNK + 50, CHUNK + 5
@@ -248,3 +251,71 @@ class TestParallelVerify:
             report = ledger.verify(workers=2)
             assert report.problem is not None
             assert (report.problem.index, report.problem.kind) == (tail, "leaf_altered")
+
+
+def artifact_of(fl: Flightlog, index: int) -> str:
+    """The artifact ref stored for entry ``index``."""
+    with fl.store.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("SELECT value FROM refs WHERE idx = :i AND kind = 'artifact'"), {"i": index}
+            ).scalar_one()
+        )
+
+
+class TestDerivedIndexes:
+    """The refs of a whole page are compared at once, yet drift is named entry by entry."""
+
+    def test_refs_written_in_another_order_still_verify(self, fl: Flightlog) -> None:
+        """Refs rows re-inserted in reverse order are the same index: verification holds."""
+        with fl.store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT kind, value, idx FROM refs")).all()
+        sql(fl, "DELETE FROM refs")
+        for kind, value, idx in sorted(rows, reverse=True):
+            sql(
+                fl,
+                "INSERT INTO refs (kind, value, idx) VALUES (:k, :v, :i)",
+                k=kind,
+                v=value,
+                i=idx,
+            )
+        assert fl.verify().ok
+
+    def test_ref_moved_to_the_next_entry_is_drift(self, fl: Flightlog) -> None:
+        """A ref moved to its neighbour keeps the page's refs but is drift at the first entry."""
+        moved = artifact_of(fl, 6)
+        sql(fl, "UPDATE refs SET idx = 7 WHERE idx = 6 AND kind = 'artifact'")
+        index, kind, detail = problem(fl)
+        assert (index, kind) == (6, "index_drift")
+        assert f"lacks artifact={moved}" in detail
+
+    def test_refs_swapped_between_entries_are_drift(self, fl: Flightlog) -> None:
+        """Two entries' artifacts swapped (the same rows overall) are drift at the earlier one."""
+        first, second = artifact_of(fl, 3), artifact_of(fl, 9)
+        sql(fl, "UPDATE refs SET value = :v WHERE idx = 3 AND kind = 'artifact'", v=second)
+        sql(fl, "UPDATE refs SET value = :v WHERE idx = 9 AND kind = 'artifact'", v=first)
+        index, kind, detail = problem(fl)
+        assert (index, kind) == (3, "index_drift")
+        assert f"lacks artifact={first}" in detail
+
+    def test_drift_and_worker_processes_agree_on_the_first_entry(self, settings: Settings) -> None:
+        """Across many shares of work, two processes name the same first drift as one."""
+        from flightlog.ledger.audit import CHUNK
+
+        total = 5 * CHUNK + 10
+        with Flightlog.open(settings) as ledger:
+            record_bulk(ledger, total)
+            late, early = 4 * CHUNK + 3, 2 * CHUNK - 1
+            sql(ledger, "DELETE FROM refs WHERE idx = :i AND kind = 'service'", i=late)
+            for workers in (1, 2):
+                report = ledger.verify(workers=workers)
+                assert report.problem is not None
+                assert (report.problem.index, report.problem.kind) == (late, "index_drift")
+            sql(ledger, "DELETE FROM refs WHERE idx = :i AND kind = 'environment'", i=early)
+            for workers in (1, 2):
+                report = ledger.verify(workers=workers)
+                assert report.problem is not None
+                assert (report.problem.index, report.problem.detail) == (
+                    early,
+                    f"the refs index of entry {early} lacks environment=prod: queries would differ",
+                )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,6 +22,7 @@ from flightlog.errors import NoteError
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.entry import leaf_hashes_of
+from flightlog.ledger.merkle import LEAF_PREFIX, parent_level
 from flightlog.ledger.note import Verifier
 from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, subtree_hash
 
@@ -29,6 +31,9 @@ CHUNK = 1 << CHUNK_LEVEL
 
 AuditRow = tuple[int, str, str, str, str, str, str, bytes | None]
 """An entry as stored: idx, id, source, type, time, received_at, payload_sha256, payload."""
+
+CheckedRow = tuple[int, str, str, str, str, str, str, bytes | None, str]
+"""An :data:`AuditRow` followed by the entry's stored time index (``time_utc``)."""
 
 
 class AuditedCheckpoint(Protocol):
@@ -48,7 +53,7 @@ class AuditSource(Protocol):
     """Read access to one consistent snapshot of a stored log."""
 
     def tree_size(self) -> int: ...
-    def entries_between(self, start: int, end: int) -> list[AuditRow]: ...
+    def checked_rows_between(self, start: int, end: int) -> list[CheckedRow]: ...
     def tiles_between(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]: ...
     def first_entry_outside(self, size: int) -> int | None: ...
     def tile_counts(self) -> Mapping[int, tuple[int, int]]: ...
@@ -64,6 +69,10 @@ class Problem:
     index: int | None
     kind: str  # one of PROBLEM_KINDS
     detail: str
+
+
+RowsCheck = Callable[[Sequence[CheckedRow]], Problem | None]
+"""Checks more of a chunk's rows once its Merkle part held (the derived indexes)."""
 
 
 PROBLEM_KINDS = (
@@ -120,17 +129,31 @@ TASK_CHUNKS = 32
 """Whole chunks per unit of work handed to a runner (131,072 entries)."""
 
 
-def verify_chunks(source: AuditSource, first: int, end: int, erased: Iterable[int]) -> ChunkRun:
-    """Check chunks ``first`` to ``end - 1`` (all whole) against one source."""
+def verify_chunks(
+    source: AuditSource,
+    first: int,
+    end: int,
+    erased: Iterable[int],
+    check_rows: RowsCheck | None = None,
+) -> ChunkRun:
+    """Check chunks ``first`` to ``end - 1`` (all whole) against one source.
+
+    ``check_rows``, if given, also checks each chunk's rows as read for the Merkle part
+    (one read of the entries serves both); its first problem is the run's ``derived``.
+    """
     report = Report()
     gone = set(erased)
     tops: list[bytes] = []
+    derived: Problem | None = None
     try:
         for c in range(first, end):
-            tops.append(_verify_chunk(source, c * CHUNK, (c + 1) * CHUNK, gone, report))
+            rows = source.checked_rows_between(c * CHUNK, (c + 1) * CHUNK)
+            tops.append(_verify_chunk(source, c * CHUNK, (c + 1) * CHUNK, rows, gone, report))
+            if check_rows is not None and derived is None:
+                derived = check_rows(rows)
     except _Stop as stop:
         return ChunkRun(tops, report.entries_checked, report.nodes_checked, stop.problem)
-    return ChunkRun(tops, report.entries_checked, report.nodes_checked)
+    return ChunkRun(tops, report.entries_checked, report.nodes_checked, derived=derived)
 
 
 def verify_log(
@@ -211,7 +234,8 @@ def _verify_tree(
         if progress is not None:
             progress(end * CHUNK, size)
     if whole * CHUNK < size:
-        _verify_chunk(source, whole * CHUNK, size, erased, report)
+        rows = source.checked_rows_between(whole * CHUNK, size)
+        _verify_chunk(source, whole * CHUNK, size, rows, erased, report)
     if progress is not None:
         progress(size, size)
     extra = source.first_entry_outside(size)
@@ -248,10 +272,14 @@ def _stored_run(source: AuditSource, level: int, first: int, count: int) -> tupl
 
 
 def _verify_chunk(
-    source: AuditSource, start: int, end: int, erased: set[int], report: Report
+    source: AuditSource,
+    start: int,
+    end: int,
+    rows: Sequence[CheckedRow],
+    erased: set[int],
+    report: Report,
 ) -> bytes:
     """Check one aligned chunk of entries and the tiles over it; return its highest node."""
-    rows = source.entries_between(start, end)
     indices = [r[0] for r in rows]
     if indices != list(range(start, start + len(rows))) or len(rows) != end - start:
         missing = next(
@@ -266,15 +294,14 @@ def _verify_chunk(
         payloads_hold = False
     if not payloads_hold:
         _payload_problem(rows, erased)
-    level = leaf_hashes_of(rows)
+    level = leaf_hashes(rows)
     report.entries_checked += len(rows)
     stored, _ = _stored_run(source, 0, start, len(level))
     if stored != b"".join(level):
         _leaf_problem(source, start, level, stored)
     report.nodes_checked += len(level)
-    node_hash = merkle.node_hash
     for lvl in range(1, CHUNK_LEVEL + 1):
-        level = [node_hash(level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
+        level = parent_level(level)
         if not level:
             break
         if lvl % TILE_HEIGHT == 0:
@@ -286,9 +313,37 @@ def _verify_chunk(
     return level[0] if level else merkle.EMPTY_ROOT
 
 
-def _payload_problem(rows: Sequence[AuditRow], erased: set[int]) -> None:
+# The leaf object's canonical form when no field needs escaping (keys in RFC 8785 order).
+_PLAIN_LEAF = (
+    '{"id":"%s","payload_sha256":"%s","received_at":"%s","source":"%s","time":"%s","type":"%s"}'
+)
+_PLAIN_LEAF_QUOTES = _PLAIN_LEAF.count('"')
+_ESCAPED = re.compile(r"[\x00-\x1f\\]")
+
+
+def leaf_hashes(rows: Sequence[AuditRow | CheckedRow]) -> list[bytes]:
+    """The leaf hashes of a page of stored entries (the bytes of ``leaf_bytes_of``).
+
+    RFC 8785 writes a string as itself between quotes unless it holds a quote, a
+    backslash or a control character; when no field of the page does and all of it is
+    ASCII (checked once over the whole page), every leaf is the template filled in as
+    is. Otherwise each leaf takes the general encoder.
+    """
+    texts = [_PLAIN_LEAF % (r[1], r[6], r[5], r[2], r[4], r[3]) for r in rows]
+    page = "".join(texts)
+    if (
+        page.isascii()
+        and page.count('"') == _PLAIN_LEAF_QUOTES * len(texts)
+        and _ESCAPED.search(page) is None
+    ):
+        sha256 = hashlib.sha256
+        return [sha256(LEAF_PREFIX + t.encode("ascii")).digest() for t in texts]
+    return leaf_hashes_of(rows)
+
+
+def _payload_problem(rows: Sequence[CheckedRow], erased: set[int]) -> None:
     """Name the first entry whose payload is missing without an erasure, or altered."""
-    for i, _, _, _, _, _, digest, payload in rows:
+    for i, _, _, _, _, _, digest, payload, _ in rows:
         if payload is None:
             if i not in erased:
                 raise _Stop(

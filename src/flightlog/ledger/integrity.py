@@ -11,24 +11,27 @@ a traceback.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import orjson
+
 from flightlog.errors import FlightlogError
 from flightlog.events.envelope import utc_timestamp
-from flightlog.events.refs import extract_refs
-from flightlog.ledger.audit import Problem
+from flightlog.events.refs import Ref, extract_refs
+from flightlog.ledger.audit import CheckedRow, Problem
 
 __all__ = [
     "INTEGRITY_KINDS",
     "DerivedSource",
     "cell_problem",
-    "derived_problem",
     "derived_range_problem",
     "erasure_source",
     "genuine_erasures",
     "refs_outside_problem",
+    "rows_problem",
 ]
 
 INTEGRITY_KINDS = ("cell_malformed", "index_drift")
@@ -38,7 +41,7 @@ PAGE = 2000
 class DerivedSource(Protocol):
     """Reads of one snapshot that the derived-index check needs."""
 
-    def derived_between(self, start: int, end: int) -> list[tuple[int, str, str, bytes | None]]: ...
+    def checked_rows_between(self, start: int, end: int) -> list[CheckedRow]: ...
     def refs_between(self, start: int, end: int) -> list[tuple[int, str, str]]: ...
     def first_ref_outside(self, size: int) -> int | None: ...
 
@@ -59,6 +62,20 @@ def cell_problem(found: tuple[str, int | None] | None) -> Problem | None:
         "cell_malformed",
         f"a cell of table {table}{where} holds a value of the wrong type",
     )
+
+
+def parse_payload(payload: bytes) -> Any:
+    """A stored payload parsed as JSON, as ``json.loads`` reads it.
+
+    orjson reads a well-formed UTF-8 document several times faster; what it refuses
+    (NaN, lone surrogate escapes, other encodings …) is read by ``json.loads``, which
+    decides. It differs from ``json.loads`` only on integers beyond 64 bits (read as
+    floats), and refs are derived from strings alone.
+    """
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
 
 
 def _claim(payload: bytes | None) -> tuple[str, int, str] | None:
@@ -103,20 +120,43 @@ def genuine_erasures(
     return sorted(i for i, digest in claims.items() if digests.get(i) == digest)
 
 
-def _refs_of(payload: bytes) -> set[tuple[str, str]] | None:
+def _refs_of(payload: bytes) -> list[Ref] | None:
+    """The refs a payload yields (sorted, unique), or None if it is no JSON document."""
     try:
-        return set(extract_refs(json.loads(payload)))
+        return extract_refs(parse_payload(payload))
     except (ValueError, TypeError, FlightlogError):
         return None
+
+
+def _expected_utc(time: str) -> str | None:
+    """What ``time_utc`` must read for ``time``: its UTC form, or None if it is not a time."""
+    try:
+        return utc_timestamp(time)
+    except (ValueError, OverflowError):
+        return None
+
+
+# A UTC time whose fields are valid whatever the month (days up to 28, no year 0): its
+# index is the text itself with the fraction padded or cut to six digits.
+_PLAIN_UTC = re.compile(
+    r"([0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])"
+    r"(?:\.([0-9]{1,6}))?Z"
+)
+
+
+def utc_index(time: str) -> str | None:
+    """What ``time_utc`` must read for ``time`` (:func:`_expected_utc`, faster on plain UTC)."""
+    found = _PLAIN_UTC.fullmatch(time)
+    if found is None or time.startswith("0000"):
+        return _expected_utc(time)
+    fraction = found[2]
+    return f"{found[1]}.{fraction.ljust(6, '0') if fraction else '000000'}Z"
 
 
 def _entry_drift(
     index: int, time: str, time_utc: str, payload: bytes | None, stored: set[tuple[str, str]]
 ) -> Problem | None:
-    try:
-        expected_utc = utc_timestamp(time)
-    except (ValueError, OverflowError):
-        expected_utc = None
+    expected_utc = _expected_utc(time)
     if expected_utc != time_utc:
         return Problem(
             index,
@@ -124,7 +164,8 @@ def _entry_drift(
             f"the time index of entry {index} reads {time_utc!r}, but its time {time!r} "
             f"is {expected_utc!r} in UTC: time filters would miss or misplace it",
         )
-    derived = set() if payload is None else _refs_of(payload)
+    refs = [] if payload is None else _refs_of(payload)
+    derived = None if refs is None else set(refs)
     if derived is not None and derived != stored:
         gone = sorted(derived - stored)
         added = sorted(stored - derived)
@@ -140,19 +181,57 @@ def _entry_drift(
     return None
 
 
+def _first_drift(
+    rows: Sequence[CheckedRow], stored_refs: Iterable[tuple[int, str, str]]
+) -> Problem | None:
+    """The first of ``rows`` whose time index or refs differ, checked entry by entry."""
+    stored: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
+    for idx, kind, value in stored_refs:
+        stored[idx].add((kind, value))
+    for row in rows:
+        idx, time, payload, time_utc = row[0], row[4], row[7], row[8]
+        problem = _entry_drift(idx, time, time_utc, payload, stored.get(idx, set()))
+        if problem is not None:
+            return problem
+    return None
+
+
+def rows_problem(source: DerivedSource, rows: Sequence[CheckedRow]) -> Problem | None:
+    """The first of ``rows`` (consecutive entries) whose time index or refs differ.
+
+    The refs stored for the whole run are read with one query, in the order the payloads
+    yield them, and compared as one list with the refs re-derived from every payload:
+    equal lists mean every entry's refs match. Anything else (a difference, a payload
+    orjson does not read) is looked at entry by entry to name the first problem.
+    """
+    if not rows:
+        return None
+    stored = source.refs_between(rows[0][0], rows[-1][0] + 1)
+    if [utc_index(r[4]) for r in rows] == [r[8] for r in rows]:
+        kept = [r for r in rows if r[7] is not None]
+        try:
+            found = [extract_refs(orjson.loads(r[7])) for r in kept]  # type: ignore[arg-type]
+        except (ValueError, TypeError, FlightlogError):
+            pass
+        else:
+            derived = [
+                (r[0], kind, value)
+                for r, refs in zip(kept, found, strict=True)
+                for kind, value in refs
+            ]
+            if derived == stored:
+                return None
+    return _first_drift(rows, stored)
+
+
 def derived_range_problem(
     source: DerivedSource, start: int, end: int, page: int = PAGE
 ) -> Problem | None:
     """The first entry of ``[start, end)`` whose time index or refs differ from its payload."""
     for first in range(start, end, page):
-        last = min(first + page, end)
-        stored: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
-        for idx, kind, value in source.refs_between(first, last):
-            stored[idx].add((kind, value))
-        for idx, time, time_utc, payload in source.derived_between(first, last):
-            problem = _entry_drift(idx, time, time_utc, payload, stored.get(idx, set()))
-            if problem is not None:
-                return problem
+        problem = rows_problem(source, source.checked_rows_between(first, min(first + page, end)))
+        if problem is not None:
+            return problem
     return None
 
 
@@ -164,8 +243,3 @@ def refs_outside_problem(source: DerivedSource, size: int) -> Problem | None:
     return Problem(
         extra, "index_drift", f"the refs index names entry {extra}, which is not in the log"
     )
-
-
-def derived_problem(source: DerivedSource, size: int, page: int = PAGE) -> Problem | None:
-    """The first entry whose time index or refs differ from what its payload yields."""
-    return derived_range_problem(source, 0, size, page) or refs_outside_problem(source, size)

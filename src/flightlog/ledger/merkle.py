@@ -30,6 +30,7 @@ __all__ = [
     "inclusion_plan",
     "leaf_hash",
     "node_hash",
+    "parent_level",
     "root_from_frontier",
     "root_from_inclusion_proof",
     "root_plan",
@@ -58,6 +59,15 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Return the RFC 9162 interior node hash SHA-256(0x01 || left || right)."""
     return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def parent_level(hashes: Sequence[bytes]) -> list[bytes]:
+    """The node hashes over consecutive pairs of ``hashes`` (an odd last one has none)."""
+    pairs = iter(hashes)
+    sha256, prefix = _sha256, NODE_PREFIX
+    return [
+        sha256(prefix + left + right).digest() for left, right in zip(pairs, pairs, strict=False)
+    ]
 
 
 def _range_ids(begin: int, end: int) -> list[NodeID]:

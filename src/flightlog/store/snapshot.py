@@ -6,11 +6,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flightlog.ledger import merkle
-from flightlog.ledger.audit import AuditRow
+from flightlog.ledger.audit import AuditRow, CheckedRow
 from flightlog.ledger.tiles import TileKey
-from flightlog.store.reads import IN_CHUNK
 from flightlog.store.records import StoredCheckpoint
 from flightlog.store.tiles import fetch_nodes, fetch_tiles
+
+DIGESTS_PER_QUERY = 500
+"""Indices per ``IN (…)`` list: far below SQLite's and PostgreSQL's parameter limits."""
 
 LeafRow = tuple[int, str, str, str, str, str, str]
 """The leaf fields of an entry: idx, id, source, type, time, received_at, payload_sha256."""
@@ -150,34 +152,42 @@ class LedgerSnapshot:
     def digests_of(self, indices: Sequence[int]) -> dict[int, str]:
         """The stored ``payload_sha256`` of each of ``indices`` that exists."""
         out: dict[int, str] = {}
-        for start in range(0, len(indices), IN_CHUNK):
-            chunk = tuple(indices[start : start + IN_CHUNK])
+        for start in range(0, len(indices), DIGESTS_PER_QUERY):
+            chunk = tuple(indices[start : start + DIGESTS_PER_QUERY])
             marks = ", ".join(self._m for _ in chunk)
             sql = f"SELECT idx, payload_sha256 FROM entries WHERE idx IN ({marks})"  # noqa: S608 - markers only
             out.update({int(i): str(d) for i, d in self._raw(sql, chunk)})
         return out
 
-    def derived_between(self, start: int, end: int) -> list[tuple[int, str, str, bytes | None]]:
-        """``(idx, time, time_utc, payload)`` of entries ``start <= idx < end``."""
-        rows = self._all(
-            "SELECT idx, time, time_utc, payload FROM entries "
-            "WHERE idx >= {m} AND idx < {m} ORDER BY idx",
+    def checked_rows_between(self, start: int, end: int) -> list[CheckedRow]:
+        """Entries with ``start <= idx < end`` in index order, as :data:`CheckedRow` tuples."""
+        return self._all(
+            "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload, "
+            "time_utc FROM entries WHERE idx >= {m} AND idx < {m} ORDER BY idx",
             (start, end),
         )
-        return [(int(i), t, u, None if p is None else bytes(p)) for i, t, u, p in rows]
 
     def refs_between(self, start: int, end: int) -> list[tuple[int, str, str]]:
-        """``(idx, kind, value)`` of refs with ``start <= idx < end``."""
-        rows = self._all(
-            "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m}", (start, end)
-        )
-        return [(int(i), k, v) for i, k, v in rows]
+        """``(idx, kind, value)`` of refs with ``start <= idx < end``, in that order.
+
+        Text sorts by code point, as Python compares strings (PostgreSQL's "C" collation;
+        SQLite's default one).
+        """
+        return self._all(_REFS_IN_ORDER if self._m == "?" else _REFS_IN_C_ORDER, (start, end))
 
     def first_ref_outside(self, size: int) -> int | None:
         """The smallest index of a ref row naming no entry of ``[0, size)``."""
         rows = self._all("SELECT min(idx) FROM refs WHERE idx >= {m} OR idx < 0", (size,))
         return None if rows[0][0] is None else int(rows[0][0])
 
+
+_REFS_IN_ORDER = (
+    "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m} ORDER BY idx, kind, value"
+)
+_REFS_IN_C_ORDER = (
+    "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m} "
+    'ORDER BY idx, kind COLLATE "C", value COLLATE "C"'
+)
 
 # SQLite storage-class checks: (table, query yielding the first bad index).
 _CELL_CHECKS = (

@@ -1,25 +1,28 @@
-"""Full verification on several cores: whole chunks are checked in worker processes.
+"""Full verification on several cores: shares of whole chunks are checked in worker processes.
 
-Each worker opens the store once and checks one run of chunks per task inside its own
-read snapshot, the Merkle part and then the indexes derived from the same entries (refs,
-time), so one pool and one pass over the log do both; the calling process folds the
-results in ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the
-verified tree size never change, so per-task snapshots see the same entries one snapshot
-would. On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never
-loads the SQL toolkit and stays small.
+Each worker opens the store once and checks one share of chunks per task inside its own
+read snapshot: the Merkle part and the indexes derived from the same rows (refs, time),
+read once, so one pool and one pass over the log do both. The calling process checks
+shares too whenever the next result it owes is not ready, and folds the results in
+ledger order (see :func:`flightlog.ledger.audit.verify_log`). Rows below the verified
+tree size never change, so per-task snapshots see the same entries one snapshot would.
+On SQLite a worker reads the file with the ``sqlite3`` module alone, so it never loads
+the SQL toolkit and stays small.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
+from typing import Any
 
-from flightlog.ledger.audit import CHUNK, ChunkRun, ChunkRunner, verify_chunks
-from flightlog.ledger.integrity import derived_range_problem
+from flightlog.ledger.audit import ChunkRun, ChunkRunner, Problem, verify_chunks
+from flightlog.ledger.integrity import rows_problem
 from flightlog.store.snapshot import LedgerSnapshot
 
 _worker_snapshot: Callable[[], AbstractContextManager[LedgerSnapshot]] | None = None
@@ -34,27 +37,50 @@ def _sqlite_snapshot(conn: sqlite3.Connection) -> Iterator[LedgerSnapshot]:
         conn.execute("ROLLBACK")
 
 
-def _open_worker(url: str, sqlite_path: str | None) -> None:
+@contextmanager
+def _postgres_snapshot(conn: Any) -> Iterator[LedgerSnapshot]:
+    # As LedgerStore.snapshot: one REPEATABLE READ, READ ONLY transaction.
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        yield LedgerSnapshot(conn, "%s")
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _open_worker(conninfo: str, sqlite_path: str | None) -> None:
     global _worker_snapshot  # noqa: PLW0603 - one store per worker process, opened once
     if sqlite_path is not None:
         conn = sqlite3.connect(sqlite_path, isolation_level=None, timeout=30)
         conn.execute("PRAGMA query_only=ON")
         _worker_snapshot = lambda: _sqlite_snapshot(conn)  # noqa: E731 - bound to this worker
         return
-    from flightlog.store.engine import create_engine
-    from flightlog.store.ledger import LedgerStore
+    import psycopg
 
-    _worker_snapshot = LedgerStore(create_engine(url)).snapshot
+    server = psycopg.connect(conninfo, autocommit=True)
+    _worker_snapshot = lambda: _postgres_snapshot(server)  # noqa: E731 - bound to this worker
+
+
+def _libpq_conninfo(url: str) -> str:
+    """The libpq URI of a PostgreSQL store's SQLAlchemy URL (workers use the driver alone)."""
+    from flightlog.store.engine import parse_database_url
+
+    return parse_database_url(url).set(drivername="postgresql").render_as_string(False)
 
 
 def checked_run(source: LedgerSnapshot, first: int, end: int, erased: Iterable[int]) -> ChunkRun:
-    """Check chunks ``first`` to ``end - 1``, then (if they hold) the indexes of their entries."""
-    run = verify_chunks(source, first, end, erased)
-    if run.problem is not None:
-        return run
-    return dataclasses.replace(
-        run, derived=derived_range_problem(source, first * CHUNK, end * CHUNK)
-    )
+    """Check chunks ``first`` to ``end - 1`` and the indexes derived from their entries."""
+    return verify_chunks(source, first, end, erased, partial(rows_problem, source))
+
+
+def local_runner(source: LedgerSnapshot, erased: Iterable[int]) -> ChunkRunner:
+    """A chunk runner checking every run here, in one snapshot, indexes included."""
+    frozen = tuple(erased)
+
+    def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
+        for first, end in ranges:
+            yield checked_run(source, first, end, frozen)
+
+    return run
 
 
 def _check(task: tuple[int, int], erased: tuple[int, ...]) -> ChunkRun:
@@ -63,6 +89,42 @@ def _check(task: tuple[int, int], erased: tuple[int, ...]) -> ChunkRun:
         raise RuntimeError("verification worker used before it was opened")
     with snapshot() as snap:
         return checked_run(snap, task[0], task[1], erased)
+
+
+SHARE_CHUNKS = 8
+"""Whole chunks per unit of work shared between processes (32,768 entries): large enough
+that handing one out costs nothing, small enough that both cores stay busy."""
+
+TAIL_CHUNKS = 2 * SHARE_CHUNKS
+"""The last chunks of the log go out one at a time, so no process waits long at the end."""
+
+
+def _shares(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``(range number, first, end)`` of the shares each range is cut into, in order."""
+    last = ranges[-1][1] if ranges else 0
+    shares: list[tuple[int, int, int]] = []
+    for k, (first, end) in enumerate(ranges):
+        c = first
+        while c < end:
+            step = SHARE_CHUNKS if last - c > TAIL_CHUNKS else 1
+            shares.append((k, c, min(c + step, end)))
+            c = shares[-1][2]
+    return shares
+
+
+def _joined(runs: Sequence[ChunkRun]) -> ChunkRun:
+    """One run made of consecutive ones: it ends at the first problem found."""
+    tops: list[bytes] = []
+    entries = nodes = 0
+    derived: Problem | None = None
+    for run in runs:
+        tops += run.tops
+        entries += run.entries
+        nodes += run.nodes
+        if run.problem is not None:
+            return ChunkRun(tops, entries, nodes, run.problem)
+        derived = derived or run.derived
+    return ChunkRun(tops, entries, nodes, derived=derived)
 
 
 @contextmanager
@@ -78,32 +140,43 @@ def process_runner(
 
     Each run it yields carries, in ``derived``, the first index drift among its entries.
 
-    ``sqlite_path``: the file of an SQLite store, read by the workers directly.
-    ``local``: a snapshot this process checks every ``workers + 1``-th run of chunks
-    from, so N-way parallelism costs N - 1 extra processes (and their memory).
+    ``sqlite_path``: the file of an SQLite store, read by the workers directly; any other
+    store is read by the workers through its driver alone, without the SQL toolkit.
+    ``local``: a snapshot this process checks shares from while the next result it owes
+    is not ready, so N-way parallelism costs N - 1 extra processes (and their memory)
+    and every process keeps busy until the last share, however fast each one is.
     """
     frozen = tuple(erased)
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_open_worker,
-        initargs=(url, sqlite_path),
+        initargs=(url if sqlite_path is not None else _libpq_conninfo(url), sqlite_path),
     )
-    share = workers + 1
 
     def run(ranges: Sequence[tuple[int, int]]) -> Iterator[ChunkRun]:
-        remote = {
-            k: pool.submit(_check, r, frozen)
-            for k, r in enumerate(ranges)
-            if local is None or k % share
-        }
-        for k, (first, end) in enumerate(ranges):
-            future = remote.get(k)
-            if future is not None:
-                yield future.result()
-            else:
-                assert local is not None
-                yield checked_run(local, first, end, frozen)
+        shares = _shares(ranges)
+        waiting = deque(enumerate(shares))
+        remote: dict[int, Future[ChunkRun]] = {}
+        done: dict[int, ChunkRun] = {}
+        owed: list[ChunkRun] = []
+        for s, (k, _, _) in enumerate(shares):
+            while s not in done:
+                # Keep each worker one share ahead; hand shares out in ledger order.
+                while waiting and len(remote) < workers + 1:
+                    j, (_, first, end) = waiting.popleft()
+                    remote[j] = pool.submit(_check, (first, end), frozen)
+                future = remote.get(s)
+                if future is not None and (future.done() or local is None or not waiting):
+                    done[s] = future.result()
+                    del remote[s]
+                elif local is not None and waiting:
+                    j, (_, first, end) = waiting.popleft()
+                    done[j] = checked_run(local, first, end, frozen)
+            owed.append(done.pop(s))
+            if s + 1 == len(shares) or shares[s + 1][0] != k:
+                yield _joined(owed)
+                owed = []
 
     try:
         yield run
