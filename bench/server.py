@@ -189,10 +189,10 @@ def running(
                 proc.wait()
 
 
-def create_token(env: dict[str, str]) -> str:
-    """An ingest token created with ``flightlog token create`` on the server's store."""
+def create_token(env: dict[str, str], scope: str = "ingest") -> str:
+    """A token (``ingest`` by default) created with ``flightlog token create`` on the server's store."""
     done = subprocess.run(
-        [FLIGHTLOG, "token", "create", "--name", "bench", "--scope", "ingest", "--json"],
+        [FLIGHTLOG, "token", "create", "--name", f"bench-{scope}", "--scope", scope, "--json"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

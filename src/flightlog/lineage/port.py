@@ -26,6 +26,12 @@ class LineageReader(Protocol):
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
         ...
 
+    def facts_in(
+        self, table: str, column: str, values: Sequence[str], *, limit: int
+    ) -> list[Fact] | None:
+        """Rows of ``table`` whose ``column`` is one of ``values``; None beyond ``limit`` rows."""
+        ...
+
     def facts_at(self, table: str, indices: Sequence[int]) -> list[Fact]:
         """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
         ...

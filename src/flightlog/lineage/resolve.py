@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
 
-__all__ = ["check_name", "deployment_named", "split_target", "successful"]
+__all__ = ["check_name", "check_target", "deployment_named", "split_target", "successful"]
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -31,9 +31,19 @@ def _nearest(value: str, known: Sequence[str]) -> str:
 
 def check_name(reader: LineageReader, what: str, value: str) -> None:
     """UnknownName unless some deployment names ``value`` as its ``what`` (service/environment)."""
+    if what == "environment" and reader.facts("deployments", {what: value}, limit=1):
+        return  # one indexed row, not the list of every name
     known = reader.names("deployments", what)
     if value not in known:
         raise UnknownName(f"no {what} {value!r} has deployments; {_nearest(value, known)}")
+
+
+def check_target(reader: LineageReader, env: str, service: str) -> None:
+    """:func:`check_name` of both: at once when a deployment of ``service`` to ``env`` exists."""
+    if reader.facts("deployments", {"environment": env, "service": service}, limit=1):
+        return
+    check_name(reader, "environment", env)
+    check_name(reader, "service", service)
 
 
 def successful(facts: Sequence[Fact]) -> list[Fact]:

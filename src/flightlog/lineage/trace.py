@@ -12,7 +12,7 @@ from typing import Any
 
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
-from flightlog.lineage.resolve import check_name, deployment_named, split_target
+from flightlog.lineage.resolve import check_target, deployment_named, split_target
 from flightlog.timestamps import parse_timestamp
 
 __all__ = ["changes_between", "diff", "gaps_of", "trace"]
@@ -284,8 +284,7 @@ def trace(
 ) -> dict[str, Any]:
     """What runs in ``ENV/SERVICE`` now (or at ``at_utc``, or a named deployment/artifact)."""
     env, service = split_target(target)
-    check_name(reader, "environment", env)
-    check_name(reader, "service", service)
+    check_target(reader, env, service)
     if deployment is not None:
         current = deployment_named(reader, env, service, deployment)
     else:
@@ -308,8 +307,7 @@ def trace(
 def diff(reader: LineageReader, target: str, older: str, newer: str) -> dict[str, Any]:
     """The commits, authors, tickets and systems between two deployments of ``ENV/SERVICE``."""
     env, service = split_target(target)
-    check_name(reader, "environment", env)
-    check_name(reader, "service", service)
+    check_target(reader, env, service)
     a = deployment_named(reader, env, service, older)
     b = deployment_named(reader, env, service, newer)
     if a["idx"] > b["idx"]:

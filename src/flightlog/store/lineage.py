@@ -6,9 +6,10 @@ holds only their SQL. Search uses SQLite FTS5 or a PostgreSQL ``tsvector`` colum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from flightlog.lineage.projection import TABLES, project_event, search_text
 from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
 from flightlog.store.engine import write_transaction
-from flightlog.store.schema import entries, refs
+from flightlog.store.schema import entries
 
 __all__ = [
     "LINEAGE_TABLES",
@@ -157,6 +158,13 @@ assert tuple(LINEAGE_TABLES) == TABLES
 
 _COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES.items()}
 
+# Indexes added after the tables were first created: migration 0005 adds them to every
+# store, old or new, so they stay out of the table definitions 0004 creates.
+LATER_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # The pushes to one repository between two deployments (changes_between).
+    ("ix_changes_repo", "changes", ("repo", "kind", "idx")),
+)
+
 # Search lives outside SQLAlchemy's metadata: an FTS5 virtual table on SQLite, a table
 # with a generated tsvector column and a GIN index on PostgreSQL (migration 0004).
 SEARCH_TABLE = "search_index"
@@ -268,11 +276,86 @@ def rebuild_lineage(engine: sa.Engine, progress: Callable[[int, int], None] | No
         return fill_lineage(conn, progress)
 
 
+_BOOLEANS = {
+    name: tuple(c.name for c in t.columns if isinstance(c.type, sa.Boolean))
+    for name, t in LINEAGE_TABLES.items()
+}
+_SELECTS: dict[tuple[Any, ...], str] = {}
+_NO_LIMIT = 2**62
+
+
+def _marker(dialect: sa.Dialect) -> str:
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
+    """The SELECT of one shape of read: ``(where, after?, upto?, since?, until?, newest)``
+    with ``where`` as ``(column, is None)`` pairs, or ``(column, n)`` for ``column IN``
+    n values; the last parameter is the limit."""
+    quote = dialect.identifier_preparer.quote
+    marker = _marker(dialect)
+    conds: list[str] = []
+    if isinstance(shape[1], int) and not isinstance(shape[1], bool):
+        conds.append(f"{quote(shape[0])} IN ({', '.join(marker for _ in range(shape[1]))})")
+        order = ""
+    else:
+        where, after, upto, since, until, newest = shape
+        conds += [f"{quote(c)} IS NULL" if none else f"{quote(c)} = {marker}" for c, none in where]
+        conds += [f"idx > {marker}"] * after + [f"idx <= {marker}"] * upto
+        conds += [f"time_utc >= {marker}"] * since + [f"time_utc <= {marker}"] * until
+        order = " ORDER BY idx DESC" if newest else " ORDER BY idx"
+    columns = ", ".join(quote(c) for c in _COLUMNS[table])
+    where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
+    # Names come from the table definitions, values are bound: nothing user-given is spliced.
+    return f"SELECT {columns} FROM {table}{where_sql}{order} LIMIT {marker}"  # noqa: S608
+
+
+def _select(
+    conn: sa.Connection, table: str, shape: tuple[Any, ...], params: list[Any]
+) -> list[dict[str, Any]]:
+    """Rows of one read as dicts, its SQL built once per dialect and shape."""
+    key = (conn.dialect.name, table, shape)
+    sql = _SELECTS.get(key)
+    if sql is None:
+        sql = _SELECTS[key] = _select_sql(conn.dialect, table, shape)
+    columns = _COLUMNS[table]
+    rows = [
+        dict(zip(columns, row, strict=True)) for row in conn.exec_driver_sql(sql, tuple(params))
+    ]
+    for name in _BOOLEANS[table]:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = bool(row[name])
+    return rows
+
+
 class LineageStore:
-    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs."""
+    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs.
+
+    Used as a context manager it reads every question's rows on one connection (one
+    snapshot, no pool checkout per read); otherwise each read takes its own.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._held: sa.Connection | None = None
+
+    def __enter__(self) -> LineageStore:
+        self._held = self.engine.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sa.Connection]:
+        if self._held is not None:
+            yield self._held
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
     def facts(
         self,
@@ -287,53 +370,77 @@ class LineageStore:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
-        t = LINEAGE_TABLES[table]
-        stmt = sa.select(t)
-        for column, value in where.items():
-            stmt = stmt.where(t.c[column].is_(None) if value is None else t.c[column] == value)
-        if after is not None:
-            stmt = stmt.where(t.c.idx > after)
-        if upto is not None:
-            stmt = stmt.where(t.c.idx <= upto)
-        if since_utc is not None:
-            stmt = stmt.where(t.c.time_utc >= since_utc)
-        if until_utc is not None:
-            stmt = stmt.where(t.c.time_utc <= until_utc)
-        stmt = stmt.order_by(t.c.idx.desc() if newest_first else t.c.idx).limit(limit)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        for column in where:
+            LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+        shape = (
+            tuple((c, v is None) for c, v in where.items()),
+            after is not None,
+            upto is not None,
+            since_utc is not None,
+            until_utc is not None,
+            newest_first,
+        )
+        bounds = (after, upto, since_utc, until_utc)
+        params: list[Any] = [v for v in where.values() if v is not None]
+        params += [b for b in bounds if b is not None]
+        with self._connection() as conn:
+            return _select(conn, table, shape, [*params, limit])
+
+    def facts_in(
+        self, table: str, column: str, values: Sequence[str], *, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """Every row of ``table`` whose ``column`` is one of ``values``, by ledger index.
+
+        None when there are more than ``limit`` such rows: the caller reads them one
+        value at a time instead.
+        """
+        LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+        out: list[dict[str, Any]] = []
+        with self._connection() as conn:
+            for start in range(0, len(values), reads.IN_CHUNK):
+                chunk = list(values[start : start + reads.IN_CHUNK])
+                shape = (column, len(chunk))
+                out.extend(_select(conn, table, shape, [*chunk, limit + 1 - len(out)]))
+                if len(out) > limit:
+                    return None
+        return sorted(out, key=lambda r: int(r["idx"]))
 
     def facts_at(self, table: str, indices: Sequence[int]) -> list[dict[str, Any]]:
         """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
-        t = LINEAGE_TABLES[table]
         out: list[dict[str, Any]] = []
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             for start in range(0, len(indices), reads.IN_CHUNK):
                 chunk = list(indices[start : start + reads.IN_CHUNK])
-                stmt = sa.select(t).where(t.c.idx.in_(chunk)).order_by(t.c.idx)
-                out.extend(dict(r._mapping) for r in conn.execute(stmt))
+                out.extend(_select(conn, table, ("idx", len(chunk)), [*chunk, _NO_LIMIT]))
         return sorted(out, key=lambda r: int(r["idx"]))
 
     def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """The refs of several entries."""
-        with self.engine.connect() as conn:
-            return reads.refs_of(conn, indices)
+        out: dict[int, list[tuple[str, str]]] = {i: [] for i in indices}
+        with self._connection() as conn:
+            marker = _marker(conn.dialect)
+            for start in range(0, len(indices), reads.IN_CHUNK):
+                chunk = tuple(indices[start : start + reads.IN_CHUNK])
+                sql = (
+                    "SELECT idx, kind, value FROM refs "  # noqa: S608 - only markers spliced
+                    f"WHERE idx IN ({', '.join(marker for _ in chunk)}) "
+                    "ORDER BY idx, kind, value"
+                )
+                for idx, kind, value in conn.exec_driver_sql(sql, chunk):
+                    out[int(idx)].append((kind, value))
+        return out
 
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
         """Entries carrying the ref ``(kind, value)``, in ledger order."""
-        stmt = (
-            sa.select(refs.c.idx)
-            .where(refs.c.kind == kind, refs.c.value == value)
-            .order_by(refs.c.idx)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [int(i) for i in conn.execute(stmt).scalars()]
+        with self._connection() as conn:
+            m = _marker(conn.dialect)
+            sql = f"SELECT idx FROM refs WHERE kind = {m} AND value = {m} ORDER BY idx LIMIT {m}"  # noqa: S608
+            return [int(r[0]) for r in conn.exec_driver_sql(sql, (kind, value, limit))]
 
     def names(self, table: str, column: str) -> list[str]:
         """The distinct values of one column of one table, sorted."""
         c = LINEAGE_TABLES[table].c[column]
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             return [v for v in conn.execute(sa.select(c).distinct().order_by(c)).scalars() if v]
 
     def search(self, text: str, *, limit: int = 50) -> list[int]:
@@ -341,7 +448,7 @@ class LineageStore:
         words = [w for w in _WORD.findall(text.lower()) if w][:16]
         if not words:
             return []
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             if conn.dialect.name == "sqlite":
                 match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
                 stmt = sa.text(
