@@ -71,3 +71,16 @@ class TestPrefetched:
             approvals = store.facts("approvals", {})
             assert approvals
             assert all(a["granted"] is True for a in approvals)
+
+    def test_refs_of_some_kinds(self, history: Flightlog) -> None:
+        """Refs read for some kinds are those kinds' refs among all the entries' refs."""
+        with _reader(history) as store:
+            indices = [c["idx"] for c in store.facts("changes", {})]
+            everything = store.refs_of(indices)
+            kinds = ("system", "ticket")
+            wanted = {i: [r for r in refs if r[0] in kinds] for i, refs in everything.items()}
+            assert any(wanted.values())
+            assert store.refs_of(indices, kinds) == wanted
+            cached = Prefetched(store)
+            assert cached.refs_of(indices, kinds) == wanted
+            assert cached.refs_of(indices) == everything

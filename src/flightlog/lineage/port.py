@@ -36,8 +36,10 @@ class LineageReader(Protocol):
         """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
         ...
 
-    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
-        """The refs of several entries."""
+    def refs_of(
+        self, indices: Sequence[int], kinds: Sequence[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries (only those of ``kinds`` when given)."""
         ...
 
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:

@@ -32,7 +32,7 @@ class Prefetched:
         self.reader = reader
         self._loaded: dict[tuple[str, str], dict[str, list[Fact]]] = {}
         self._facts: dict[tuple[Any, ...], list[Fact]] = {}
-        self._refs: dict[int, list[tuple[str, str]]] = {}
+        self._refs: dict[tuple[str, ...] | None, dict[int, list[tuple[str, str]]]] = {}
         self._with: dict[tuple[str, str, int], list[int]] = {}
         self._names: dict[tuple[str, str], list[str]] = {}
 
@@ -114,12 +114,15 @@ class Prefetched:
             self._facts[key] = self.reader.facts_at(table, indices)
         return [dict(r) for r in self._facts[key]]
 
-    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    def refs_of(
+        self, indices: Sequence[int], kinds: Sequence[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
         """As :meth:`LineageReader.refs_of`, reading only the entries not read before."""
-        missing = [i for i in dict.fromkeys(indices) if i not in self._refs]
+        known = self._refs.setdefault(None if kinds is None else tuple(kinds), {})
+        missing = [i for i in dict.fromkeys(indices) if i not in known]
         if missing:
-            self._refs.update(self.reader.refs_of(missing))
-        return {i: list(self._refs[i]) for i in indices}
+            known.update(self.reader.refs_of(missing, kinds))
+        return {i: list(known[i]) for i in indices}
 
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
         """As :meth:`LineageReader.indices_with`, remembered."""

@@ -31,8 +31,6 @@ def _nearest(value: str, known: Sequence[str]) -> str:
 
 def check_name(reader: LineageReader, what: str, value: str) -> None:
     """UnknownName unless some deployment names ``value`` as its ``what`` (service/environment)."""
-    if what == "environment" and reader.facts("deployments", {what: value}, limit=1):
-        return  # one indexed row, not the list of every name
     known = reader.names("deployments", what)
     if value not in known:
         raise UnknownName(f"no {what} {value!r} has deployments; {_nearest(value, known)}")

@@ -73,9 +73,8 @@ def _last_good(reader: LineageReader, fact: Fact, earlier: list[Fact]) -> dict[s
 
 
 def _load(reader: Prefetched, deployments: list[Fact]) -> None:
-    """Read the chains' builds, tests, scans, approvals, starts and pushes in bulk."""
+    """Read the chains' builds, tests, scans, approvals and pushes in bulk."""
     artifacts = {d["artifact"] for d in deployments}
-    reader.load("deployments", "deployment", {d["deployment"] for d in deployments})
     for table in ("builds", "test_runs", "scans", "approvals"):
         reader.load(table, "artifact", artifacts)
     commits = {d["commit"] for d in deployments}
@@ -95,9 +94,7 @@ def suspects(
     service: str | None = None,
 ) -> dict[str, Any]:
     """Deployments to ``environment`` (``service``) in ``window`` before ``at_utc``, ranked."""
-    if service is None:
-        check_name(reader, "environment", environment)
-    else:
+    if service is not None:
         check_target(reader, environment, service)
     at = parse_timestamp(at_utc)
     since = format_timestamp(at - window)
@@ -116,6 +113,8 @@ def suspects(
     ranked = []
     cached = Prefetched(reader)
     found = cached.facts("deployments", where, since_utc=since, until_utc=at_utc, limit=200)
+    if service is None and not found:
+        check_name(reader, "environment", environment)  # deployments found name it already
     deployed = [f for f in found if f["status"] != "started"]
     earlier = {f["idx"]: _earlier(cached, f) for f in deployed}
     _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])

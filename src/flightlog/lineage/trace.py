@@ -82,7 +82,7 @@ def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> l
         limit=500 if after is not None else 50,
     )
     pushed.reverse()
-    refs = reader.refs_of([p["idx"] for p in pushed])
+    refs = reader.refs_of([p["idx"] for p in pushed], ("system", "ticket"))
     commits = []
     for push in pushed:
         own = refs.get(push["idx"], [])
@@ -116,7 +116,7 @@ def _pull_requests(reader: LineageReader, sha: str) -> list[dict[str, Any]]:
     found = []
     for key in keys:
         rows = reader.facts("changes", {"kind": "change", "key": key}, limit=100)
-        refs = reader.refs_of([r["idx"] for r in rows])
+        refs = reader.refs_of([r["idx"] for r in rows], ("ticket",))
         found.append(
             {
                 "index": rows[0]["idx"],
