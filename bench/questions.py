@@ -55,10 +55,13 @@ ASKS = 60
 BUILD_BATCH = 1000
 GROUPS = 200  # service pairs: payments-NNN and web-NNN
 HISTORY_DAYS = 7  # one history of a pair ends before the pair's next one starts
-FORMAT = 1  # bump when the generated history changes, so stale caches are rebuilt
+FORMAT = 2  # bump when the generated history changes, so stale caches are rebuilt
 START = datetime(2025, 1, 6, 9, tzinfo=UTC)
 TARGETS = {"trace": 100.0, "suspects": 200.0, "search": 200.0, "log": 50.0}
 _SERVICE = re.compile(r"\b(payments|web)\b")
+_NUMBER = re.compile(
+    r'("number": |/pull/|#|/runs/|(?:payments|web)-\d{3}-|(?:payments|web)-\d{3}/\w+/)([1-4])\b'
+)
 
 
 # -- the history ---------------------------------------------------------------------------
@@ -68,8 +71,12 @@ def _history(number: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Demo history ``number``, its services renamed to those of its pair, with batch times."""
     group = number % GROUPS
     start = START + timedelta(days=HISTORY_DAYS) * (number // GROUPS + group / GROUPS)
+    rounds = number // GROUPS
     for _, batch in demo_history(start, run=f"q{number}"):
         text = _SERVICE.sub(rf"\1-{group:03d}", json.dumps(batch))
+        # Each history numbers its pull requests (and their runs and deployments) 1 to 4;
+        # on a shared repository a pull request number is never used twice.
+        text = _NUMBER.sub(lambda m: f"{m.group(1)}{rounds * 10 + int(m.group(2))}", text)
         events = json.loads(text)
         yield events[0]["context"]["timestamp"], events
 
@@ -241,18 +248,22 @@ def draw_asks(store: Store, seed: int, asks: int) -> Asks:
         trace.append(f"/api/v1/trace/{env}/{service}" + (f"?at={when}" if i % 2 else ""))
         env, service, when = rng.choice(incidents)
         # The on-call question: what changed in the hours before the incident, and where.
-        query = f"env={env}&at={when}&window={6 * 3600}"
-        suspects.append(f"/api/v1/suspects?{query}" + (f"&service={service}" if i % 2 else ""))
+        if i % 2:
+            query = f"env={env}&at={when}&window={6 * 3600}"
+        else:
+            query = f"env={env}&at={when}&window={2 * 86400}&service={service}"
+        suspects.append(f"/api/v1/suspects?{query}")
         sha, title = rng.choice(commits)
         words = (title or "").split()
         kind = i % 3
         if kind == 0:
-            search.append(f"/api/v1/search?q={sha[:12]}&limit=20")
+            search.append(f"/api/v1/search?q={sha[:12]}&limit=20")  # a sha as a log shows it
         elif kind == 1:
             search.append(f"/api/v1/search?q={'+'.join(words[:3])}&limit=20")
         else:
             (artifact,) = rng.choice(scans)
-            search.append(f"/api/v1/search?q=CVE-2026-4242+{artifact.split('@')[0]}&limit=20")
+            image = artifact.split("@")[0].rsplit("/", 1)[-1]
+            search.append(f"/api/v1/search?q=CVE-2026-4242+{image}&limit=20")
         env, service, _ = rng.choice(deployments)
         if i % 2:
             log.append(f"/api/v1/events?service={service}&env={env}&order=desc&limit=20")

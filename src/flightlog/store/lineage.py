@@ -31,6 +31,7 @@ __all__ = [
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
+RANKED = 1000  # search ranks at most this many matches, the newest
 # Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
 _WORD = re.compile(r"[\w][\w.-]*")
 
@@ -163,10 +164,10 @@ _COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES
 LATER_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # The pushes to one repository between two deployments (changes_between).
     ("ix_changes_repo", "changes", ("repo", "kind", "idx")),
-    # The deployments to one environment in a time window (suspects).
-    ("ix_deployments_when", "deployments", ("environment", "time_utc")),
-    # The incidents open in one environment around a moment (suspects).
-    ("ix_incidents_when", "incidents", ("environment", "time_utc")),
+    # The deployments in a time window (suspects).
+    ("ix_deployments_time", "deployments", ("time_utc",)),
+    # The incidents open around a moment (suspects).
+    ("ix_incidents_time", "incidents", ("time_utc",)),
 )
 
 # Search lives outside SQLAlchemy's metadata: an FTS5 virtual table on SQLite, a table
@@ -306,9 +307,16 @@ def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
         order = ""
     else:
         where, after, upto, since, until, newest = shape
-        conds += [f"{quote(c)} IS NULL" if none else f"{quote(c)} = {marker}" for c, none in where]
+        # SQLite plans without statistics: a unary + keeps a term off the indexes, so a
+        # window (since and until) is found by time, anything else by its equalities.
+        eq, at = ("+", "") if since and until else ("", "+")
+        if dialect.name != "sqlite":
+            eq = at = ""
+        conds += [
+            f"{eq}{quote(c)} IS NULL" if none else f"{eq}{quote(c)} = {marker}" for c, none in where
+        ]
         conds += [f"idx > {marker}"] * after + [f"idx <= {marker}"] * upto
-        conds += [f"time_utc >= {marker}"] * since + [f"time_utc <= {marker}"] * until
+        conds += [f"{at}time_utc >= {marker}"] * since + [f"{at}time_utc <= {marker}"] * until
         order = " ORDER BY idx DESC" if newest else " ORDER BY idx"
     columns = ", ".join(quote(c) for c in _COLUMNS[table])
     where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
@@ -454,7 +462,11 @@ class LineageStore:
             return [v for v in conn.execute(sa.select(c).distinct().order_by(c)).scalars() if v]
 
     def search(self, text: str, *, limit: int = 50) -> list[int]:
-        """Entries whose words match ``text`` (every word, as a prefix), best first."""
+        """Entries whose words match ``text`` (every word, as a prefix), best first.
+
+        Only the newest ``RANKED`` matches are ranked: a word in most entries costs a
+        bounded time, and the best of what is recent comes first.
+        """
         words = [w for w in _WORD.findall(text.lower()) if w][:16]
         if not words:
             return []
@@ -462,15 +474,17 @@ class LineageStore:
             if conn.dialect.name == "sqlite":
                 match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
                 stmt = sa.text(
-                    f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :q "  # noqa: S608
+                    f"SELECT rowid FROM (SELECT rowid, rank FROM {SEARCH_TABLE} "  # noqa: S608
+                    f"WHERE {SEARCH_TABLE} MATCH :q ORDER BY rowid DESC LIMIT :m) "
                     "ORDER BY rank LIMIT :n"
                 )
-                rows = conn.execute(stmt, {"q": match, "n": limit})
+                rows = conn.execute(stmt, {"q": match, "m": RANKED, "n": limit})
             else:
                 query = " & ".join(w.replace("'", "") + ":*" for w in words)
                 stmt = sa.text(
-                    f"SELECT idx FROM {SEARCH_TABLE} WHERE tsv @@ to_tsquery('simple', :q) "  # noqa: S608
+                    f"SELECT idx FROM (SELECT idx, tsv FROM {SEARCH_TABLE} "  # noqa: S608
+                    "WHERE tsv @@ to_tsquery('simple', :q) ORDER BY idx DESC LIMIT :m) AS newest "
                     "ORDER BY ts_rank(tsv, to_tsquery('simple', :q)) DESC, idx DESC LIMIT :n"
                 )
-                rows = conn.execute(stmt, {"q": query, "n": limit})
+                rows = conn.execute(stmt, {"q": query, "m": RANKED, "n": limit})
             return [int(r[0]) for r in rows]
