@@ -67,12 +67,16 @@ _NUMBER = re.compile(
 # -- the history ---------------------------------------------------------------------------
 
 
+def _start(number: int) -> datetime:
+    """When history ``number`` starts: its pair's turn, the pairs staggered over the days."""
+    return START + timedelta(days=HISTORY_DAYS) * (number // GROUPS + (number % GROUPS) / GROUPS)
+
+
 def _history(number: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Demo history ``number``, its services renamed to those of its pair, with batch times."""
     group = number % GROUPS
-    start = START + timedelta(days=HISTORY_DAYS) * (number // GROUPS + group / GROUPS)
     rounds = number // GROUPS
-    for _, batch in demo_history(start, run=f"q{number}"):
+    for _, batch in demo_history(_start(number), run=f"q{number}"):
         text = _SERVICE.sub(rf"\1-{group:03d}", json.dumps(batch))
         # Each history numbers its pull requests (and their runs and deployments) 1 to 4;
         # on a shared repository a pull request number is never used twice.
@@ -86,12 +90,8 @@ def history_events(count: int) -> Iterator[list[dict[str, Any]]]:
     heap: list[tuple[str, int, list[dict[str, Any]]]] = []
     number, seq, out, emitted = 0, 0, [], 0
 
-    def start_of(n: int) -> str:
-        moment = START + timedelta(days=HISTORY_DAYS) * (n // GROUPS + (n % GROUPS) / GROUPS)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
     while emitted < count:
-        while not heap or start_of(number) <= heap[0][0]:
+        while not heap or _start(number).strftime("%Y-%m-%dT%H:%M:%SZ") <= heap[0][0]:
             for stamp, events in _history(number):
                 heapq.heappush(heap, (stamp, seq, events))
                 seq += 1
