@@ -185,6 +185,13 @@ def postgres_copy(store: Store, url: str, console: Console) -> Iterator[str]:
         source = sqlite3.connect(store.path)
         try:
             with psycopg.connect(dsn) as conn, console.status("copying the store to PostgreSQL"):
+                # Secondary indexes are built once after the copy, not row by row during it.
+                indexes = conn.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+                ).fetchall()
+                for index, _ in indexes:
+                    conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index)))
                 for table in _sqlite_tables(source):
                     columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
                     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -202,6 +209,9 @@ def postgres_copy(store: Store, url: str, console: Console) -> Iterator[str]:
                 with conn.cursor().copy("COPY search_index (idx, body) FROM STDIN") as copy:
                     for row in source.execute("SELECT rowid, body FROM search_index"):
                         copy.write_row(row)
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                for _, definition in indexes:
+                    conn.execute(definition)
                 conn.commit()
                 conn.autocommit = True
                 conn.execute("VACUUM ANALYZE")
