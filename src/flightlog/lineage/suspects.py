@@ -73,8 +73,9 @@ def _last_good(reader: LineageReader, fact: Fact, earlier: list[Fact]) -> dict[s
 
 
 def _load(reader: Prefetched, deployments: list[Fact]) -> None:
-    """Read the chains' builds, tests, scans, approvals and pushes in bulk."""
+    """Read the chains' starts, builds, tests, scans, approvals and pushes in bulk."""
     artifacts = {d["artifact"] for d in deployments}
+    reader.load("deployments", "deployment", {d["deployment"] for d in deployments})
     for table in ("builds", "test_runs", "scans", "approvals"):
         reader.load(table, "artifact", artifacts)
     commits = {d["commit"] for d in deployments}

@@ -164,6 +164,8 @@ _COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES
 LATER_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # The pushes to one repository between two deployments (changes_between).
     ("ix_changes_repo", "changes", ("repo", "kind", "idx")),
+    # The start of a deployment, by its id (trace and suspects show how long it took).
+    ("ix_deployments_id", "deployments", ("deployment", "idx")),
     # The deployments in a time window (suspects).
     ("ix_deployments_time", "deployments", ("time_utc",)),
     # The incidents open around a moment (suspects).
