@@ -30,6 +30,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,8 +192,9 @@ def running(
 
 def create_token(env: dict[str, str], scope: str = "ingest") -> str:
     """A token (``ingest`` by default) created with ``flightlog token create`` on the server's store."""
+    name = f"bench-{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
-        [FLIGHTLOG, "token", "create", "--name", f"bench-{scope}", "--scope", scope, "--json"],
+        [FLIGHTLOG, "token", "create", "--name", name, "--scope", scope, "--json"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
