@@ -369,10 +369,11 @@ def run(config: BenchConfig, console: Console) -> Section:
     section.notes.append(
         "Each ask is one GET with a keep-alive client; the note beside each figure is its "
         "p95 over the baseline's. trace asks what runs now or at a past moment in one of "
-        "the services; suspects asks about an incident of the history, in the 6 hours "
-        "before it, for the whole environment or the incident's service; search asks for a "
-        "commit sha, words of a commit message, or a CVE with an image name; the log is "
-        "filtered by service and environment, or by commit."
+        "the services; suspects asks about an incident of the history, for the whole "
+        "environment in the 6 hours before it or for the incident's service in the 2 days "
+        "before it; search asks for a commit sha, words of a commit message, or a CVE with "
+        "a service name; the log is filtered by service and environment (newest first), or "
+        "by commit. Pull request numbers are made unique per repository across histories."
     )
     section.notes.append(
         "PostgreSQL is asked on a row-for-row copy of the SQLite store (COPY into a "

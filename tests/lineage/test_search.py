@@ -28,3 +28,16 @@ class TestSearchBound:
         assert [r["type"] for r in found] == [
             "dev.cdeventsx.flightlog-vulnerabilityscan.finished.0.1.0"
         ]
+
+    def test_widening_finds_what_one_look_finds(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Looking among the newest few entries first, then more, gives the same answer."""
+        words = ("PAY-120", "CVE-2026-1111", "settlement batch", "carol")
+        once = [history.search(w, limit=500)["results"] for w in words]
+        monkeypatch.setattr(lineage, "_FIRST_SPAN", 4)
+        assert [history.search(w, limit=500)["results"] for w in words] == once
+        monkeypatch.setattr(lineage, "RANKED", 3)
+        found = {r["index"] for r in history.search("CVE-2026-1111", limit=500)["results"]}
+        every = {r["index"] for r in once[1]}
+        assert found == set(sorted(every)[-3:])
