@@ -84,3 +84,19 @@ class TestPrefetched:
             cached = Prefetched(store)
             assert cached.refs_of(indices, kinds) == wanted
             assert cached.refs_of(indices) == everything
+
+    def test_loaded_commits_and_entries_equal_the_stores(self, history: Flightlog) -> None:
+        """Entries by commit and rows by entry, loaded in bulk, are the store's own."""
+        with _reader(history) as store:
+            shas = [c["key"] for c in store.facts("changes", {"kind": "commit"})]
+            cached = Prefetched(store)
+            cached.load_with("commit", [*shas, "no-such-sha"])
+            stating = set()
+            for sha in [*shas, "no-such-sha"]:
+                assert cached.indices_with("commit", sha) == store.indices_with("commit", sha)
+                stating.update(store.indices_with("commit", sha))
+            assert stating
+            assert store.indices_with_any("commit", shas, limit=1) is None
+            cached.load_at("changes", stating)
+            for some in (sorted(stating), sorted(stating)[:1], []):
+                assert cached.facts_at("changes", some) == store.facts_at("changes", some)

@@ -42,6 +42,13 @@ class LineageReader(Protocol):
         """The refs of several entries (only those of ``kinds`` when given)."""
         ...
 
+    def indices_with_any(
+        self, kind: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, int]] | None:
+        """``(value, index)`` of the entries carrying ``(kind, value)`` for any of ``values``,
+        by value then ledger order; None beyond ``limit`` of them."""
+        ...
+
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
         """Entries carrying the ref ``(kind, value)``, in ledger order."""
         ...

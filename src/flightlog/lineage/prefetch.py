@@ -35,6 +35,7 @@ class Prefetched:
         self._refs: dict[tuple[str, ...] | None, dict[int, list[tuple[str, str]]]] = {}
         self._with: dict[tuple[str, str, int], list[int]] = {}
         self._names: dict[tuple[str, str], list[str]] = {}
+        self._at: dict[str, dict[int, list[Fact]]] = {}
 
     def load(self, table: str, column: str, values: Iterable[str | None]) -> None:
         """Read every row of ``table`` whose ``column`` is one of ``values``, in one go."""
@@ -107,8 +108,38 @@ class Prefetched:
         """As :meth:`LineageReader.facts_in` (not remembered)."""
         return self.reader.facts_in(table, column, values, limit=limit)
 
+    def load_with(self, kind: str, values: Iterable[str]) -> None:
+        """Read the entries carrying ``(kind, value)`` for every value at once."""
+        wanted = sorted({v for v in values if (kind, v, 200) not in self._with})
+        found = self.reader.indices_with_any(kind, wanted, limit=LOAD_LIMIT) if wanted else None
+        if found is None:
+            return
+        for value in wanted:
+            self._with[(kind, value, 200)] = []
+        for value, index in found:
+            if len(self._with[(kind, value, 200)]) < 200:  # as indices_with's default limit
+                self._with[(kind, value, 200)].append(index)
+
+    def load_at(self, table: str, indices: Iterable[int]) -> None:
+        """Read the rows of ``table`` stated by every entry of ``indices`` at once."""
+        have = self._at.setdefault(table, {})
+        wanted = sorted({i for i in indices if i not in have})
+        for index in wanted:
+            have[index] = []
+        for row in self.reader.facts_at(table, wanted) if wanted else []:
+            have[int(row["idx"])].append(row)
+
+    def indices_with_any(
+        self, kind: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, int]] | None:
+        """As :meth:`LineageReader.indices_with_any` (not remembered)."""
+        return self.reader.indices_with_any(kind, values, limit=limit)
+
     def facts_at(self, table: str, indices: Sequence[int]) -> list[Fact]:
-        """As :meth:`LineageReader.facts_at`, remembered."""
+        """As :meth:`LineageReader.facts_at`, from loaded rows when every entry was loaded."""
+        have = self._at.get(table, {})
+        if all(i in have for i in indices):
+            return [dict(r) for i in sorted(set(indices)) for r in have[i]]
         key = (table, "at", tuple(indices))
         if key not in self._facts:
             self._facts[key] = self.reader.facts_at(table, indices)

@@ -14,7 +14,7 @@ from flightlog.lineage.port import Fact, LineageReader
 from flightlog.lineage.prefetch import Prefetched
 from flightlog.lineage.resolve import check_name, check_target
 from flightlog.lineage.trace import _commit_of as commit_of
-from flightlog.lineage.trace import chain, summary_of
+from flightlog.lineage.trace import chain, pushes_between, summary_of
 from flightlog.timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["suspects"]
@@ -86,6 +86,20 @@ def _load(reader: Prefetched, deployments: list[Fact]) -> None:
     reader.load("test_runs", "commit", commits)
 
 
+def _load_pulls(reader: Prefetched, pairs: list[tuple[Fact, Fact | None]]) -> None:
+    """Read the pull requests of every carried commit, and the refs they show, in bulk."""
+    pushes = [p for fact, previous in pairs for p in pushes_between(reader, previous, fact)]
+    shas = {p["key"] for p in pushes}
+    reader.load_with("commit", shas)
+    stating = {i for sha in shas for i in reader.indices_with("commit", sha)}
+    reader.load_at("changes", stating)
+    keys = {r["key"] for r in reader.facts_at("changes", sorted(stating)) if r["kind"] == "change"}
+    reader.load("changes", "key", keys)
+    reader.refs_of([p["idx"] for p in pushes], ("system", "ticket"))
+    rows = [reader.facts("changes", {"kind": "change", "key": k}, limit=100) for k in keys]
+    reader.refs_of([r["idx"] for found in rows for r in found], ("ticket",))
+
+
 def suspects(
     reader: LineageReader,
     *,
@@ -119,6 +133,9 @@ def suspects(
     deployed = [f for f in found if f["status"] != "started"]
     earlier = {f["idx"]: _earlier(cached, f) for f in deployed}
     _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])
+    _load_pulls(
+        cached, [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
+    )
     for fact in deployed:
         previous = earlier[fact["idx"]][0] if earlier[fact["idx"]] else None
         facts = chain(cached, fact, previous)

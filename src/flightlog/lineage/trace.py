@@ -66,8 +66,8 @@ def _commit_of(reader: LineageReader, deployment: Fact | None) -> tuple[str | No
     return commit, pushes[0] if pushes else None
 
 
-def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[dict[str, Any]]:
-    """The commits ``newer`` carries that ``older`` did not (pushes to the same repo between)."""
+def pushes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[Fact]:
+    """The pushes of the commits ``newer`` carries that ``older`` did not, in ledger order."""
     _, head = _commit_of(reader, newer)
     if head is None:
         return []
@@ -82,6 +82,12 @@ def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> l
         limit=500 if after is not None else 50,
     )
     pushed.reverse()
+    return pushed
+
+
+def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[dict[str, Any]]:
+    """The commits ``newer`` carries that ``older`` did not (pushes to the same repo between)."""
+    pushed = pushes_between(reader, older, newer)
     refs = reader.refs_of([p["idx"] for p in pushed], ("system", "ticket"))
     commits = []
     for push in pushed:

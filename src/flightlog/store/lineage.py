@@ -474,6 +474,26 @@ class LineageStore:
                     out[int(idx)].append((kind, value))
         return out
 
+    def indices_with_any(
+        self, kind: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, int]] | None:
+        """``(value, index)`` of the entries carrying ``(kind, value)`` for any of ``values``,
+        by value then ledger order; None beyond ``limit`` of them."""
+        out: list[tuple[str, int]] = []
+        with self._connection() as conn:
+            m = _marker(conn.dialect)
+            for start in range(0, len(values), reads.IN_CHUNK):
+                chunk = tuple(values[start : start + reads.IN_CHUNK])
+                sql = (
+                    "SELECT value, idx FROM refs "  # noqa: S608 - only markers spliced
+                    f"WHERE kind = {m} AND value IN ({', '.join(m for _ in chunk)}) LIMIT {m}"
+                )
+                rows = conn.exec_driver_sql(sql, (kind, *chunk, limit + 1 - len(out)))
+                out.extend((str(v), int(i)) for v, i in rows)
+                if len(out) > limit:
+                    return None
+        return sorted(out)
+
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
         """Entries carrying the ref ``(kind, value)``, in ledger order."""
         with self._connection() as conn:
