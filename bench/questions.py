@@ -1,123 +1,406 @@
-"""Answer times of trace, suspects and search beside a filtered log, on a demo-history store.
+"""Answer times of trace, suspects, search and a filtered log through the HTTP API.
 
-A store is filled with repeated demo histories (webhook deliveries and pipeline steps,
-81 events each), then each question is asked repeatedly of the local service in this
-process; figures are p95 milliseconds, each beside the filtered ``log`` measured in the
-same run as its baseline. Issue targets (on 1,000,000 events, through the API): trace
-< 100 ms p95, suspects and search < 200 ms p95, filtered log < 50 ms p95.
+A history of N events (1,000,000 by default) is made by the demo generator: demo
+histories (webhook deliveries and pipeline steps, 81 events each) of many services
+(``GROUPS`` pairs, ``payments-NNN`` and ``web-NNN``), one history of each pair after the
+other and the pairs staggered in time, merged in time order, so the ledger reads like
+months of many services deploying. It is appended in process, 1,000 events per
+transaction, once, and cached as ``bench/data/questions-N.db`` (with its signing key in
+``questions-N.home``); ``questions-N.json`` is written only after the build completed.
+PostgreSQL gets a row-for-row copy of that store (COPY into a database of its own,
+dropped afterwards).
+
+Then ``flightlog serve`` runs on each store and each question is asked over HTTP with a
+``read`` token, ASKS times, each time with arguments drawn from the history (services,
+times, incidents, commits, words). Figures are p50/p95 milliseconds, beside the HTTP
+round trip of ``GET /api/v1/checkpoint`` measured in the same run as the baseline. Issue
+targets (on 1,000,000 events, through the API): trace < 100 ms p95, suspects and search
+< 200 ms p95, a filtered log < 50 ms p95.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import heapq
 import json
-import tempfile
+import os
+import random
+import re
+import shutil
+import sqlite3
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
+from psycopg import sql
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from bench.config import BenchConfig, run_alone
-from bench.projections import _postgres_db
+from bench.events import prepare_known_valid
 from bench.results import Row, Section, Target, percentile
-from flightlog.api import EventFilter
+from bench.server import FLIGHTLOG, create_token, free_port, running
 from flightlog.config import Settings
 from flightlog.demo import demo_history
 from flightlog.service import Flightlog
 
-ASKS = 30
-DAYS_PER_HISTORY = 9
+ASKS = 60
+BUILD_BATCH = 1000
+GROUPS = 200  # service pairs: payments-NNN and web-NNN
+HISTORY_DAYS = 7  # one history of a pair ends before the pair's next one starts
+FORMAT = 2  # bump when the generated history changes, so stale caches are rebuilt
+START = datetime(2025, 1, 6, 9, tzinfo=UTC)
+TARGETS = {"trace": 100.0, "suspects": 200.0, "search": 200.0, "log": 50.0}
+_SERVICE = re.compile(r"\b(payments|web)\b")
+_NUMBER = re.compile(
+    r'("number": |/pull/|#|/runs/|(?:payments|web)-\d{3}-|(?:payments|web)-\d{3}/\w+/)([1-4])\b'
+)
 
 
-def fill(fl: Flightlog, histories: int) -> None:
-    """Record ``histories`` demo histories, one after the other in time."""
-    for i in range(histories):
-        start = datetime(2025, 1, 1, 9, tzinfo=UTC) + timedelta(days=DAYS_PER_HISTORY * i)
-        events = [e for _, batch in demo_history(start, run=f"h{i}") for e in batch]
-        fl.record(
-            fl.parse_and_validate("\n".join(json.dumps(e) for e in events).encode(), name="h")
-        )
+# -- the history ---------------------------------------------------------------------------
 
 
-def _p95(ask: Callable[[], Any]) -> float:
-    ask()
+def _start(number: int) -> datetime:
+    """When history ``number`` starts: its pair's turn, the pairs staggered over the days."""
+    return START + timedelta(days=HISTORY_DAYS) * (number // GROUPS + (number % GROUPS) / GROUPS)
+
+
+def _history(number: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Demo history ``number``, its services renamed to those of its pair, with batch times."""
+    group = number % GROUPS
+    rounds = number // GROUPS
+    for _, batch in demo_history(_start(number), run=f"q{number}"):
+        text = _SERVICE.sub(rf"\1-{group:03d}", json.dumps(batch))
+        # Each history numbers its pull requests (and their runs and deployments) 1 to 4;
+        # on a shared repository a pull request number is never used twice.
+        text = _NUMBER.sub(lambda m: f"{m.group(1)}{rounds * 10 + int(m.group(2))}", text)
+        events = json.loads(text)
+        yield events[0]["context"]["timestamp"], events
+
+
+def history_events(count: int) -> Iterator[list[dict[str, Any]]]:
+    """The first ``count`` events of the merged histories, in time order, in batches."""
+    heap: list[tuple[str, int, list[dict[str, Any]]]] = []
+    number, seq, out, emitted = 0, 0, [], 0
+
+    while emitted < count:
+        while not heap or _start(number).strftime("%Y-%m-%dT%H:%M:%SZ") <= heap[0][0]:
+            for stamp, events in _history(number):
+                heapq.heappush(heap, (stamp, seq, events))
+                seq += 1
+            number += 1
+        _, _, events = heapq.heappop(heap)
+        out.extend(events)
+        if len(out) >= BUILD_BATCH:
+            take = min(BUILD_BATCH, count - emitted)
+            yield out[:take]
+            emitted += take
+            out = out[take:]
+    if out and emitted < count:
+        yield out[: count - emitted]
+
+
+@dataclass(frozen=True)
+class Store:
+    """A built store: its SQLite file, its signing key, its size."""
+
+    path: Path
+    home: Path
+    events: int
+    build_seconds: float | None  # None when reused
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the SQLite file."""
+        return f"sqlite:///{self.path}"
+
+
+def ensure_store(events: int, data_dir: Path, console: Console) -> Store:
+    """The cached store of ``events`` history events, built first if needed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"questions-{events}.db"
+    home = data_dir / f"questions-{events}.home"
+    marker = data_dir / f"questions-{events}.json"
+    if marker.exists() and path.exists():
+        meta = json.loads(marker.read_text(encoding="utf-8"))
+        if meta.get("format") == FORMAT:
+            return Store(path, home, events, None)
+    marker.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(home, ignore_errors=True)
+    started = time.perf_counter()
+    settings = Settings(database_url=f"sqlite:///{path}", home=home)
+    with Flightlog.open(settings) as fl, console.status("building") as status:
+        done = 0
+        for batch in history_events(events):
+            fl.record(prepare_known_valid(batch, name="history"))
+            done += len(batch)
+            if done % 50_000 < BUILD_BATCH:
+                status.update(f"building the {events:,}-event history: {done:,}")
+                fl.checkpoint()
+        fl.checkpoint()
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    seconds = time.perf_counter() - started
+    marker.write_text(
+        json.dumps({"format": FORMAT, "events": events, "build_seconds": round(seconds, 1)}),
+        encoding="utf-8",
+    )
+    return Store(path, home, events, seconds)
+
+
+# -- PostgreSQL: a copy of the store in a database of its own ----------------------------
+
+
+def _sqlite_tables(source: sqlite3.Connection) -> list[str]:
+    rows = source.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name NOT LIKE 'search_index%' AND name != 'alembic_version'"
+    )
+    return [r[0] for r in rows]
+
+
+@contextlib.contextmanager
+def postgres_copy(store: Store, url: str, console: Console) -> Iterator[str]:
+    """A fresh database holding every row of ``store``; its URL; dropped afterwards."""
+    name = f"flightlog_bench_questions_{uuid.uuid4().hex[:8]}"
+    admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scoped = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        Flightlog.open(Settings(database_url=scoped, home=store.home)).close()
+        dsn = make_url(scoped).set(drivername="postgresql").render_as_string(hide_password=False)
+        source = sqlite3.connect(store.path)
+        try:
+            with psycopg.connect(dsn) as conn, console.status("copying the store to PostgreSQL"):
+                # Secondary indexes are built once after the copy, not row by row during it.
+                indexes = conn.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+                ).fetchall()
+                for index, _ in indexes:
+                    conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index)))
+                for table in _sqlite_tables(source):
+                    columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
+                    quoted = ", ".join(f'"{c}"' for c in columns)
+                    conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+                    query = f"COPY {table} ({quoted}) FROM STDIN"
+                    with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
+                        for row in source.execute(f"SELECT {quoted} FROM {table}"):
+                            copy.write_row(row)
+                    if "id" in columns:
+                        conn.execute(
+                            "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+                            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)",  # type: ignore[arg-type]
+                            (table,),
+                        )
+                with conn.cursor().copy("COPY search_index (idx, body) FROM STDIN") as copy:
+                    for row in source.execute("SELECT rowid, body FROM search_index"):
+                        copy.write_row(row)
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                for _, definition in indexes:
+                    conn.execute(definition)
+                conn.commit()
+                conn.autocommit = True
+                conn.execute("VACUUM ANALYZE")
+        finally:
+            source.close()
+        yield scoped
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# -- the asks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Asks:
+    """The requests each question is asked with, drawn from the history."""
+
+    trace: list[str]
+    suspects: list[str]
+    search: list[str]
+    log: list[str]
+
+
+def draw_asks(store: Store, seed: int, asks: int) -> Asks:
+    """``asks`` varied requests per question, from the rows of the built store."""
+    rng = random.Random(seed)
+    conn = sqlite3.connect(store.path)
+    try:
+        deployments = conn.execute(
+            "SELECT environment, service, time_utc FROM deployments WHERE status = 'success'"
+        ).fetchall()
+        incidents = conn.execute(
+            "SELECT environment, service, time_utc FROM incidents WHERE status = 'open'"
+        ).fetchall()
+        commits = conn.execute("SELECT key, title FROM changes WHERE kind = 'commit'").fetchall()
+        scans = conn.execute("SELECT artifact FROM scans WHERE critical > 0").fetchall()
+    finally:
+        conn.close()
+    trace, suspects, search, log = [], [], [], []
+    for i in range(asks):
+        env, service, when = rng.choice(deployments)
+        # Half ask what runs now, half what ran at a past moment.
+        trace.append(f"/api/v1/trace/{env}/{service}" + (f"?at={when}" if i % 2 else ""))
+        env, service, when = rng.choice(incidents)
+        # The on-call question: what changed in the hours before the incident, and where.
+        if i % 2:
+            query = f"env={env}&at={when}&window={6 * 3600}"
+        else:
+            query = f"env={env}&at={when}&window={2 * 86400}&service={service}"
+        suspects.append(f"/api/v1/suspects?{query}")
+        sha, title = rng.choice(commits)
+        words = (title or "").split()
+        kind = i % 3
+        if kind == 0:
+            search.append(f"/api/v1/search?q={sha[:12]}&limit=20")  # a sha as a log shows it
+        elif kind == 1:
+            search.append(f"/api/v1/search?q={'+'.join(words[:3])}&limit=20")
+        else:
+            (artifact,) = rng.choice(scans)
+            image = artifact.split("@")[0].rsplit("/", 1)[-1]
+            search.append(f"/api/v1/search?q=CVE-2026-4242+{image}&limit=20")
+        env, service, _ = rng.choice(deployments)
+        if i % 2:
+            log.append(f"/api/v1/events?service={service}&env={env}&order=desc&limit=20")
+        else:
+            log.append(f"/api/v1/events?commit={sha}&limit=20")
+    return Asks(trace, suspects, search, log)
+
+
+def _timed(client: httpx.Client, paths: list[str]) -> list[float]:
+    """Milliseconds of each GET, after one warm-up ask; a non-200 answer is an error."""
+    client.get(paths[0])
     times = []
-    for _ in range(ASKS):
+    for path in paths:
         started = time.perf_counter()
-        ask()
+        answer = client.get(path)
         times.append((time.perf_counter() - started) * 1000)
-    return percentile(times, 95)
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+    return times
 
 
-def measure(fl: Flightlog, histories: int) -> dict[str, float]:
-    """p95 milliseconds of each question on the filled store."""
-    last = datetime(2025, 1, 1, 9, tzinfo=UTC) + timedelta(days=DAYS_PER_HISTORY * (histories - 1))
-    incident = last.replace(hour=0, minute=12) + timedelta(days=7)
-    return {
-        "log": _p95(
-            lambda: fl.log(EventFilter(service="payments", environment="production"), limit=20)
-        ),
-        "trace": _p95(lambda: fl.trace("production/payments")),
-        "suspects": _p95(lambda: fl.suspects("production", at=incident, window_seconds=2 * 86400)),
-        "search": _p95(lambda: fl.search("CVE-2026-4242", limit=20)),
-    }
+def ask_server(url: str, home: Path, asks: Asks, scratch: Path) -> dict[str, list[float]]:
+    """Milliseconds of each ask of each question, through ``flightlog serve``."""
+    env = dict(os.environ)
+    env.update({"FLIGHTLOG_DATABASE_URL": url, "FLIGHTLOG_HOME": str(home)})
+    token = create_token(env, "read")
+    port = free_port()
+    cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with (
+        running(cmd, env, scratch / "questions-serve.log", port) as (base, _),
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        ) as client,
+    ):
+        count = len(asks.trace)
+        figures = {"checkpoint": _timed(client, ["/api/v1/checkpoint"] * count)}
+        for name in ("log", "trace", "suspects", "search"):
+            figures[name] = _timed(client, getattr(asks, name))
+        return figures
+
+
+# -- the section ---------------------------------------------------------------------------
+
+
+def _report(section: Section, backend: str, figures: dict[str, list[float]]) -> None:
+    base = percentile(figures["checkpoint"], 95)
+    section.rows.append(
+        Row(
+            f"{backend}: GET /api/v1/checkpoint p50 / p95",
+            f"{percentile(figures['checkpoint'], 50):.1f} / {base:.1f} ms",
+            "baseline: the HTTP round trip of a read",
+        )
+    )
+    for name, target in TARGETS.items():
+        p50, p95 = percentile(figures[name], 50), percentile(figures[name], 95)
+        section.rows.append(
+            Row(f"{backend}: {name} p50 / p95", f"{p50:.1f} / {p95:.1f} ms", f"{p95 / base:.1f}x")
+        )
+        section.targets.append(
+            Target(f"{backend}: {name} < {target:.0f} ms p95", f"{p95:.1f} ms", p95 < target)
+        )
 
 
 def run(config: BenchConfig, console: Console) -> Section:
     """Measure and return the section."""
-    histories = max(1, config.append_events // 81)
+    events = config.entries
+    store = ensure_store(events, config.data_dir, console)
+    asks = draw_asks(store, config.seed, ASKS)
     section = Section(
         "questions",
-        "Question answer times (in-process service)",
-        {"events": f"{histories * 81:,} ({histories} demo histories)", "asks": str(ASKS)},
+        "Question answer times through the HTTP API",
+        {
+            "events": f"{events:,} (demo histories of {2 * GROUPS} services)",
+            "asks": f"{ASKS} per question, varied",
+            "server": "`flightlog serve`, 1 worker, keep-alive client",
+        },
     )
-    targets = {"trace": 100.0, "suspects": 200.0, "search": 200.0, "log": 50.0}
-    backends = ["sqlite"] + (["postgresql"] if config.postgres_url else [])
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    for backend in backends:
-        with tempfile.TemporaryDirectory(dir=config.data_dir) as tmp:
-            home = Path(tmp) / "home"
-            if backend == "sqlite":
-                figures = _on(f"sqlite:///{tmp}/q.db", home, histories)
-            else:
-                assert config.postgres_url is not None
-                with _postgres_db(config.postgres_url) as url:
-                    figures = _on(url, home, histories)
-        console.print(f"{backend}: {figures}")
-        for name, ms in figures.items():
-            note = "baseline" if name == "log" else f"{ms / figures['log']:.1f}x the filtered log"
-            section.rows.append(Row(f"{backend}: {name} p95", f"{ms:.1f} ms", note))
-            section.targets.append(
-                Target(
-                    f"{backend}: {name} < {targets[name]:.0f} ms p95 (at {histories * 81:,} events, not 1M)",
-                    f"{ms:.1f} ms",
-                    ms < targets[name],
-                )
-            )
+    if store.build_seconds is not None:
+        section.notes.append(
+            f"History built in {store.build_seconds:,.0f} s "
+            f"({events / store.build_seconds:,.0f} ev/s, appends of {BUILD_BATCH:,})."
+        )
+    scratch = config.data_dir / "questions"
+    scratch.mkdir(parents=True, exist_ok=True)
+    figures = ask_server(store.url, store.home, asks, scratch)
+    console.print({k: f"p95 {percentile(v, 95):.1f} ms" for k, v in figures.items()})
+    _report(section, "sqlite", figures)
+    if config.postgres_url:
+        with postgres_copy(store, config.postgres_url, console) as url:
+            figures = ask_server(url, store.home, asks, scratch)
+        console.print({k: f"p95 {percentile(v, 95):.1f} ms" for k, v in figures.items()})
+        _report(section, "postgresql", figures)
     section.notes.append(
-        "Asked of the service in-process, not through HTTP; far below the issue's 1M events."
+        "Each ask is one GET with a keep-alive client; the note beside each figure is its "
+        "p95 over the baseline's. trace asks what runs now or at a past moment in one of "
+        "the services; suspects asks about an incident of the history, for the whole "
+        "environment in the 6 hours before it or for the incident's service in the 2 days "
+        "before it; search asks for a commit sha, words of a commit message, or a CVE with "
+        "a service name; the log is filtered by service and environment (newest first), or "
+        "by commit. Pull request numbers are made unique per repository across histories."
+    )
+    section.notes.append(
+        "Where the time goes: suspects makes ~70 reads a question (for each of the 28-36 "
+        "deployments in a 6-hour window its earlier deployments and its pushes; the rest "
+        "in bulk), ~24 ms in process on SQLite for an early incident, more for the largest "
+        "answers (80 kB of JSON). On PostgreSQL a search for a hyphenated word is a phrase "
+        "(`'pay':* <-> '-101':*`) the GIN index cannot decide: EXPLAIN ANALYZE shows a "
+        "bitmap heap scan rechecking ~13,000-50,000 entries holding the words (~420 ms), "
+        "where a plain word or a sha takes under 5 ms."
+    )
+    section.notes.append(
+        "PostgreSQL is asked on a row-for-row copy of the SQLite store (COPY into a "
+        "database of its own), since appending the history there again takes far longer."
     )
     return section
-
-
-def _on(url: str, home: Path, histories: int) -> dict[str, float]:
-    fl = Flightlog.open(Settings(database_url=url, home=home, origin="bench.example/log"))
-    try:
-        fill(fl, histories)
-        return measure(fl, histories)
-    finally:
-        fl.close()
 
 
 def main() -> None:
     """Run this benchmark alone."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the history")
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    run_alone(run, BenchConfig(append_events=args.events))
+    config = BenchConfig(entries=args.events)
+    if args.no_postgres:
+        config = BenchConfig(entries=args.events, postgres_url=None)
+    run_alone(run, config)
 
 
 if __name__ == "__main__":

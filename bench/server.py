@@ -30,6 +30,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,10 +191,11 @@ def running(
                 proc.wait()
 
 
-def create_token(env: dict[str, str]) -> str:
-    """An ingest token created with ``flightlog token create`` on the server's store."""
+def create_token(env: dict[str, str], scope: str = "ingest") -> str:
+    """A token (``ingest`` by default) created with ``flightlog token create`` on the server's store."""
+    name = f"bench-{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
-        [FLIGHTLOG, "token", "create", "--name", "bench", "--scope", "ingest", "--json"],
+        [FLIGHTLOG, "token", "create", "--name", name, "--scope", scope, "--json"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -570,20 +570,18 @@ class Flightlog:
         from flightlog.lineage.trace import trace
 
         _refuse_nul((target, deployment, artifact))
-        return trace(
-            self._lineage(),
-            target,
-            at_utc=_time_bound(at),
-            deployment=deployment,
-            artifact=artifact,
-        )
+        with self._lineage() as reader:
+            return trace(
+                reader, target, at_utc=_time_bound(at), deployment=deployment, artifact=artifact
+            )
 
     def diff(self, target: str, older: str, newer: str) -> dict[str, Any]:
         """Commits, authors, tickets and systems between two deployments of ``ENV/SERVICE``."""
         from flightlog.lineage.trace import diff
 
         _refuse_nul((target, older, newer))
-        return diff(self._lineage(), target, older, newer)
+        with self._lineage() as reader:
+            return diff(reader, target, older, newer)
 
     def suspects(
         self, environment: str, *, at: datetime, window_seconds: float, service: str | None = None
@@ -594,13 +592,14 @@ class Flightlog:
         _refuse_nul((environment, service))
         if window_seconds <= 0:
             raise InputError("the window must be positive")
-        return suspects(
-            self._lineage(),
-            environment=environment,
-            service=service,
-            at_utc=_time_bound(at) or "",
-            window=timedelta(seconds=window_seconds),
-        )
+        with self._lineage() as reader:
+            return suspects(
+                reader,
+                environment=environment,
+                service=service,
+                at_utc=_time_bound(at) or "",
+                window=timedelta(seconds=window_seconds),
+            )
 
     def _items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         from flightlog.lineage.timeline import item

@@ -26,12 +26,27 @@ class LineageReader(Protocol):
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
         ...
 
+    def facts_in(
+        self, table: str, column: str, values: Sequence[str], *, limit: int
+    ) -> list[Fact] | None:
+        """Rows of ``table`` whose ``column`` is one of ``values``; None beyond ``limit`` rows."""
+        ...
+
     def facts_at(self, table: str, indices: Sequence[int]) -> list[Fact]:
         """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
         ...
 
-    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
-        """The refs of several entries."""
+    def refs_of(
+        self, indices: Sequence[int], kinds: Sequence[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries (only those of ``kinds`` when given)."""
+        ...
+
+    def indices_with_any(
+        self, kind: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, int]] | None:
+        """``(value, index)`` of the entries carrying ``(kind, value)`` for any of ``values``,
+        by value then ledger order; None beyond ``limit`` of them."""
         ...
 
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:

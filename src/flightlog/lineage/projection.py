@@ -264,38 +264,48 @@ def project_event(
     return list(_rows(event, {"idx": index, "time_utc": time_utc}, by_kind))
 
 
-# Where the searchable words of an event are: (path, key of each list item or None).
-_SEARCHED: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("subject", "id"), ()),
-    (("subject", "content", "message"), ()),
-    (("subject", "content", "description"), ()),
-    (("subject", "content", "reason"), ()),
-    (("subject", "content", "approver"), ()),
-    (("subject", "content", "tool", "name"), ()),
-    (("subject", "content", "testSuite", "name"), ()),
-    (("subject", "content", "author", "name"), ()),
-    (("subject", "content", "findings"), ("id", "package", "title")),
-    (("customData", "details", "title"), ()),
-    (("customData", "details", "reviewBody"), ()),
-    (("customData", "incident", "title"), ()),
-    (("customData", "testResults", "failed"), ("suite", "classname", "name")),
-)
 # An event contributes at most this much text; search is for finding, not storing.
 _MAX_SEARCH_TEXT = 20_000
 _MAX_ITEMS = 200
 
 
-def search_text(event: Mapping[str, Any], refs: Sequence[tuple[str, str]]) -> str:
-    """The words search finds an event by: messages, titles, names, test names, CVE ids, refs."""
-    out: dict[str, None] = dict.fromkeys(value for _, value in refs)
-    for path, keys in _SEARCHED:
-        value = _at(event, *path)
-        if isinstance(value, str):
-            out.setdefault(value, None)
-        elif isinstance(value, list) and keys:
-            for item in value[:_MAX_ITEMS]:
+def _add(out: dict[str, None], value: Any) -> None:
+    if isinstance(value, str):
+        out.setdefault(value, None)
+
+
+def _add_items(out: dict[str, None], items: Any, keys: tuple[str, ...]) -> None:
+    _add(out, items)
+    if isinstance(items, list):
+        for item in items[:_MAX_ITEMS]:
+            if type(item) is dict:
                 for key in keys:
-                    text = item.get(key) if type(item) is dict else None
-                    if isinstance(text, str):
-                        out.setdefault(text, None)
+                    _add(out, item.get(key))
+
+
+def search_text(event: Mapping[str, Any], refs: Sequence[tuple[str, str]]) -> str:
+    """The words search finds an event by: messages, titles, names, test names, CVE ids, refs.
+
+    In this order: the refs' values, then the subject's id, message, description, reason,
+    approver, tool name, test suite name, author name and findings (id, package, title),
+    then the custom data's change title and review, incident title and failed tests
+    (suite, class, name); each word once.
+    """
+    out: dict[str, None] = dict.fromkeys(value for _, value in refs)
+    subject = _at(event, "subject")
+    _add(out, _at(subject, "id"))
+    content = _at(subject, "content")
+    if content is not None:
+        for key in ("message", "description", "reason", "approver"):
+            _add(out, _at(content, key))
+        for key in ("tool", "testSuite", "author"):
+            _add(out, _at(content, key, "name"))
+        _add_items(out, _at(content, "findings"), ("id", "package", "title"))
+    custom = _at(event, "customData")
+    if custom is not None:
+        details = _at(custom, "details")
+        _add(out, _at(details, "title"))
+        _add(out, _at(details, "reviewBody"))
+        _add(out, _at(custom, "incident", "title"))
+        _add_items(out, _at(custom, "testResults", "failed"), ("suite", "classname", "name"))
     return "\n".join(out)[:_MAX_SEARCH_TEXT]

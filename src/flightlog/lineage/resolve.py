@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
 
-__all__ = ["check_name", "deployment_named", "nearest", "split_target", "successful"]
+__all__ = [
+    "check_name",
+    "check_target",
+    "deployment_named",
+    "nearest",
+    "split_target",
+    "successful",
+]
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -35,6 +42,14 @@ def check_name(reader: LineageReader, what: str, value: str) -> None:
     known = reader.names("deployments", what)
     if value not in known:
         raise UnknownName(f"no {what} {value!r} has deployments; {nearest(value, known)}")
+
+
+def check_target(reader: LineageReader, env: str, service: str) -> None:
+    """:func:`check_name` of both: at once when a deployment of ``service`` to ``env`` exists."""
+    if reader.facts("deployments", {"environment": env, "service": service}, limit=1):
+        return
+    check_name(reader, "environment", env)
+    check_name(reader, "service", service)
 
 
 def successful(facts: Sequence[Fact]) -> list[Fact]:

@@ -11,8 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from flightlog.lineage.port import Fact, LineageReader
-from flightlog.lineage.resolve import check_name
-from flightlog.lineage.trace import chain, summary_of
+from flightlog.lineage.prefetch import Prefetched
+from flightlog.lineage.resolve import check_name, check_target
+from flightlog.lineage.trace import _commit_of as commit_of
+from flightlog.lineage.trace import chain, pushes_between, summary_of
 from flightlog.timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["suspects"]
@@ -31,31 +33,35 @@ POINTS = {
 LARGE_CHANGE = 5  # commits
 
 
-def _previous(reader: LineageReader, fact: Fact) -> Fact | None:
-    found = reader.facts(
-        "deployments",
-        {"environment": fact["environment"], "service": fact["service"], "status": "success"},
-        upto=fact["idx"] - 1,
-        newest_first=True,
-        limit=1,
-    )
-    return found[0] if found else None
-
-
-def _last_good(reader: LineageReader, fact: Fact) -> dict[str, Any] | None:
-    """The latest earlier successful deployment of another artifact whose chain shows no gap."""
-    earlier = reader.facts(
+def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
+    """The ten latest successful deployments of the same service and place before ``fact``."""
+    return reader.facts(
         "deployments",
         {"environment": fact["environment"], "service": fact["service"], "status": "success"},
         upto=fact["idx"] - 1,
         newest_first=True,
         limit=10,
     )
+
+
+def _shipped_broken(reader: LineageReader, fact: Fact) -> bool:
+    """Whether the chain of ``fact`` shows failed tests or critical vulnerabilities."""
+    artifact = fact["artifact"]
+    if artifact and any(s["critical"] for s in reader.facts("scans", {"artifact": artifact})):
+        return True
+    tests = reader.facts("test_runs", {"artifact": artifact}) if artifact else []
+    commit, _ = commit_of(reader, fact)
+    if commit:
+        tests += reader.facts("test_runs", {"commit": commit})
+    return any(t["outcome"] != "success" for t in tests)
+
+
+def _last_good(reader: LineageReader, fact: Fact, earlier: list[Fact]) -> dict[str, Any] | None:
+    """The latest earlier successful deployment of another artifact whose chain shows no gap."""
     for candidate in earlier:
         if candidate["artifact"] == fact["artifact"]:
             continue
-        gaps = chain(reader, candidate, _previous(reader, candidate))["gaps"]
-        if not any(g["code"] in ("tests_failed", "critical_vulnerabilities") for g in gaps):
+        if not _shipped_broken(reader, candidate):
             return {
                 "index": candidate["idx"],
                 "id": candidate["deployment"],
@@ -64,6 +70,34 @@ def _last_good(reader: LineageReader, fact: Fact) -> dict[str, Any] | None:
                 "time": candidate["time_utc"],
             }
     return None
+
+
+def _load(reader: Prefetched, deployments: list[Fact]) -> None:
+    """Read the chains' starts, builds, tests, scans, approvals and pushes in bulk."""
+    artifacts = {d["artifact"] for d in deployments}
+    reader.load("deployments", "deployment", {d["deployment"] for d in deployments})
+    for table in ("builds", "test_runs", "scans", "approvals"):
+        reader.load(table, "artifact", artifacts)
+    commits = {d["commit"] for d in deployments}
+    for artifact in artifacts:
+        if artifact:
+            commits.update(b["commit"] for b in reader.facts("builds", {"artifact": artifact}))
+    reader.load("changes", "key", commits)
+    reader.load("test_runs", "commit", commits)
+
+
+def _load_pulls(reader: Prefetched, pairs: list[tuple[Fact, Fact | None]]) -> None:
+    """Read the pull requests of every carried commit, and the refs they show, in bulk."""
+    pushes = [p for fact, previous in pairs for p in pushes_between(reader, previous, fact)]
+    shas = {p["key"] for p in pushes}
+    reader.load_with("commit", shas)
+    stating = {i for sha in shas for i in reader.indices_with("commit", sha)}
+    reader.load_at("changes", stating)
+    keys = {r["key"] for r in reader.facts_at("changes", sorted(stating)) if r["kind"] == "change"}
+    reader.load("changes", "key", keys)
+    reader.refs_of([p["idx"] for p in pushes], ("system", "ticket"))
+    rows = [reader.facts("changes", {"kind": "change", "key": k}, limit=100) for k in keys]
+    reader.refs_of([r["idx"] for found in rows for r in found], ("ticket",))
 
 
 def suspects(
@@ -75,9 +109,8 @@ def suspects(
     service: str | None = None,
 ) -> dict[str, Any]:
     """Deployments to ``environment`` (``service``) in ``window`` before ``at_utc``, ranked."""
-    check_name(reader, "environment", environment)
     if service is not None:
-        check_name(reader, "service", service)
+        check_target(reader, environment, service)
     at = parse_timestamp(at_utc)
     since = format_timestamp(at - window)
     where: dict[str, str | None] = {"environment": environment}
@@ -93,11 +126,19 @@ def suspects(
     incident = next((i for i in incidents if service in (None, i["service"])), None)
     hit_service = service or (incident["service"] if incident else None)
     ranked = []
-    for fact in reader.facts("deployments", where, since_utc=since, until_utc=at_utc, limit=200):
-        if fact["status"] == "started":
-            continue
-        previous = _previous(reader, fact)
-        facts = chain(reader, fact, previous)
+    cached = Prefetched(reader)
+    found = cached.facts("deployments", where, since_utc=since, until_utc=at_utc, limit=200)
+    if service is None and not found:
+        check_name(reader, "environment", environment)  # deployments found name it already
+    deployed = [f for f in found if f["status"] != "started"]
+    earlier = {f["idx"]: _earlier(cached, f) for f in deployed}
+    _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])
+    _load_pulls(
+        cached, [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
+    )
+    for fact in deployed:
+        previous = earlier[fact["idx"]][0] if earlier[fact["idx"]] else None
+        facts = chain(cached, fact, previous)
         age = (at - parse_timestamp(fact["time_utc"])) / window
         reasons: list[dict[str, Any]] = [
             {
@@ -154,7 +195,7 @@ def suspects(
                 "previous": facts["previous"],
                 "reasons": reasons,
                 "diff": summary,
-                "rollback_to": _last_good(reader, fact),
+                "rollback_to": _last_good(cached, fact, earlier[fact["idx"]]),
             }
         )
     ranked.sort(key=lambda s: (-s["score"], -s["deployment"]["index"]))

@@ -12,7 +12,12 @@ from typing import Any
 
 from flightlog.errors import UnknownName
 from flightlog.lineage.port import Fact, LineageReader
-from flightlog.lineage.resolve import check_name, deployment_named, nearest, split_target
+from flightlog.lineage.resolve import (
+    check_target,
+    deployment_named,
+    nearest,
+    split_target,
+)
 from flightlog.timestamps import parse_timestamp
 
 __all__ = ["changes_between", "diff", "gaps_of", "trace"]
@@ -66,8 +71,8 @@ def _commit_of(reader: LineageReader, deployment: Fact | None) -> tuple[str | No
     return commit, pushes[0] if pushes else None
 
 
-def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[dict[str, Any]]:
-    """The commits ``newer`` carries that ``older`` did not (pushes to the same repo between)."""
+def pushes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[Fact]:
+    """The pushes of the commits ``newer`` carries that ``older`` did not, in ledger order."""
     _, head = _commit_of(reader, newer)
     if head is None:
         return []
@@ -82,7 +87,13 @@ def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> l
         limit=500 if after is not None else 50,
     )
     pushed.reverse()
-    refs = reader.refs_of([p["idx"] for p in pushed])
+    return pushed
+
+
+def changes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[dict[str, Any]]:
+    """The commits ``newer`` carries that ``older`` did not (pushes to the same repo between)."""
+    pushed = pushes_between(reader, older, newer)
+    refs = reader.refs_of([p["idx"] for p in pushed], ("system", "ticket"))
     commits = []
     for push in pushed:
         own = refs.get(push["idx"], [])
@@ -116,7 +127,7 @@ def _pull_requests(reader: LineageReader, sha: str) -> list[dict[str, Any]]:
     found = []
     for key in keys:
         rows = reader.facts("changes", {"kind": "change", "key": key}, limit=100)
-        refs = reader.refs_of([r["idx"] for r in rows])
+        refs = reader.refs_of([r["idx"] for r in rows], ("ticket",))
         found.append(
             {
                 "index": rows[0]["idx"],
@@ -332,8 +343,7 @@ def trace(
 ) -> dict[str, Any]:
     """What runs in ``ENV/SERVICE`` now (or at ``at_utc``, or a named deployment/artifact)."""
     env, service = split_target(target)
-    check_name(reader, "environment", env)
-    check_name(reader, "service", service)
+    check_target(reader, env, service)
     if deployment is not None:
         current = deployment_named(reader, env, service, deployment)
     else:
@@ -354,8 +364,7 @@ def trace(
 def diff(reader: LineageReader, target: str, older: str, newer: str) -> dict[str, Any]:
     """The commits, authors, tickets and systems between two deployments of ``ENV/SERVICE``."""
     env, service = split_target(target)
-    check_name(reader, "environment", env)
-    check_name(reader, "service", service)
+    check_target(reader, env, service)
     a = deployment_named(reader, env, service, older)
     b = deployment_named(reader, env, service, newer)
     if a["idx"] > b["idx"]:

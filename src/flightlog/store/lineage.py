@@ -6,9 +6,10 @@ holds only their SQL. Search uses SQLite FTS5 or a PostgreSQL ``tsvector`` colum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from flightlog.lineage.projection import TABLES, project_event, search_text
 from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
 from flightlog.store.engine import write_transaction
-from flightlog.store.schema import entries, refs
+from flightlog.store.schema import entries
 
 __all__ = [
     "LINEAGE_TABLES",
@@ -30,6 +31,8 @@ __all__ = [
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
+RANKED = 1000  # search ranks at most this many matches, the newest
+_FIRST_SPAN = 65_536  # entries a PostgreSQL search looks among first
 # Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
 _WORD = re.compile(r"[\w][\w.-]*")
 
@@ -157,6 +160,19 @@ assert tuple(LINEAGE_TABLES) == TABLES
 
 _COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES.items()}
 
+# Indexes added after the tables were first created: migration 0005 adds them to every
+# store, old or new, so they stay out of the table definitions 0004 creates.
+LATER_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # The pushes to one repository between two deployments (changes_between).
+    ("ix_changes_repo", "changes", ("repo", "kind", "idx")),
+    # The start of a deployment, by its id (trace and suspects show how long it took).
+    ("ix_deployments_id", "deployments", ("deployment", "idx")),
+    # The deployments in a time window (suspects).
+    ("ix_deployments_time", "deployments", ("time_utc",)),
+    # The incidents open around a moment (suspects).
+    ("ix_incidents_time", "incidents", ("time_utc",)),
+)
+
 # Search lives outside SQLAlchemy's metadata: an FTS5 virtual table on SQLite, a table
 # with a generated tsvector column and a GIN index on PostgreSQL (migration 0004).
 SEARCH_TABLE = "search_index"
@@ -173,22 +189,23 @@ def create_search_sql(dialect: str) -> list[str]:
     ]
 
 
-def _insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """One driver executemany of tuples in column order (``commit`` is quoted: a keyword)."""
+def _insert(
+    conn: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert tuples in column order: one COPY on PostgreSQL, one executemany on SQLite."""
     quote = conn.dialect.identifier_preparer.quote
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    columns = ", ".join(quote(c.name) for c in table.columns)
-    placeholders = ", ".join(marker for _ in table.columns)
-    # Names come from the table definition, values are bound: nothing user-given is spliced.
-    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    listed = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":
+        # In the append's own transaction: COPY costs a fraction of a row-by-row executemany.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    # Names come from the table definitions, values are bound: nothing user-given is spliced.
+    sql = f"INSERT INTO {table} ({listed}) VALUES ({placeholders})"  # noqa: S608
     conn.exec_driver_sql(sql, list(rows))
-
-
-def _insert_search(conn: sa.Connection, docs: Sequence[tuple[int, str]]) -> None:
-    column = "rowid" if conn.dialect.name == "sqlite" else "idx"
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {SEARCH_TABLE} ({column}, body) VALUES ({marker}, {marker})"  # noqa: S608 - fixed names
-    conn.exec_driver_sql(sql, list(docs))
 
 
 def _delete_index(conn: sa.Connection, index: int) -> None:
@@ -214,9 +231,10 @@ def _write(
             rows.setdefault(table, []).append(tuple(row.get(c) for c in _COLUMNS[table]))
         docs.append((index, search_text(event, event_refs)))
     for table, values in rows.items():
-        _insert_rows(conn, LINEAGE_TABLES[table], values)
+        _insert(conn, table, _COLUMNS[table], values)
     if docs:
-        _insert_search(conn, docs)
+        column = "rowid" if conn.dialect.name == "sqlite" else "idx"
+        _insert(conn, SEARCH_TABLE, (column, "body"), docs)
 
 
 def project_lineage(conn: sa.Connection, appended: Sequence[Appended]) -> None:
@@ -268,11 +286,116 @@ def rebuild_lineage(engine: sa.Engine, progress: Callable[[int, int], None] | No
         return fill_lineage(conn, progress)
 
 
+_BOOLEANS = {
+    name: tuple(c.name for c in t.columns if isinstance(c.type, sa.Boolean))
+    for name, t in LINEAGE_TABLES.items()
+}
+_SELECTS: dict[tuple[Any, ...], str] = {}
+_NO_LIMIT = 2**62
+
+
+def _marker(dialect: sa.Dialect) -> str:
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
+    """The SELECT of one shape of read: ``(where, after?, upto?, since?, until?, newest)``
+    with ``where`` as ``(column, is None)`` pairs, or ``(column, n)`` for ``column IN``
+    n values; the last parameter is the limit."""
+    quote = dialect.identifier_preparer.quote
+    marker = _marker(dialect)
+    conds: list[str] = []
+    if isinstance(shape[1], int) and not isinstance(shape[1], bool):
+        conds.append(f"{quote(shape[0])} IN ({', '.join(marker for _ in range(shape[1]))})")
+        order = ""
+    else:
+        where, after, upto, since, until, newest = shape
+        # SQLite plans without statistics: a unary + keeps a term off the indexes, so a
+        # window (since and until) is found by time, anything else by its equalities.
+        eq, at = ("+", "") if since and until else ("", "+")
+        if dialect.name != "sqlite":
+            eq = at = ""
+        conds += [
+            f"{eq}{quote(c)} IS NULL" if none else f"{eq}{quote(c)} = {marker}" for c, none in where
+        ]
+        conds += [f"idx > {marker}"] * after + [f"idx <= {marker}"] * upto
+        conds += [f"{at}time_utc >= {marker}"] * since + [f"{at}time_utc <= {marker}"] * until
+        order = " ORDER BY idx DESC" if newest else " ORDER BY idx"
+    columns = ", ".join(quote(c) for c in _COLUMNS[table])
+    where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
+    # Names come from the table definitions, values are bound: nothing user-given is spliced.
+    return f"SELECT {columns} FROM {table}{where_sql}{order} LIMIT {marker}"  # noqa: S608
+
+
+def _select(
+    conn: sa.Connection, table: str, shape: tuple[Any, ...], params: list[Any]
+) -> list[dict[str, Any]]:
+    """Rows of one read as dicts, its SQL built once per dialect and shape."""
+    key = (conn.dialect.name, table, shape)
+    sql = _SELECTS.get(key)
+    if sql is None:
+        sql = _SELECTS[key] = _select_sql(conn.dialect, table, shape)
+    columns = _COLUMNS[table]
+    rows = [
+        dict(zip(columns, row, strict=True)) for row in conn.exec_driver_sql(sql, tuple(params))
+    ]
+    for name in _BOOLEANS[table]:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = bool(row[name])
+    return rows
+
+
+def _newest_ranked(conn: sa.Connection, query: str) -> list[tuple[int, float]]:
+    """The newest ``RANKED`` PostgreSQL matches of ``query`` with their ``ts_rank``.
+
+    Looked for among the newest entries first, then four times as many, and so on: the
+    GIN index and the index range together read only the matches of that range, where
+    ordering every match of a common word by index would read them all.
+    """
+    stmt = sa.text(
+        f"SELECT idx, ts_rank(tsv, to_tsquery('simple', :q)) FROM {SEARCH_TABLE} "  # noqa: S608
+        "WHERE tsv @@ to_tsquery('simple', :q) AND idx >= :low ORDER BY idx DESC LIMIT :m"
+    )
+    top = conn.execute(sa.text(f"SELECT max(idx) FROM {SEARCH_TABLE}")).scalar()  # noqa: S608
+    span = _FIRST_SPAN
+    while True:
+        low = int(top or 0) - span
+        found = [
+            (int(i), float(r)) for i, r in conn.execute(stmt, {"q": query, "low": low, "m": RANKED})
+        ]
+        if len(found) >= RANKED or low <= 0:
+            return found
+        span *= 4
+
+
 class LineageStore:
-    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs."""
+    """The :class:`flightlog.lineage.port.LineageReader` of a store: lineage tables and refs.
+
+    Used as a context manager it reads every question's rows on one connection (one
+    snapshot, no pool checkout per read); otherwise each read takes its own.
+    """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._held: sa.Connection | None = None
+
+    def __enter__(self) -> LineageStore:
+        self._held = self.engine.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sa.Connection]:
+        if self._held is not None:
+            yield self._held
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
     def facts(
         self,
@@ -287,73 +410,122 @@ class LineageStore:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
-        t = LINEAGE_TABLES[table]
-        stmt = sa.select(t)
-        for column, value in where.items():
-            stmt = stmt.where(t.c[column].is_(None) if value is None else t.c[column] == value)
-        if after is not None:
-            stmt = stmt.where(t.c.idx > after)
-        if upto is not None:
-            stmt = stmt.where(t.c.idx <= upto)
-        if since_utc is not None:
-            stmt = stmt.where(t.c.time_utc >= since_utc)
-        if until_utc is not None:
-            stmt = stmt.where(t.c.time_utc <= until_utc)
-        stmt = stmt.order_by(t.c.idx.desc() if newest_first else t.c.idx).limit(limit)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        for column in where:
+            LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+        shape = (
+            tuple((c, v is None) for c, v in where.items()),
+            after is not None,
+            upto is not None,
+            since_utc is not None,
+            until_utc is not None,
+            newest_first,
+        )
+        bounds = (after, upto, since_utc, until_utc)
+        params: list[Any] = [v for v in where.values() if v is not None]
+        params += [b for b in bounds if b is not None]
+        with self._connection() as conn:
+            return _select(conn, table, shape, [*params, limit])
+
+    def facts_in(
+        self, table: str, column: str, values: Sequence[str], *, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """Every row of ``table`` whose ``column`` is one of ``values``, by ledger index.
+
+        None when there are more than ``limit`` such rows: the caller reads them one
+        value at a time instead.
+        """
+        LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+        out: list[dict[str, Any]] = []
+        with self._connection() as conn:
+            for start in range(0, len(values), reads.IN_CHUNK):
+                chunk = list(values[start : start + reads.IN_CHUNK])
+                shape = (column, len(chunk))
+                out.extend(_select(conn, table, shape, [*chunk, limit + 1 - len(out)]))
+                if len(out) > limit:
+                    return None
+        return sorted(out, key=lambda r: int(r["idx"]))
 
     def facts_at(self, table: str, indices: Sequence[int]) -> list[dict[str, Any]]:
         """Rows of ``table`` stated by the entries at ``indices``, by ledger index."""
-        t = LINEAGE_TABLES[table]
         out: list[dict[str, Any]] = []
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             for start in range(0, len(indices), reads.IN_CHUNK):
                 chunk = list(indices[start : start + reads.IN_CHUNK])
-                stmt = sa.select(t).where(t.c.idx.in_(chunk)).order_by(t.c.idx)
-                out.extend(dict(r._mapping) for r in conn.execute(stmt))
+                out.extend(_select(conn, table, ("idx", len(chunk)), [*chunk, _NO_LIMIT]))
         return sorted(out, key=lambda r: int(r["idx"]))
 
-    def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
-        """The refs of several entries."""
-        with self.engine.connect() as conn:
-            return reads.refs_of(conn, indices)
+    def refs_of(
+        self, indices: Sequence[int], kinds: Sequence[str] | None = None
+    ) -> dict[int, list[tuple[str, str]]]:
+        """The refs of several entries (only those of ``kinds`` when given)."""
+        out: dict[int, list[tuple[str, str]]] = {i: [] for i in indices}
+        with self._connection() as conn:
+            marker = _marker(conn.dialect)
+            # ``kind || ''``: found through the entries' index, never by scanning a kind's refs.
+            only = f" AND kind || '' IN ({', '.join(marker for _ in kinds)})" if kinds else ""
+            for start in range(0, len(indices), reads.IN_CHUNK):
+                chunk = tuple(indices[start : start + reads.IN_CHUNK])
+                sql = (
+                    "SELECT idx, kind, value FROM refs "  # noqa: S608 - only markers spliced
+                    f"WHERE idx IN ({', '.join(marker for _ in chunk)}){only} "
+                    "ORDER BY idx, kind, value"
+                )
+                for idx, kind, value in conn.exec_driver_sql(sql, (*chunk, *(kinds or ()))):
+                    out[int(idx)].append((kind, value))
+        return out
+
+    def indices_with_any(
+        self, kind: str, values: Sequence[str], *, limit: int
+    ) -> list[tuple[str, int]] | None:
+        """``(value, index)`` of the entries carrying ``(kind, value)`` for any of ``values``,
+        by value then ledger order; None beyond ``limit`` of them."""
+        out: list[tuple[str, int]] = []
+        with self._connection() as conn:
+            m = _marker(conn.dialect)
+            for start in range(0, len(values), reads.IN_CHUNK):
+                chunk = tuple(values[start : start + reads.IN_CHUNK])
+                sql = (
+                    "SELECT value, idx FROM refs "  # noqa: S608 - only markers spliced
+                    f"WHERE kind = {m} AND value IN ({', '.join(m for _ in chunk)}) LIMIT {m}"
+                )
+                rows = conn.exec_driver_sql(sql, (kind, *chunk, limit + 1 - len(out)))
+                out.extend((str(v), int(i)) for v, i in rows)
+                if len(out) > limit:
+                    return None
+        return sorted(out)
 
     def indices_with(self, kind: str, value: str, *, limit: int = 200) -> list[int]:
         """Entries carrying the ref ``(kind, value)``, in ledger order."""
-        stmt = (
-            sa.select(refs.c.idx)
-            .where(refs.c.kind == kind, refs.c.value == value)
-            .order_by(refs.c.idx)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [int(i) for i in conn.execute(stmt).scalars()]
+        with self._connection() as conn:
+            m = _marker(conn.dialect)
+            sql = f"SELECT idx FROM refs WHERE kind = {m} AND value = {m} ORDER BY idx LIMIT {m}"  # noqa: S608
+            return [int(r[0]) for r in conn.exec_driver_sql(sql, (kind, value, limit))]
 
     def names(self, table: str, column: str) -> list[str]:
         """The distinct values of one column of one table, sorted."""
         c = LINEAGE_TABLES[table].c[column]
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             return [v for v in conn.execute(sa.select(c).distinct().order_by(c)).scalars() if v]
 
     def search(self, text: str, *, limit: int = 50) -> list[int]:
-        """Entries whose words match ``text`` (every word, as a prefix), best first."""
+        """Entries whose words match ``text`` (every word, as a prefix), best first.
+
+        Only the newest ``RANKED`` matches are ranked: a word in most entries costs a
+        bounded time, and the best of what is recent comes first.
+        """
         words = [w for w in _WORD.findall(text.lower()) if w][:16]
         if not words:
             return []
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             if conn.dialect.name == "sqlite":
                 match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
                 stmt = sa.text(
-                    f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :q "  # noqa: S608
+                    f"SELECT rowid FROM (SELECT rowid, rank FROM {SEARCH_TABLE} "  # noqa: S608
+                    f"WHERE {SEARCH_TABLE} MATCH :q ORDER BY rowid DESC LIMIT :m) "
                     "ORDER BY rank LIMIT :n"
                 )
-                rows = conn.execute(stmt, {"q": match, "n": limit})
+                rows = conn.execute(stmt, {"q": match, "m": RANKED, "n": limit})
             else:
-                query = " & ".join(w.replace("'", "") + ":*" for w in words)
-                stmt = sa.text(
-                    f"SELECT idx FROM {SEARCH_TABLE} WHERE tsv @@ to_tsquery('simple', :q) "  # noqa: S608
-                    "ORDER BY ts_rank(tsv, to_tsquery('simple', :q)) DESC, idx DESC LIMIT :n"
-                )
-                rows = conn.execute(stmt, {"q": query, "n": limit})
+                ranked = _newest_ranked(conn, " & ".join(w.replace("'", "") + ":*" for w in words))
+                return [idx for idx, _ in sorted(ranked, key=lambda r: (-r[1], -r[0]))[:limit]]
             return [int(r[0]) for r in rows]

@@ -95,6 +95,10 @@ def refs_of(conn: sa.Connection, indices: Sequence[int]) -> dict[int, list[tuple
     return out
 
 
+# Ref kinds that many entries share, broadest last: a filter leads with the narrowest.
+_BROAD_KINDS = {"system": 1, "service": 2, "environment": 3}
+
+
 def query(
     conn: sa.Connection,
     q: Query,
@@ -125,10 +129,21 @@ def query(
         stmt = stmt.where(entries.c.time_utc >= q.since_utc)
     if q.until_utc is not None:
         stmt = stmt.where(entries.c.time_utc < q.until_utc)
-    for kind, value in q.refs:
+    # The most telling ref picks the entries; the others are checked one entry at a time
+    # (as IN lists SQLite would first gather every entry of, say, an environment).
+    ordered = sorted(q.refs, key=lambda ref: _BROAD_KINDS.get(ref[0], 0))
+    for n, (kind, value) in enumerate(ordered):
+        if n == 0:
+            stmt = stmt.where(
+                entries.c.idx.in_(
+                    sa.select(refs.c.idx).where(refs.c.kind == kind, refs.c.value == value)
+                )
+            )
+            continue
+        other = refs.alias(f"ref{n}")
         stmt = stmt.where(
-            entries.c.idx.in_(
-                sa.select(refs.c.idx).where(refs.c.kind == kind, refs.c.value == value)
+            sa.exists().where(
+                other.c.kind == kind, other.c.value == value, other.c.idx == entries.c.idx
             )
         )
     return [entry_from_row(r) for r in conn.execute(stmt)]
