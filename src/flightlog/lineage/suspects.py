@@ -31,6 +31,7 @@ POINTS = {
     "system_overlap": 1.0,
 }
 LARGE_CHANGE = 5  # commits
+EARLIER = 10  # earlier deployments looked at for the previous one and the last good one
 
 
 def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
@@ -40,8 +41,36 @@ def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
         {"environment": fact["environment"], "service": fact["service"], "status": "success"},
         upto=fact["idx"] - 1,
         newest_first=True,
-        limit=10,
+        limit=EARLIER,
     )
+
+
+def _earlier_all(reader: LineageReader, deployed: list[Fact]) -> dict[int, list[Fact]]:
+    """:func:`_earlier` of every deployment, one read per service and place where it can be.
+
+    The newest successes before the latest deployment of a service and place hold, for
+    each of its deployments, a prefix of the successes before it: where that prefix has
+    ten, or the read found every success there is, it is the answer; otherwise (more
+    deployments in between than the read took) that deployment is asked on its own.
+    """
+    groups: dict[tuple[str, str], list[Fact]] = {}
+    for fact in deployed:
+        groups.setdefault((fact["environment"], fact["service"]), []).append(fact)
+    out: dict[int, list[Fact]] = {}
+    for (environment, service), facts in groups.items():
+        limit = min(200, EARLIER + 2 * len(facts))
+        rows = reader.facts(
+            "deployments",
+            {"environment": environment, "service": service, "status": "success"},
+            upto=max(f["idx"] for f in facts) - 1,
+            newest_first=True,
+            limit=limit,
+        )
+        for fact in facts:
+            below = [r for r in rows if r["idx"] < fact["idx"]]
+            whole = len(below) >= EARLIER or len(rows) < limit
+            out[fact["idx"]] = below[:EARLIER] if whole else _earlier(reader, fact)
+    return out
 
 
 def _shipped_broken(reader: LineageReader, fact: Fact) -> bool:
@@ -131,7 +160,7 @@ def suspects(
     if service is None and not found:
         check_name(reader, "environment", environment)  # deployments found name it already
     deployed = [f for f in found if f["status"] != "started"]
-    earlier = {f["idx"]: _earlier(cached, f) for f in deployed}
+    earlier = _earlier_all(cached, deployed)
     _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])
     _load_pulls(
         cached, [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
