@@ -5,7 +5,9 @@ with the load generator and whatever else shares the cores. This driver calls th
 ASGI entry point with ``--concurrency`` requests in flight, on a fresh store, and
 reports the process CPU time (event loop, thread pool and the writer thread together)
 per request and per event, so a change to the ingest path can be compared with the one
-before it in a few seconds. ``--profile`` adds a cProfile of the event loop thread.
+before it in a few seconds. It also counts the append transactions (each one round trip
+to the writer thread and back) and the context switches per request. ``--profile`` adds
+a cProfile of the event loop thread.
 
     python bench/asgi_ingest.py                      # 4,000 single events, 64 at a time
     python bench/asgi_ingest.py --batch 1000 --requests 40
@@ -51,6 +53,8 @@ class Measured:
     loop_cpu_seconds: float  # the event loop's thread alone (the writer's thread excluded)
     wall_seconds: float
     statuses: dict[int, int]
+    commits: int = 0  # append transactions: each one hand-off to the writer thread and back
+    switches: int = 0  # context switches of the whole process (voluntary and forced)
 
     @property
     def cpu_us_per_request(self) -> float:
@@ -63,9 +67,33 @@ class Measured:
         return self.loop_cpu_seconds / max(self.requests, 1) * 1e6
 
     @property
+    def requests_per_commit(self) -> float:
+        """Requests answered per append transaction (per writer-thread round trip)."""
+        return self.requests / max(self.commits, 1)
+
+    @property
+    def switches_per_request(self) -> float:
+        """Context switches of the process per request."""
+        return self.switches / max(self.requests, 1)
+
+    @property
     def cpu_us_per_event(self) -> float:
         """Process CPU per event, in microseconds."""
         return self.cpu_seconds / max(self.events, 1) * 1e6
+
+
+def context_switches() -> int:
+    """Voluntary plus forced context switches of this process's threads so far (0 off Linux)."""
+    total = 0
+    for status in Path("/proc/self/task").glob("*/status"):
+        try:
+            text = status.read_text(encoding="ascii")
+        except OSError:  # a thread ended while listed
+            continue
+        for line in text.splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split(":", 1)[1])
+    return total
 
 
 def _scope(path: str, token: str, length: int) -> dict[str, Any]:
@@ -159,6 +187,8 @@ async def measure(
         async with app.router.lifespan_context(app):
             await drive(app, path, token, bodies_for(load.warmup, batch, "warmup"), concurrency)
             bodies = bodies_for(requests, batch, "measured")
+            writer = app.state.server.writer
+            commits, switches = writer.commits, context_switches()
             cpu, loop, wall = time.process_time(), time.thread_time(), time.perf_counter()
             if profiler is not None:
                 profiler.enable()
@@ -167,7 +197,10 @@ async def measure(
                 profiler.disable()
             cpu, loop = time.process_time() - cpu, time.thread_time() - loop
             wall = time.perf_counter() - wall
-    return Measured(requests, requests * max(batch, 1), cpu, loop, wall, statuses)
+            switches = context_switches() - switches
+            commits = writer.commits - commits
+    events = requests * max(batch, 1)
+    return Measured(requests, events, cpu, loop, wall, statuses, commits, switches)
 
 
 def run_once(
@@ -211,7 +244,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{got.requests} requests, {got.events} events: "
             f"{got.cpu_us_per_request:,.0f} µs CPU/request "
             f"({got.loop_us_per_request:,.0f} on the event loop), {got.cpu_us_per_event:,.1f} µs/event, "
-            f"{got.events / got.wall_seconds:,.0f} ev/s wall, statuses {got.statuses}"
+            f"{got.events / got.wall_seconds:,.0f} ev/s wall, "
+            f"{got.requests_per_commit:,.1f} requests per commit, "
+            f"{got.switches_per_request:.2f} context switches per request, "
+            f"statuses {got.statuses}"
         )
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)

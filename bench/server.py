@@ -419,6 +419,8 @@ class CpuShares:
     projections: float  # of ``append``: the projections (lineage) run inside the append
     app_loop: float  # create_app driven as ASGI: the event loop's CPU per request
     app_total: float  # the same run: the whole process's CPU per request (writer included)
+    app_per_commit: float = 0.0  # the same run: requests per append transaction (writer round trip)
+    app_switches: float = 0.0  # the same run: context switches per request
 
 
 def _append_cpu(service: Flightlog, prepared: Sequence[PreparedEvent]) -> float:
@@ -456,6 +458,8 @@ def cpu_shares(scratch: Path) -> CpuShares:
         max(append - bare, 0.0),
         app.loop_cpu_seconds / app.requests,
         app.cpu_seconds / app.requests,
+        app.requests_per_commit,
+        app.switches_per_request,
     )
 
 
@@ -474,7 +478,13 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
             f"projection {shares.projections * 1e6:,.0f} µs (measured without it on the same "
             "store)",
         ),
-        ("the rest", rest, "fast path, auth, logging, metrics, writer hand-offs"),
+        (
+            "the rest",
+            rest,
+            "fast path, auth, logging, metrics, writer hand-offs; in process "
+            f"{shares.app_per_commit:,.1f} requests share one writer round trip and the "
+            f"process switches context {shares.app_switches:.2f} times per request",
+        ),
     ):
         section.rows.append(
             Row(

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flightlog.auth.tokens import TokenInfo, require_scope
 from flightlog.errors import AuthError
-from flightlog.server.state import server_state
+from flightlog.server.state import ServerState, server_state
 
 # auto_error=False: a missing or non-Bearer header becomes our own 401 problem
 # (with the WWW-Authenticate challenge) instead of FastAPI's default answer.
@@ -21,9 +21,11 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
 """The OpenAPI security requirement of routes that call :func:`authorize` themselves."""
 
 
-async def check_token(request: Request, secret: str, scope: str) -> TokenInfo:
+async def check_token(
+    request: Request, secret: str, scope: str, state: ServerState | None = None
+) -> TokenInfo:
     """Authenticate ``secret`` (cached) and demand ``scope``."""
-    cache = server_state(request).token_cache
+    cache = (state or server_state(request)).token_cache
     # A fresh cache hit is a dict lookup; only a miss goes to the database (in a thread).
     info = cache.cached(secret)
     if info is None:
@@ -32,7 +34,7 @@ async def check_token(request: Request, secret: str, scope: str) -> TokenInfo:
     return info
 
 
-async def authorize(request: Request, scope: str) -> TokenInfo:
+async def authorize(request: Request, scope: str, state: ServerState | None = None) -> TokenInfo:
     """Authenticate the request's bearer token without the dependency machinery.
 
     The ingest routes call this directly: FastAPI's dependency solving costs more per
@@ -41,7 +43,7 @@ async def authorize(request: Request, scope: str) -> TokenInfo:
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise AuthError("missing bearer token")
-    return await check_token(request, secret.strip(), scope)
+    return await check_token(request, secret.strip(), scope, state)
 
 
 def require(scope: str) -> Callable[..., object]:

@@ -22,7 +22,7 @@ from flightlog.server.auth import BEARER_SECURITY, authorize
 from flightlog.server.body import media_type, read_body
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
-from flightlog.server.state import server_state
+from flightlog.server.state import ServerState, server_state
 from flightlog.service import (
     AppendResult,
     PreparedEvent,
@@ -158,10 +158,9 @@ def _has_ce_headers(request: Request) -> bool:
     return any(name[:3] == b"ce-" for name, _ in request.scope["headers"])
 
 
-async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[AppendResult]:
+async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[AppendResult]:
     if not events:
         return []
-    state = server_state(request)
     results = await state.writer.submit(events)
     state.metrics.count_ingested(
         ev for ev, res in zip(events, results, strict=True) if not res.duplicate
@@ -191,8 +190,8 @@ async def _append(request: Request, events: Sequence[PreparedEvent]) -> list[App
 )
 async def post_event(request: Request) -> Response:
     """Validate one event, append it, and answer with its ledger index."""
-    await authorize(request, "ingest")
     state = server_state(request)
+    await authorize(request, "ingest", state)
     kind = media_type(request, (JSON, STRUCTURED))
     attributes = (
         binary_attributes(request.headers) if kind == JSON and _has_ce_headers(request) else None
@@ -204,7 +203,7 @@ async def post_event(request: Request) -> Response:
         prepared = prepare_single(kind, data, attributes)
     else:
         prepared = await run_in_threadpool(prepare_single, kind, data, attributes)
-    [result] = await _append(request, [prepared])
+    [result] = await _append(state, [prepared])
     # The hot path answers with bytes it builds itself; the schema is AppendAck's.
     answer = append_result_to_wire(result)
     if warnings := convention_warnings(prepared.event):
@@ -251,12 +250,12 @@ async def post_event(request: Request) -> Response:
 )
 async def post_batch(request: Request) -> Response:
     """Validate every event (any bad one fails the whole batch), then append them at once."""
-    await authorize(request, "ingest")
     state = server_state(request)
+    await authorize(request, "ingest", state)
     kind = media_type(request, (JSON, STRUCTURED_BATCH))
     data = await read_body(request, state.settings.max_body_bytes)
     prepared = await run_in_threadpool(prepare_batch, kind, data)
-    results = await _append(request, prepared)
+    results = await _append(state, prepared)
     warnings = [
         w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")
     ]

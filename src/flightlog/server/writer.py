@@ -116,7 +116,8 @@ class GroupWriter:
         if not self.running:
             raise StoreError("the writer is not running")
         future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(group, future, blobs))
+        # The queue is unbounded: put_nowait never waits, and spares a coroutine per request.
+        self._queue.put_nowait(_Pending(group, future, blobs))
         return await future
 
     async def _collect(self, first: _Pending) -> tuple[list[_Pending], bool]:
