@@ -8,8 +8,12 @@ _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T23:30:00.123456Z``."""
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-26T23:30:00.123456Z``.
+
+    The year has four digits whatever it is (``strftime("%Y")`` writes year 607 as
+    ``607`` on glibc, which neither RFC 3339 nor :func:`parse_timestamp` accepts).
+    """
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:
