@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from flightlog.config import Settings
 from flightlog.service import Flightlog
-from flightlog.store.engine import create_engine, write_transaction
+from flightlog.store.engine import create_engine
 from flightlog.store.lineage import LATER_INDEXES
 from tests.lineage.conftest import START, record_history
+from tests.store.migrations import downgrade
 
 
 def _indexes(engine: sa.Engine, table: str) -> set[str]:
     return {str(i["name"]) for i in sa.inspect(engine).get_indexes(table)}
-
-
-def _downgrade(engine: sa.Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
-    with write_transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
 
 
 class TestMigration0005:
@@ -40,7 +29,7 @@ class TestMigration0005:
         fl.close()
         engine = create_engine(settings.database_url)
         try:
-            _downgrade(engine, "0004")
+            downgrade(engine, "0004")
             for name, table, _ in LATER_INDEXES:
                 assert name not in _indexes(engine, table)
         finally:

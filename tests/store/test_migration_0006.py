@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from flightlog.config import Settings
 from flightlog.service import Flightlog
-from flightlog.store.engine import create_engine, write_transaction
+from flightlog.store.engine import create_engine
 from flightlog.store.lineage import SEARCH_TABLE, tsquery_of
 from tests.lineage.conftest import record_history
-
-
-def _downgrade(engine: sa.Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
-    with write_transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+from tests.store.migrations import downgrade
 
 
 def _joined_matches(engine: sa.Engine, lexeme: str) -> int:
@@ -56,7 +45,7 @@ class TestMigration0006:
         fl.close()
         engine = create_engine(settings.database_url)
         try:
-            _downgrade(engine, "0005")
+            downgrade(engine, "0005")
             if postgres:
                 assert _joined_matches(engine, "pay101") == 0
         finally:
