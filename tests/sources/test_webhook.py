@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from flightlog.events.canonical import ParsedDocument, parse_document
+from flightlog.events.canonical import ParsedDocument, canonical_bytes, parse_document
 from flightlog.events.validation import validate_event
 from flightlog.service import prepare_event
 from flightlog.sources import github, gitlab
@@ -19,7 +19,6 @@ from flightlog.sources.webhook import (
     TicketFinder,
     delivery_events,
     delivery_of,
-    event_bytes,
     json_payload,
 )
 from tests.server.webhooks import GITHUB_FILES, GITLAB_FILES, github_body, github_event, gitlab_hook
@@ -91,7 +90,9 @@ class TestCorpusEvents:
         """The direct encoder writes exactly what the reference encoder writes."""
         accepted = accept(path)
         for event in _events(accepted, CONFIG):
-            assert event_bytes(event, exact_numbers=accepted.exact_numbers) == rfc8785.dumps(event)
+            assert canonical_bytes(event, exact_numbers=accepted.exact_numbers) == rfc8785.dumps(
+                event
+            )
 
     @pytest.mark.parametrize(("accept", "path"), CORPUS)
     def test_exact_numbers_says_whether_the_payload_has_a_float(
@@ -144,18 +145,18 @@ class TestEventBytes:
             "context": {"id": "d/1", "timestamp": "2026-11-29T19:20:01.5Z", "n": 12},
             "subject": {"content": {"message": "Fix für PAY-1 ✓", "z": [True, None, 3]}},
         }
-        assert event_bytes(event, exact_numbers=True) == rfc8785.dumps(event)
+        assert canonical_bytes(event, exact_numbers=True) == rfc8785.dumps(event)
 
     def test_inexact_payload_takes_the_reference_encoder(self) -> None:
         """A float from an inexact payload is written the RFC 8785 way (1e+21, not 1e21)."""
         event = {"a": 1e21, "b": 0.1}
-        assert event_bytes(event, exact_numbers=False) == b'{"a":1e+21,"b":0.1}'
+        assert canonical_bytes(event, exact_numbers=False) == b'{"a":1e+21,"b":0.1}'
 
     def test_astral_keys_sort_by_utf16(self) -> None:
         """Keys beyond U+FFFF sort by UTF-16 code units, as RFC 8785 requires."""
         event = {"\U0001f600": 1, "\uff61": 2}
         expected = rfc8785.dumps(event)
-        assert event_bytes(event, exact_numbers=True) == expected
+        assert canonical_bytes(event, exact_numbers=True) == expected
         assert expected.startswith('{"\U0001f600"'.encode())
 
     def test_lone_surrogate_is_refused(self) -> None:
@@ -163,13 +164,13 @@ class TestEventBytes:
         from flightlog.errors import EventInvalid
 
         with pytest.raises(EventInvalid):
-            event_bytes({"a": "\ud800"}, exact_numbers=True)
+            canonical_bytes({"a": "\ud800"}, exact_numbers=True)
 
     def test_prepared_event_matches_ingest_of_the_same_document(self) -> None:
         """The ledger gets the same bytes and digest as for the event posted as JSON."""
         accepted = _github(next(p for p in GITHUB_FILES if p.name.startswith("push.")))
         event = _events(accepted, CONFIG)[1]
-        direct = event_bytes(event, exact_numbers=True)
+        direct = canonical_bytes(event, exact_numbers=True)
         ours = prepare_event(ParsedDocument(event, direct, "x"))
         theirs = prepare_event(parse_document(json.dumps(event), name="x"))
         assert (ours.canonical, ours.payload_sha256, ours.refs) == (

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from flightlog.errors import ConflictError, InputError, SignatureError
-from flightlog.events.canonical import ParsedDocument
+from flightlog.events.canonical import ParsedDocument, canonical_bytes
 from flightlog.server.body import media_type, read_body
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
@@ -37,7 +37,6 @@ from flightlog.sources.webhook import (
     delivery_events,
     delivery_of,
     delivery_source,
-    event_bytes,
     utc_from_epoch,
 )
 
@@ -129,7 +128,7 @@ def _validated(accepted: Accepted, event: dict[str, Any], position: int) -> Prep
     # The event is built from parsed JSON values only, so its canonical bytes can be
     # computed directly instead of printing and re-parsing it; every event still passes
     # the full validation of an ingested one.
-    canonical = event_bytes(event, exact_numbers=accepted.exact_numbers)
+    canonical = canonical_bytes(event, exact_numbers=accepted.exact_numbers)
     return prepare_event(
         ParsedDocument(value=event, canonical=canonical, position=f"event[{position}]")
     )

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flightlog.errors import InputError, MalformedInput, SignatureError
-from flightlog.events.canonical import canonical_bytes
 from flightlog.events.envelope import parse_timestamp
 from flightlog.sources.config import SourceConfig, Ticket
 from flightlog.timestamps import format_timestamp
@@ -37,7 +36,6 @@ __all__ = [
     "TicketFinder",
     "WebhookSource",
     "delivery_events",
-    "event_bytes",
     "hmac_sha256_hex",
     "json_payload",
     "same_secret",
@@ -74,7 +72,6 @@ _SAFE_INT = 2**53 - 1
 _SAFE_INT_DIGITS = 16
 # RFC 8785 §3.2.3 sorts keys by UTF-16 code units: code point order differs from it only
 # for characters beyond U+FFFF.
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -178,8 +175,8 @@ def json_payload(body: bytes) -> tuple[Mapping[str, Any], bool]:
     """The delivery body as a JSON object, and whether its numbers are all exact integers.
 
     A float, an integer beyond ±(2**53 - 1) or a NaN/Infinity literal anywhere in the body
-    makes the second value False: events built from such a payload are canonicalised by
-    the reference RFC 8785 encoder instead of :func:`event_bytes`'s direct one.
+    makes the second value False; True lets ``canonical_bytes(..., exact_numbers=True)``
+    write the events built from it without searching them for unsafe numbers.
     """
     exact = True
 
@@ -209,39 +206,6 @@ def json_payload(body: bytes) -> tuple[Mapping[str, Any], bool]:
     if not isinstance(payload, dict):
         raise MalformedInput("the delivery body must be a JSON object")
     return payload, exact
-
-
-def event_bytes(event: Mapping[str, Any], *, exact_numbers: bool) -> bytes:
-    """RFC 8785 bytes of an event a mapping built from a payload (see :func:`json_payload`).
-
-    With ``exact_numbers`` every number in the event is an exact integer (the payload's,
-    or a count the mapping took), and such an event's keys are the mapping's own names
-    and the payload's: ``json.dumps`` with sorted keys then writes exactly the RFC 8785
-    bytes, unless a key holds a character beyond U+FFFF (UTF-16 order differs) or a
-    string a lone surrogate; those, and every other event, take :func:`canonical_bytes`.
-    """
-    if exact_numbers:
-        try:
-            # A mapped event is a tree of fresh objects and parsed values: it cannot hold a
-            # cycle, so the encoder need not track the containers it is inside.
-            text = json.dumps(
-                event,
-                sort_keys=True,
-                separators=(",", ":"),
-                ensure_ascii=False,
-                allow_nan=False,
-                check_circular=False,
-            )
-        except (TypeError, ValueError):
-            return canonical_bytes(event)
-        if text.isascii():
-            return text.encode("ascii")
-        if _ASTRAL.search(text) is None:
-            try:
-                return text.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: the reference encoder refuses it
-                pass
-    return canonical_bytes(event, float_free=True)
 
 
 def header_value(headers: Mapping[str, str], name: str, shown: str) -> str:
