@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
 from flightlog.errors import UnknownEventType
@@ -67,7 +66,7 @@ _TICKET_BEARING = ("branch", "change", "messages")
 
 def find_tickets(text: str) -> list[str]:
     """Return the Jira-style ticket keys (e.g. ``PAY-123``) in ``text``, in order, once each."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or "-" not in text:  # no key without its "-"
         return []
     found: dict[str, None] = {}
     for match in _TICKET.finditer(text):
@@ -77,214 +76,200 @@ def find_tickets(text: str) -> list[str]:
     return list(found)
 
 
-def _text(value: Any) -> str | None:
-    """Return ``value`` if it is a non-blank string, else None."""
-    return value if isinstance(value, str) and value.strip() else None
+# What a plan step does with the value it reads (a string or a list of strings):
+_VALUE = 0  # each non-blank string is a ref of the step's kind
+_TICKETS = 1  # each ticket key found in each string is a ticket ref
+_TICKET_FIELD = 2  # a ticket field: the keys in each string, or the string if it has none
+_OWNER_NAME = 3  # a repository object: "owner/name" when both are non-blank strings
+
+_Step = tuple[int, str, tuple[str, ...]]
+"""``(what, kind, path)``: the value at ``path`` under the subject (``id``, ``content`` …)."""
+_Plan = tuple[_Step, ...]
+
+_ID: tuple[str, ...] = ("id",)
 
 
-def _at(value: Any, *keys: str) -> Any:
-    """Follow ``keys`` through nested objects, returning None where the path breaks."""
-    for key in keys:
-        # Parsed JSON objects are dicts; the exact type check is far cheaper than Mapping's.
-        if type(value) is not dict and not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
+def _content(*keys: str) -> tuple[str, ...]:
+    return ("content", *keys)
 
 
-def _strings(value: Any) -> list[str]:
-    """The non-blank strings of a string or a list of strings."""
-    # Lists, not generators: most values are one string or absent, and a generator
-    # costs more to start than the work it does.
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str) and item.strip()]
-    return []
-
-
-def _refs(kind: str, *values: Any) -> list[Ref]:
-    """``(kind, value)`` for every non-blank string among ``values`` (or lists of them)."""
-    return [(kind, text) for value in values for text in _strings(value)]
-
-
-def _tickets_in(*values: Any) -> Iterator[Ref]:
-    """Yield a ticket ref for every ticket key found in ``values``."""
-    for value in values:
-        for text in _strings(value):
-            for key in find_tickets(text):
-                yield "ticket", key
-
-
-def _ticket_field(value: Any) -> Iterator[Ref]:
-    """Yield the tickets a ``ticket`` field names: its keys, or the value itself if it has none."""
-    for text in _strings(value):
-        keys = find_tickets(text)
-        if not keys:
-            yield "ticket", text
-        for key in keys:
-            yield "ticket", key
-
-
-_Rule = Callable[[Any, Any], Iterable[Ref]]
-
-
-def _service(sid: Any, content: Any) -> Iterator[Ref]:
-    """service.*: the subject is the service (continuous-deployment.md, ``service``)."""
-    yield from _refs("service", sid)
-    yield from _refs("environment", _at(content, "environment", "id"))
-    yield from _refs("artifact", _at(content, "artifactId"))
-
-
-def _environment(sid: Any, _content: Any) -> Iterator[Ref]:
-    """environment.*: the subject is the environment."""
-    yield from _refs("environment", sid)
-
-
-def _artifact(sid: Any, content: Any) -> Iterator[Ref]:
-    """artifact.*: the subject id is the artifact's purl (continuous-integration.md)."""
-    yield from _refs("artifact", sid)
-    yield from _refs("actor", _at(content, "user"))
-    yield from _refs("change", _at(content, "change", "id"))
-
-
-def _build(_sid: Any, content: Any) -> Iterator[Ref]:
-    """build.*: a finished build names the artifact it produced."""
-    yield from _refs("artifact", _at(content, "artifactId"))
-
-
-def _branch(sid: Any, content: Any) -> Iterator[Ref]:
-    """branch.*: the subject is the branch; branch names often carry a ticket key."""
-    yield from _refs("branch", sid)
-    yield from _refs("repo", _at(content, "repository", "id"))
-    yield from _tickets_in(sid)
-
-
-def _change(sid: Any, content: Any) -> Iterator[Ref]:
-    """change.*: the subject is the change (PR/MR); its id and description may name tickets."""
-    yield from _refs("change", sid)
-    yield from _refs("repo", _at(content, "repository", "id"))
-    yield from _tickets_in(sid, _at(content, "description"))
-
-
-def _repository(sid: Any, content: Any) -> Iterator[Ref]:
-    """repository.*: the subject is the repository, also known as ``owner/name``."""
-    yield from _refs("repo", sid)
-    owner, name = _text(_at(content, "owner")), _text(_at(content, "name"))
-    if owner is not None and name is not None:
-        yield "repo", f"{owner}/{name}"
-
-
-def _pipelinerun(sid: Any, _content: Any) -> Iterator[Ref]:
-    """pipelinerun.*: the subject is the pipeline run."""
-    yield from _refs("pipeline_run", sid)
-
-
-def _taskrun(_sid: Any, content: Any) -> Iterator[Ref]:
-    """taskrun.*: a task run belongs to the pipeline run it names in ``pipelineRun``."""
-    yield from _refs("pipeline_run", _at(content, "pipelineRun", "id"))
-
-
-def _test_run(_sid: Any, content: Any) -> Iterator[Ref]:
-    """testsuiterun.* / testcaserun.*: the environment the tests ran in."""
-    yield from _refs("environment", _at(content, "environment", "id"))
-    yield from _tickets_in(_at(content, "reason"))
-
-
-def _incident(_sid: Any, content: Any) -> Iterator[Ref]:
-    """incident.*: where the incident happened and what was running there."""
-    yield from _refs("environment", _at(content, "environment", "id"))
-    yield from _refs("service", _at(content, "service", "id"))
-    yield from _refs("artifact", _at(content, "artifactId"))
-    yield from _tickets_in(_at(content, "ticketURI"))
-
-
-def _ticket(sid: Any, content: Any) -> Iterator[Ref]:
-    """ticket.*: the subject is the ticket; its people are actors."""
-    yield from _refs("ticket", sid)
-    yield from _refs("actor", _at(content, "creator"), _at(content, "assignees"))
-    yield from _refs("actor", _at(content, "updatedBy"))
-
-
-def _scan(_sid: Any, content: Any) -> Iterator[Ref]:
-    """flightlog-vulnerabilityscan.*: the scanned artifact and where it was scanned."""
-    yield from _refs("artifact", _at(content, "artifactId"))
-    yield from _refs("environment", _at(content, "environment", "id"))
-
-
-def _approval(_sid: Any, content: Any) -> Iterator[Ref]:
-    """flightlog-approval.*: who decided about which artifact or change, for where."""
-    yield from _refs("actor", _at(content, "approver"))
-    yield from _refs("artifact", _at(content, "artifactId"))
-    yield from _refs("change", _at(content, "change", "id"))
-    yield from _refs("environment", _at(content, "environment", "id"))
-    yield from _refs("service", _at(content, "service", "id"))
-    yield from _ticket_field(_at(content, "ticket"))
-    yield from _tickets_in(_at(content, "change", "id"), _at(content, "reason"))
-
-
-def _policy(_sid: Any, content: Any) -> Iterator[Ref]:
-    """flightlog-policy.*: the target the verdict is about."""
-    yield from _refs("artifact", _at(content, "target", "artifactId"))
-    yield from _refs("service", _at(content, "target", "service", "id"))
-    yield from _refs("environment", _at(content, "target", "environment", "id"))
-    yield from _tickets_in(_at(content, "reasons"))
-
-
-def _rollback(_sid: Any, content: Any) -> Iterator[Ref]:
-    """flightlog-rollback.*: the service, both artifacts and who asked."""
-    yield from _refs("service", _at(content, "service", "id"))
-    yield from _refs("environment", _at(content, "environment", "id"))
-    yield from _refs("artifact", _at(content, "fromArtifactId"), _at(content, "toArtifactId"))
-    yield from _refs("actor", _at(content, "requestedBy"))
-    yield from _tickets_in(_at(content, "reason"))
-
-
-def _erasure(_sid: Any, content: Any) -> Iterator[Ref]:
-    """flightlog-payload.erased: who erased, and any ticket the reason cites."""
-    yield from _refs("actor", _at(content, "erasedBy"))
-    yield from _tickets_in(_at(content, "reason"))
-
-
-_RULES: Mapping[tuple[str, str], _Rule] = {
-    ("dev.cdevents", "service"): _service,
-    ("dev.cdevents", "environment"): _environment,
-    ("dev.cdevents", "artifact"): _artifact,
-    ("dev.cdevents", "build"): _build,
-    ("dev.cdevents", "branch"): _branch,
-    ("dev.cdevents", "change"): _change,
-    ("dev.cdevents", "repository"): _repository,
-    ("dev.cdevents", "pipelinerun"): _pipelinerun,
-    ("dev.cdevents", "taskrun"): _taskrun,
-    ("dev.cdevents", "testsuiterun"): _test_run,
-    ("dev.cdevents", "testcaserun"): _test_run,
-    ("dev.cdevents", "incident"): _incident,
-    ("dev.cdevents", "ticket"): _ticket,
-    ("dev.cdeventsx", "flightlog-vulnerabilityscan"): _scan,
-    ("dev.cdeventsx", "flightlog-approval"): _approval,
-    ("dev.cdeventsx", "flightlog-policy"): _policy,
-    ("dev.cdeventsx", "flightlog-rollback"): _rollback,
-    ("dev.cdeventsx", "flightlog-payload"): _erasure,
+# One plan per subject: each reads the content as its CDEvents spec page defines it
+# (docs/events.md, "Refs", has the same rules as a table).
+_PLANS_BY_SUBJECT: Mapping[tuple[str, str], _Plan] = {
+    # service.*: the subject is the service (continuous-deployment.md, ``service``).
+    ("dev.cdevents", "service"): (
+        (_VALUE, "service", _ID),
+        (_VALUE, "environment", _content("environment", "id")),
+        (_VALUE, "artifact", _content("artifactId")),
+    ),
+    # environment.*: the subject is the environment.
+    ("dev.cdevents", "environment"): ((_VALUE, "environment", _ID),),
+    # artifact.*: the subject id is the artifact's purl (continuous-integration.md).
+    ("dev.cdevents", "artifact"): (
+        (_VALUE, "artifact", _ID),
+        (_VALUE, "actor", _content("user")),
+        (_VALUE, "change", _content("change", "id")),
+    ),
+    # build.*: a finished build names the artifact it produced.
+    ("dev.cdevents", "build"): ((_VALUE, "artifact", _content("artifactId")),),
+    # branch.*: the subject is the branch; branch names often carry a ticket key.
+    ("dev.cdevents", "branch"): (
+        (_VALUE, "branch", _ID),
+        (_VALUE, "repo", _content("repository", "id")),
+        (_TICKETS, "ticket", _ID),
+    ),
+    # change.*: the subject is the change (PR/MR); its id and description may name tickets.
+    ("dev.cdevents", "change"): (
+        (_VALUE, "change", _ID),
+        (_VALUE, "repo", _content("repository", "id")),
+        (_TICKETS, "ticket", _ID),
+        (_TICKETS, "ticket", _content("description")),
+    ),
+    # repository.*: the subject is the repository, also known as ``owner/name``.
+    ("dev.cdevents", "repository"): (
+        (_VALUE, "repo", _ID),
+        (_OWNER_NAME, "repo", _content()),
+    ),
+    # pipelinerun.*: the subject is the pipeline run.
+    ("dev.cdevents", "pipelinerun"): ((_VALUE, "pipeline_run", _ID),),
+    # taskrun.*: a task run belongs to the pipeline run it names in ``pipelineRun``.
+    ("dev.cdevents", "taskrun"): ((_VALUE, "pipeline_run", _content("pipelineRun", "id")),),
+    # testsuiterun.* / testcaserun.*: the environment the tests ran in.
+    ("dev.cdevents", "testsuiterun"): (
+        (_VALUE, "environment", _content("environment", "id")),
+        (_TICKETS, "ticket", _content("reason")),
+    ),
+    ("dev.cdevents", "testcaserun"): (
+        (_VALUE, "environment", _content("environment", "id")),
+        (_TICKETS, "ticket", _content("reason")),
+    ),
+    # incident.*: where the incident happened and what was running there.
+    ("dev.cdevents", "incident"): (
+        (_VALUE, "environment", _content("environment", "id")),
+        (_VALUE, "service", _content("service", "id")),
+        (_VALUE, "artifact", _content("artifactId")),
+        (_TICKETS, "ticket", _content("ticketURI")),
+    ),
+    # ticket.*: the subject is the ticket; its people are actors.
+    ("dev.cdevents", "ticket"): (
+        (_VALUE, "ticket", _ID),
+        (_VALUE, "actor", _content("creator")),
+        (_VALUE, "actor", _content("assignees")),
+        (_VALUE, "actor", _content("updatedBy")),
+    ),
+    # flightlog-vulnerabilityscan.*: the scanned artifact and where it was scanned.
+    ("dev.cdeventsx", "flightlog-vulnerabilityscan"): (
+        (_VALUE, "artifact", _content("artifactId")),
+        (_VALUE, "environment", _content("environment", "id")),
+    ),
+    # flightlog-approval.*: who decided about which artifact or change, for where.
+    ("dev.cdeventsx", "flightlog-approval"): (
+        (_VALUE, "actor", _content("approver")),
+        (_VALUE, "artifact", _content("artifactId")),
+        (_VALUE, "change", _content("change", "id")),
+        (_VALUE, "environment", _content("environment", "id")),
+        (_VALUE, "service", _content("service", "id")),
+        (_TICKET_FIELD, "ticket", _content("ticket")),
+        (_TICKETS, "ticket", _content("change", "id")),
+        (_TICKETS, "ticket", _content("reason")),
+    ),
+    # flightlog-policy.*: the target the verdict is about.
+    ("dev.cdeventsx", "flightlog-policy"): (
+        (_VALUE, "artifact", _content("target", "artifactId")),
+        (_VALUE, "service", _content("target", "service", "id")),
+        (_VALUE, "environment", _content("target", "environment", "id")),
+        (_TICKETS, "ticket", _content("reasons")),
+    ),
+    # flightlog-rollback.*: the service, both artifacts and who asked.
+    ("dev.cdeventsx", "flightlog-rollback"): (
+        (_VALUE, "service", _content("service", "id")),
+        (_VALUE, "environment", _content("environment", "id")),
+        (_VALUE, "artifact", _content("fromArtifactId")),
+        (_VALUE, "artifact", _content("toArtifactId")),
+        (_VALUE, "actor", _content("requestedBy")),
+        (_TICKETS, "ticket", _content("reason")),
+    ),
+    # flightlog-payload.erased: who erased, and any ticket the reason cites.
+    ("dev.cdeventsx", "flightlog-payload"): (
+        (_VALUE, "actor", _content("erasedBy")),
+        (_TICKETS, "ticket", _content("reason")),
+    ),
 }
 
+# The convention as plan steps over ``customData.flightlog``: one per key, then tickets.
+_CONVENTION_STEPS: Mapping[str, _Plan] = {
+    key: ((_VALUE, kind, (key,)),) for key, kind in _CONVENTION.items()
+}
+_CONVENTION_TICKETS: _Plan = tuple((_TICKETS, "ticket", (key,)) for key in _TICKET_BEARING)
 
-def _convention(custom_data: Any) -> Iterator[Ref]:
-    """Yield the refs a producer declared in ``customData.flightlog``."""
-    declared = _at(custom_data, "flightlog")
-    if not isinstance(declared, Mapping):
+
+def _is_object(value: Any) -> bool:
+    # Parsed JSON objects are dicts; the exact type check is far cheaper than Mapping's.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` is empty or all whitespace (``not text.strip()``, without a copy)."""
+    return not text or text.isspace()
+
+
+def _run(plan: _Plan, root: Mapping[str, Any], out: list[Ref]) -> None:
+    """Append the refs ``plan`` reads under ``root`` to ``out``."""
+    for what, kind, path in plan:
+        value: Any = root
+        for key in path:
+            if type(value) is dict or isinstance(value, Mapping):
+                value = value.get(key)
+            else:
+                value = None
+                break
+        if value is None:
+            continue
+        # The common case first: one string taken as it is.
+        if what == _VALUE and type(value) is str:
+            if value and not value.isspace():
+                out.append((kind, value))
+        else:
+            _read(what, kind, value, out)
+
+
+def _read(what: int, kind: str, value: Any, out: list[Ref]) -> None:
+    """Append the refs of one plan step's ``value`` (a string, a list, an object) to ``out``."""
+    if isinstance(value, str):
+        texts = [] if _blank(value) else [value]
+    elif isinstance(value, list):
+        texts = [v for v in value if isinstance(v, str) and not _blank(v)]
+    else:
+        if what == _OWNER_NAME and _is_object(value):
+            owner, name = value.get("owner"), value.get("name")
+            both = isinstance(owner, str) and isinstance(name, str)
+            if both and not _blank(owner) and not _blank(name):
+                out.append((kind, f"{owner}/{name}"))
         return
+    if what == _VALUE:
+        out += [(kind, text) for text in texts]
+    elif what == _TICKETS:
+        out += [(kind, key) for text in texts for key in find_tickets(text)]
+    elif what == _TICKET_FIELD:
+        for text in texts:
+            keys = find_tickets(text)
+            out += [(kind, key) for key in keys] if keys else [(kind, text)]
+
+
+def _convention(declared: Mapping[str, Any], out: list[Ref]) -> None:
+    """Append the refs a producer declared in ``customData.flightlog`` to ``out``."""
     # Only the keys present: a declaration names a few of the convention's many keys.
-    for key, value in declared.items():
-        kind = _CONVENTION.get(key)
-        if kind is not None:
-            yield from _refs(kind, value)
-    for key in _TICKET_BEARING:
-        yield from _tickets_in(declared.get(key))
+    for key in declared:
+        steps = _CONVENTION_STEPS.get(key)
+        if steps is not None:
+            _run(steps, declared, out)
+    _run(_CONVENTION_TICKETS, declared, out)
 
 
 def convention_warnings(event: Mapping[str, Any], *, position: str | None = None) -> list[str]:
     """Warnings for ``customData.flightlog`` keys the convention does not know (ignored keys)."""
-    declared = _at(event, "customData", "flightlog")
+    custom: Any = event.get("customData") if _is_object(event) else None
+    declared = custom.get("flightlog") if _is_object(custom) else None
     if not isinstance(declared, Mapping):
         return []
     known = [*_CONVENTION, *(k for k in _TICKET_BEARING if k not in _CONVENTION)]
@@ -302,25 +287,45 @@ def convention_warnings(event: Mapping[str, Any], *, position: str | None = None
     return out
 
 
-@lru_cache(maxsize=1024)
-def _rule_for(type_string: str) -> _Rule | None:
-    """The rule for a type string (cached: a log holds few distinct types)."""
-    try:
-        event_type = parse_event_type(type_string)
-    except UnknownEventType:
-        return None
-    return _RULES.get((event_type.namespace, event_type.subject))
+_PLANS: dict[str, _Plan] = {}
+_PLANS_KEPT = 1024  # a log holds few distinct types; the cache never grows past this
+
+
+def _plan_for(type_string: str) -> _Plan:
+    """The plan for a type string: resolved once per type (empty when no rule reads it)."""
+    plan = _PLANS.get(type_string)
+    if plan is None:
+        try:
+            event_type = parse_event_type(type_string)
+        except UnknownEventType:
+            plan = ()
+        else:
+            plan = _PLANS_BY_SUBJECT.get((event_type.namespace, event_type.subject), ())
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        _PLANS[type_string] = plan
+    return plan
 
 
 def extract_refs(event: Mapping[str, Any]) -> list[Ref]:
     """Return the sorted, unique ``(kind, value)`` refs an event mentions."""
-    if not isinstance(event, Mapping):
+    # Parsed JSON objects are dicts: the exact type checks come before Mapping's.
+    if type(event) is not dict and not isinstance(event, Mapping):
         return []
-    refs: set[Ref] = set()
-    type_string = _at(event, "context", "type")
-    rule = _rule_for(type_string) if isinstance(type_string, str) else None
-    subject = _at(event, "subject")
-    if rule is not None:
-        refs.update(rule(_at(subject, "id"), _at(subject, "content")))
-    refs.update(_convention(_at(event, "customData")))
-    return sorted(refs)
+    out: list[Ref] = []
+    context = event.get("context")
+    if type(context) is dict or isinstance(context, Mapping):
+        type_string = context.get("type")
+        if isinstance(type_string, str):
+            plan = _PLANS.get(type_string)
+            if plan is None:
+                plan = _plan_for(type_string)
+            subject = event.get("subject") if plan else None
+            if type(subject) is dict or (subject is not None and isinstance(subject, Mapping)):
+                _run(plan, subject, out)
+    custom = event.get("customData")
+    if custom is not None and _is_object(custom):
+        declared = custom.get("flightlog")
+        if declared is not None and _is_object(declared):
+            _convention(declared, out)
+    return sorted(set(out)) if len(out) > 1 else out
