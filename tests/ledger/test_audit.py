@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flightlog.errors import EventInvalid
 from flightlog.events.canonical import canonical_bytes
 from flightlog.ledger.audit import CheckedRow, leaf_hashes
 from flightlog.ledger.entry import LEAF_FIELDS
@@ -53,6 +55,16 @@ class TestLeafHashes:
         """A quote, a backslash or a control character in one row leaves every leaf exact."""
         plain = ("log-1", "/ci", "dev.cdevents.service.deployed.0.3.0", "2026-01-01T00:00:00Z")
         tail = ("2026-01-01T00:00:01.000000Z", "ab" * 32)
-        for odd in ('a"b', "a\\b", "a\nb", "a\x1fb", "caf\u00e9", "\U0001f600"):
+        for odd in ('a"b', "a\\b", "a\nb", "a\x00b", "a\x1fb", "a\x7fb", "caf\u00e9", "\U0001f600"):
             rows = [_row(0, (*plain, *tail)), _row(1, (odd, *plain[1:], *tail))]
             assert leaf_hashes(rows) == [_reference(r) for r in rows], odd
+
+    def test_lone_surrogate_is_left_to_the_general_encoder(self) -> None:
+        """A field no UTF-8 can hold fails as the RFC 8785 encoder fails, in any page."""
+        plain = ("log-1", "/ci", "dev.cdevents.service.deployed.0.3.0", "2026-01-01T00:00:00Z")
+        tail = ("2026-01-01T00:00:01.000000Z", "ab" * 32)
+        rows = [_row(0, (*plain, *tail)), _row(1, ("a\ud800", *plain[1:], *tail))]
+        with pytest.raises(EventInvalid, match="RFC 8785"):
+            leaf_hashes(rows)
+        with pytest.raises(EventInvalid, match="RFC 8785"):
+            _reference(rows[1])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,7 +21,7 @@ from flightlog.errors import NoteError
 from flightlog.ledger import merkle
 from flightlog.ledger.checkpoint import open_checkpoint
 from flightlog.ledger.entry import leaf_hashes_of
-from flightlog.ledger.merkle import LEAF_PREFIX, parent_level
+from flightlog.ledger.merkle import parent_level
 from flightlog.ledger.note import Verifier
 from flightlog.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, subtree_hash
 
@@ -313,12 +312,15 @@ def _verify_chunk(
     return level[0] if level else merkle.EMPTY_ROOT
 
 
-# The leaf object's canonical form when no field needs escaping (keys in RFC 8785 order).
+# A leaf hash's input (the 0x00 prefix, then the leaf object's canonical form) when no
+# field needs escaping: keys in RFC 8785 order.
 _PLAIN_LEAF = (
-    '{"id":"%s","payload_sha256":"%s","received_at":"%s","source":"%s","time":"%s","type":"%s"}'
+    '\x00{"id":"%s","payload_sha256":"%s","received_at":"%s","source":"%s","time":"%s","type":"%s"}'
 )
 _PLAIN_LEAF_QUOTES = _PLAIN_LEAF.count('"')
-_ESCAPED = re.compile(r"[\x00-\x1f\\]")
+# The bytes that rule the template out: control characters (a field's would need
+# escaping), the backslash, DEL and every non-ASCII byte (left to the general encoder).
+_NOT_PLAIN = bytes(range(0x20)) + b"\\\x7f" + bytes(range(0x80, 0x100))
 
 
 def leaf_hashes(rows: Sequence[AuditRow | CheckedRow]) -> list[bytes]:
@@ -326,18 +328,21 @@ def leaf_hashes(rows: Sequence[AuditRow | CheckedRow]) -> list[bytes]:
 
     RFC 8785 writes a string as itself between quotes unless it holds a quote, a
     backslash or a control character; when no field of the page does and all of it is
-    ASCII (checked once over the whole page), every leaf is the template filled in as
-    is. Otherwise each leaf takes the general encoder.
+    ASCII (checked once over the whole page: the prefixes are its only bytes below
+    0x20, the template's its only quotes), every leaf is the template filled in as is.
+    Otherwise each leaf takes the general encoder.
     """
-    texts = [_PLAIN_LEAF % (r[1], r[6], r[5], r[2], r[4], r[3]) for r in rows]
-    page = "".join(texts)
-    if (
-        page.isascii()
-        and page.count('"') == _PLAIN_LEAF_QUOTES * len(texts)
-        and _ESCAPED.search(page) is None
-    ):
+    template = _PLAIN_LEAF
+    try:
+        inputs = [(template % (r[1], r[6], r[5], r[2], r[4], r[3])).encode() for r in rows]
+    except UnicodeEncodeError:  # a lone surrogate: the general encoder says what it makes of it
+        return leaf_hashes_of(rows)
+    page = b"".join(inputs)
+    if len(page) - len(page.translate(None, _NOT_PLAIN)) == len(inputs) and page.count(
+        b'"'
+    ) == _PLAIN_LEAF_QUOTES * len(inputs):
         sha256 = hashlib.sha256
-        return [sha256(LEAF_PREFIX + t.encode("ascii")).digest() for t in texts]
+        return [sha256(data).digest() for data in inputs]
     return leaf_hashes_of(rows)
 
 

@@ -199,10 +199,11 @@ def _first_drift(
 def rows_problem(source: DerivedSource, rows: Sequence[CheckedRow]) -> Problem | None:
     """The first of ``rows`` (consecutive entries) whose time index or refs differ.
 
-    The refs stored for the whole run are read with one query, in the order the payloads
-    yield them, and compared as one list with the refs re-derived from every payload:
-    equal lists mean every entry's refs match. Anything else (a difference, a payload
-    orjson does not read) is looked at entry by entry to name the first problem.
+    The refs stored for the whole run are read with one query, in index order (each
+    entry's as appends wrote them: sorted, as the payloads yield them), and compared as
+    one list with the refs re-derived from every payload: equal lists mean every entry's
+    refs match. Anything else (a difference, refs stored in another order, a payload
+    orjson does not read) is looked at entry by entry, as sets, to name the first problem.
     """
     if not rows:
         return None

@@ -168,10 +168,12 @@ class LedgerSnapshot:
         )
 
     def refs_between(self, start: int, end: int) -> list[tuple[int, str, str]]:
-        """``(idx, kind, value)`` of refs with ``start <= idx < end``, in that order.
+        """``(idx, kind, value)`` of refs with ``start <= idx < end``, in index order.
 
-        Text sorts by code point, as Python compares strings (PostgreSQL's "C" collation;
-        SQLite's default one).
+        On SQLite an entry's refs come in the order they were written (its index on
+        ``idx`` keeps them so), which is the sorted order appends write; PostgreSQL sorts
+        them by code point, as Python compares strings ("C" collation). Either way a
+        caller that finds another order compares sets, not lists.
         """
         return self._all(_REFS_IN_ORDER if self._m == "?" else _REFS_IN_C_ORDER, (start, end))
 
@@ -181,9 +183,7 @@ class LedgerSnapshot:
         return None if rows[0][0] is None else int(rows[0][0])
 
 
-_REFS_IN_ORDER = (
-    "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m} ORDER BY idx, kind, value"
-)
+_REFS_IN_ORDER = "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m} ORDER BY idx"
 _REFS_IN_C_ORDER = (
     "SELECT idx, kind, value FROM refs WHERE idx >= {m} AND idx < {m} "
     'ORDER BY idx, kind COLLATE "C", value COLLATE "C"'
