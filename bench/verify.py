@@ -130,16 +130,28 @@ def child_read(path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "entries": count, "ok": bad == 0}
 
 
-CEILING_STAGES = ("read", "leaf", "refs")
+CEILING_STAGES = ("read", "leaf", "refs", "check")
+
+_ROWS_SQL = (
+    "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload, "
+    "time_utc FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
+)
+_REFS_SQL = "SELECT idx, kind, value FROM refs WHERE idx >= ? AND idx < ? ORDER BY idx"
 
 
 def child_ceiling(path: Path, stage: str, part: int, parts: int) -> dict[str, Any]:
-    """Do ``stage`` (and the stages before it) over slice ``part`` of ``parts`` of the log."""
+    """Do ``stage`` (and the stages before it) over slice ``part`` of ``parts`` of the log.
+
+    The cycle collector is off, as it is while verification checks a run of chunks.
+    """
+    import gc
+
     from flightlog.events.refs import extract_refs
     from flightlog.ledger.audit import CHUNK, leaf_hashes
-    from flightlog.ledger.integrity import parse_payload
+    from flightlog.ledger.integrity import parse_payload, ref_rows, times_hold
     from flightlog.ledger.merkle import parent_level
 
+    gc.disable()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     size = conn.execute("SELECT tree_size FROM ledger_state").fetchone()[0]
     chunks = -(-size // CHUNK)
@@ -148,23 +160,90 @@ def child_ceiling(path: Path, stage: str, part: int, parts: int) -> dict[str, An
     count, bad = 0, 0
     sha256 = hashlib.sha256
     for c in range(first, end):
-        rows = conn.execute(
-            "SELECT idx, event_id, source, type, time, received_at, payload_sha256, payload, "
-            "time_utc FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
-            (c * CHUNK, (c + 1) * CHUNK),
-        ).fetchall()
+        rows = conn.execute(_ROWS_SQL, (c * CHUNK, (c + 1) * CHUNK)).fetchall()
         bad += [sha256(r[7]).hexdigest() for r in rows] != [r[6] for r in rows]
         if stage != "read":
             level = leaf_hashes(rows)
             while len(level) > 1:
                 level = parent_level(level)
-        if stage == "refs":
-            for r in rows:
-                extract_refs(parse_payload(r[7]))
+        if stage in ("refs", "check"):
+            found = [extract_refs(parse_payload(r[7])) for r in rows]
+        if stage == "check":
+            bad += not times_hold(rows)
+            stored = conn.execute(_REFS_SQL, (c * CHUNK, (c + 1) * CHUNK)).fetchall()
+            bad += ref_rows(rows, found) != stored
         count += len(rows)
     seconds = time.perf_counter() - started
     conn.close()
     return {"seconds": seconds, "entries": count, "ok": bad == 0}
+
+
+STEPS = (
+    ("read", "read the entry row (9 columns) with sqlite3"),
+    ("digest", "sha256 of the payload, compared with the stored digest"),
+    ("leaf", "leaf bytes from the template + leaf hash"),
+    ("levels", "tree levels above the leaves (one node hash per entry)"),
+    ("time", "time index re-derived and compared"),
+    ("parse", "parse the payload (orjson)"),
+    ("refs", "derive the refs (extract_refs)"),
+    ("stored", "read the stored refs (3 rows per entry here)"),
+    ("compare", "compare stored and derived refs"),
+)
+STEP_CHUNKS = 48  # chunks of 4,096 entries timed per step, spread over the log
+
+
+def child_steps(path: Path) -> dict[str, Any]:
+    """CPU time of each step of one entry's minimum verification work, in one process.
+
+    Each step runs over a whole chunk at a time, as verification does, with the cycle
+    collector off; ``time.process_time`` is read between steps, so waiting for the other
+    processes on this machine is not counted.
+    """
+    import gc
+
+    import orjson
+
+    from flightlog.events.refs import extract_refs
+    from flightlog.ledger.audit import CHUNK, leaf_hashes
+    from flightlog.ledger.integrity import ref_rows, times_hold
+    from flightlog.ledger.merkle import parent_level
+
+    gc.disable()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    size = conn.execute("SELECT tree_size FROM ledger_state").fetchone()[0]
+    whole = size // CHUNK
+    spent = dict.fromkeys((name for name, _ in STEPS), 0.0)
+    count, bad = 0, 0
+    sha256 = hashlib.sha256
+    clock = time.process_time
+    for k in range(STEP_CHUNKS):
+        lo = k * whole // STEP_CHUNKS * CHUNK
+        marks = [clock()]
+        rows = conn.execute(_ROWS_SQL, (lo, lo + CHUNK)).fetchall()
+        marks.append(clock())
+        bad += [sha256(r[7]).hexdigest() for r in rows] != [r[6] for r in rows]
+        marks.append(clock())
+        level = leaf_hashes(rows)
+        marks.append(clock())
+        while len(level) > 1:
+            level = parent_level(level)
+        marks.append(clock())
+        bad += not times_hold(rows)
+        marks.append(clock())
+        docs = [orjson.loads(r[7]) for r in rows]
+        marks.append(clock())
+        found = [extract_refs(doc) for doc in docs]
+        marks.append(clock())
+        stored = conn.execute(_REFS_SQL, (lo, lo + CHUNK)).fetchall()
+        marks.append(clock())
+        bad += ref_rows(rows, found) != stored
+        marks.append(clock())
+        for (name, _), before, after in zip(STEPS, marks, marks[1:], strict=False):
+            spent[name] += after - before
+        count += len(rows)
+        del docs
+    conn.close()
+    return {"entries": count, "ok": bad == 0, "cpu": spent}
 
 
 def child_iterate(url: str) -> dict[str, Any]:
@@ -196,10 +275,13 @@ def child_verify(url: str, home: Path) -> dict[str, Any]:
     with Flightlog.open(Settings(database_url=url, home=home)) as service:
         before = vm_hwm_kb()
         with TreePeak() as tree:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = service.verify(progress=progress)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    # The workers have exited (the pool is shut down): their CPU time is the children's.
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
+        "cpu_seconds": cpu + workers.ru_utime + workers.ru_stime,
         "tree_peak_kb": tree.peak_kb,
         "seconds": seconds,
         "entries": report.entries_checked,
@@ -217,7 +299,7 @@ def child_main(argv: Sequence[str]) -> None:
     """Entry point of the child processes: run one measurement, print JSON."""
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--child", choices=("read", "iterate", "verify", *CEILING_STAGES), required=True
+        "--child", choices=("read", "iterate", "verify", "steps", *CEILING_STAGES), required=True
     )
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--home", type=Path, required=True)
@@ -231,6 +313,8 @@ def child_main(argv: Sequence[str]) -> None:
         out = child_ceiling(args.db, args.child, args.part, args.parts)
     elif args.child == "read":
         out = child_read(args.db)
+    elif args.child == "steps":
+        out = child_steps(args.db)
     elif args.child == "iterate":
         out = child_iterate(url)
     else:

@@ -328,4 +328,10 @@ def extract_refs(event: Mapping[str, Any]) -> list[Ref]:
         declared = custom.get("flightlog")
         if declared is not None and _is_object(declared):
             _convention(declared, out)
-    return sorted(set(out)) if len(out) > 1 else out
+    if len(out) > 1:
+        # Sorted, then repeats (now adjacent) dropped: cheaper than a set for a few refs.
+        out.sort()
+        for k in range(len(out) - 1, 0, -1):
+            if out[k] == out[k - 1]:
+                del out[k]
+    return out

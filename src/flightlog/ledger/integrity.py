@@ -30,8 +30,10 @@ __all__ = [
     "derived_range_problem",
     "erasure_source",
     "genuine_erasures",
+    "ref_rows",
     "refs_outside_problem",
     "rows_problem",
+    "times_hold",
 ]
 
 INTEGRITY_KINDS = ("cell_malformed", "index_drift")
@@ -208,21 +210,28 @@ def rows_problem(source: DerivedSource, rows: Sequence[CheckedRow]) -> Problem |
     if not rows:
         return None
     stored = source.refs_between(rows[0][0], rows[-1][0] + 1)
-    if [utc_index(r[4]) for r in rows] == [r[8] for r in rows]:
+    if times_hold(rows):
         kept = [r for r in rows if r[7] is not None]
         try:
             found = [extract_refs(orjson.loads(r[7])) for r in kept]  # type: ignore[arg-type]
         except (ValueError, TypeError, FlightlogError):
             pass
         else:
-            derived = [
-                (r[0], kind, value)
-                for r, refs in zip(kept, found, strict=True)
-                for kind, value in refs
-            ]
-            if derived == stored:
+            if ref_rows(kept, found) == stored:
                 return None
     return _first_drift(rows, stored)
+
+
+def times_hold(rows: Sequence[CheckedRow]) -> bool:
+    """Whether every row's time index is what its time reads in UTC (:func:`utc_index`)."""
+    return [utc_index(r[4]) for r in rows] == [r[8] for r in rows]
+
+
+def ref_rows(rows: Sequence[CheckedRow], found: Sequence[list[Ref]]) -> list[tuple[int, str, str]]:
+    """``(idx, kind, value)`` of the refs ``found`` for each of ``rows``, in that order."""
+    return [
+        (r[0], kind, value) for r, refs in zip(rows, found, strict=True) for kind, value in refs
+    ]
 
 
 def derived_range_problem(
