@@ -253,6 +253,48 @@ class TestParallelVerify:
             assert (report.problem.index, report.problem.kind) == (tail, "leaf_altered")
 
 
+class TestCellsBesideTheTree:
+    """Entry and ref cells are checked while the tree is, and what they find comes first."""
+
+    @pytest.mark.parametrize("workers", [1, 2])
+    @pytest.mark.parametrize(
+        ("table", "change"),
+        [
+            ("entries", "UPDATE entries SET payload = CAST(payload AS TEXT) WHERE idx = :i"),
+            ("refs", "UPDATE refs SET value = CAST(value AS BLOB) WHERE idx = :i"),
+        ],
+    )
+    def test_cell_of_the_wrong_type_is_named(
+        self, settings: Settings, workers: int, table: str, change: str
+    ) -> None:
+        """A text payload (which breaks the digest arithmetic) or a ref value stored as bytes deep in
+        a log checked by several processes is cell_malformed at its index, not a traceback."""
+        from flightlog.ledger.audit import CHUNK
+
+        if not settings.database_url.startswith("sqlite"):
+            pytest.skip("PostgreSQL's column types refuse a cell of another type")
+        with Flightlog.open(settings) as ledger:
+            record_bulk(ledger, 2 * CHUNK + 100)
+            bad = CHUNK + 5
+            sql(ledger, change, i=bad)
+            report = ledger.verify(workers=workers)
+            assert report.problem is not None
+            assert (report.problem.index, report.problem.kind) == (bad, "cell_malformed")
+            assert f"table {table} at index {bad}" in report.problem.detail
+
+    def test_an_error_with_sound_cells_is_raised(
+        self, fl: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When the cells are sound, an error the rest of verification raises is not hidden."""
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("the tree check failed")
+
+        monkeypatch.setattr(Flightlog, "_verify_rows", broken)
+        with pytest.raises(RuntimeError, match="the tree check failed"):
+            fl.verify()
+
+
 def artifact_of(fl: Flightlog, index: int) -> str:
     """The artifact ref stored for entry ``index``."""
     with fl.store.engine.connect() as conn:

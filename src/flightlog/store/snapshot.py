@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from flightlog.ledger import merkle
@@ -10,6 +10,11 @@ from flightlog.ledger.audit import AuditRow, CheckedRow
 from flightlog.ledger.tiles import TileKey
 from flightlog.store.records import StoredCheckpoint
 from flightlog.store.tiles import fetch_nodes, fetch_tiles
+
+CELL_TABLES = ("entries", "tiles", "refs", "ledger_state", "checkpoints")
+"""The tables whose cells :meth:`LedgerSnapshot.malformed_cell` checks, in that order."""
+ROW_TABLES = ("entries", "refs")
+"""The tables of one row (or several) per entry: checking their cells reads every row."""
 
 DIGESTS_PER_QUERY = 500
 """Indices per ``IN (…)`` list: far below SQLite's and PostgreSQL's parameter limits."""
@@ -99,11 +104,22 @@ class LedgerSnapshot:
         return None
 
     def payloads_of_type(self, type_prefix: str) -> list[tuple[int, bytes | None]]:
-        """``(idx, payload)`` of every entry whose type starts with ``type_prefix``."""
-        rows = self._all(
-            "SELECT idx, payload FROM entries WHERE type LIKE {m} ORDER BY idx",
-            (type_prefix + "%",),
-        )
+        """``(idx, payload)`` of every entry whose type starts with ``type_prefix``.
+
+        On SQLite a range of the type index finds them (LIKE would read every row);
+        types are compared byte for byte there, as the prefix test does.
+        """
+        if self._m == "?" and type_prefix:
+            following = type_prefix[:-1] + chr(ord(type_prefix[-1]) + 1)
+            rows = self._all(
+                "SELECT idx, payload FROM entries WHERE type >= {m} AND type < {m} ORDER BY idx",
+                (type_prefix, following),
+            )
+        else:
+            rows = self._all(
+                "SELECT idx, payload FROM entries WHERE type LIKE {m} ORDER BY idx",
+                (type_prefix + "%",),
+            )
         return [(int(i), None if p is None else bytes(p)) for i, p in rows]
 
     def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
@@ -132,15 +148,20 @@ class LedgerSnapshot:
 
     # -- reads for the integrity checks (ledger/integrity.py) ------------------------
 
-    def malformed_cell(self) -> tuple[str, int | None] | None:
-        """``(table, index)`` of the first cell whose storage type is wrong (SQLite only).
+    def malformed_cell(
+        self, tables: Collection[str] = CELL_TABLES
+    ) -> tuple[str, int | None] | None:
+        """``(table, index)`` of the first cell of ``tables`` whose storage type is wrong.
 
-        PostgreSQL's column types refuse such cells; SQLite stores whatever it is given,
-        and a text payload or a non-integer size would otherwise surface as a traceback.
+        SQLite only: PostgreSQL's column types refuse such cells; SQLite stores whatever
+        it is given, and a text payload or a non-integer size would otherwise surface as
+        a traceback. Tables are checked in the order of :data:`CELL_TABLES`.
         """
         if self._m != "?":
             return None
         for table, sql in _CELL_CHECKS:
+            if table not in tables:
+                continue
             first, *count = self._raw(sql)[0]
             if table == "ledger_state":
                 if count[0]:
@@ -189,7 +210,7 @@ _REFS_IN_C_ORDER = (
     'ORDER BY idx, kind COLLATE "C", value COLLATE "C"'
 )
 
-# SQLite storage-class checks: (table, query yielding the first bad index).
+# SQLite storage-class checks: (table, query yielding the first bad index), in order.
 _CELL_CHECKS = (
     (
         "entries",

@@ -17,14 +17,14 @@ import multiprocessing
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from typing import Any
 
 from flightlog.ledger.audit import ChunkRun, ChunkRunner, Problem, verify_chunks
 from flightlog.ledger.integrity import rows_problem
-from flightlog.store.snapshot import LedgerSnapshot
+from flightlog.store.snapshot import ROW_TABLES, LedgerSnapshot
 
 _worker_snapshot: Callable[[], AbstractContextManager[LedgerSnapshot]] | None = None
 
@@ -59,6 +59,41 @@ def _open_worker(conninfo: str, sqlite_path: str | None) -> None:
 
     server = psycopg.connect(conninfo, autocommit=True)
     _worker_snapshot = lambda: _postgres_snapshot(server)  # noqa: E731 - bound to this worker
+
+
+CellFound = tuple[str, int | None] | None
+"""``(table, index)`` of a cell of the wrong storage type, or None."""
+
+
+def _scan_row_cells(sqlite_path: str) -> CellFound:
+    conn = sqlite3.connect(sqlite_path, isolation_level=None, timeout=30)
+    try:
+        conn.execute("PRAGMA query_only=ON")
+        with _sqlite_snapshot(conn) as snap:
+            return snap.malformed_cell(ROW_TABLES)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def row_cells_checked(
+    sqlite_path: str | None, snapshot: Callable[[], AbstractContextManager[LedgerSnapshot]]
+) -> Iterator[Callable[[], CellFound]]:
+    """Check the cells of every entry and ref row while the caller goes on; yields a call
+    that waits for the answer.
+
+    On an SQLite file the check runs in a thread on a connection of its own: SQLite lets
+    other Python threads run while it scans, so the scan (a full read of both tables,
+    about a tenth of a verification) takes a core of its own instead of going first.
+    Elsewhere it runs here, first (on PostgreSQL it has nothing to check).
+    """
+    if sqlite_path is None:
+        with snapshot() as snap:
+            found = snap.malformed_cell(ROW_TABLES)
+        yield lambda: found
+        return
+    with ThreadPoolExecutor(max_workers=1) as scanner:
+        yield scanner.submit(_scan_row_cells, sqlite_path).result
 
 
 def _libpq_conninfo(url: str) -> str:
