@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from flightlog.events.envelope import utc_timestamp
 from flightlog.events.refs import extract_refs
-from flightlog.ledger.integrity import parse_payload, utc_index
+from flightlog.ledger.audit import CheckedRow
+from flightlog.ledger.integrity import parse_payload, times_hold, utc_index
 
 
 def _reference_utc(time: str) -> str | None:
@@ -71,6 +72,62 @@ class TestUtcIndex:
     def test_known_times(self, time: str, expected: str | None) -> None:
         """Plain UTC times, leap days and cut fractions read as documented."""
         assert utc_index(time) == expected
+
+
+_WHOLE = st.builds(
+    lambda y, mo, d, h, mi, sec: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}Z",
+    st.integers(0, 9999),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.integers(0, 59),
+)
+_PAGE_TIMES = st.one_of(
+    _WHOLE,
+    _TIMES,
+    _WHOLE.map(lambda t: t + "\n" + t),  # a time holding a line break
+    st.text(max_size=8),
+)
+
+
+def _checked_row(time: str, time_utc: str) -> CheckedRow:
+    return (0, "id", "/src", "type", time, "received", "d" * 64, None, time_utc)
+
+
+class TestTimesHold:
+    """times_hold, page at a time, agrees with utc_index row by row."""
+
+    @settings(max_examples=500)
+    @given(
+        st.lists(
+            st.tuples(_PAGE_TIMES, st.sampled_from(["index", "shifted", "joined", "other"])),
+            max_size=6,
+        )
+    )
+    def test_agrees_with_row_by_row(self, page: list[tuple[str, str]]) -> None:
+        """Right and wrong indexes, line breaks inside fields, year 0: the row-by-row verdict."""
+        rows = []
+        for time, how in page:
+            expected = utc_index(time) or "none"
+            time_utc = {
+                "index": expected,
+                "shifted": expected.replace("0", "1", 1),
+                "joined": expected + "\n" + expected,
+                "other": "2026-01-01T00:00:00.000000Z",
+            }[how]
+            rows.append(_checked_row(time, time_utc))
+        assert times_hold(rows) == all(utc_index(r[4]) == r[8] for r in rows)
+
+    def test_whole_seconds_page(self) -> None:
+        """A page of whole-second times holds with ".000000" indexes, and not with one off."""
+        times = [f"2026-11-{d:02d}T12:00:{d:02d}Z" for d in range(1, 29)]
+        rows = [_checked_row(t, t.replace("Z", ".000000Z")) for t in times]
+        assert times_hold(rows)
+        year_zero = "0000-01-01T00:00:00Z"
+        assert not times_hold([*rows, _checked_row(year_zero, "0000-01-01T00:00:00.000000Z")])
+        rows[5] = _checked_row(times[5], times[6].replace("Z", ".000000Z"))
+        assert not times_hold(rows)
 
 
 _SCALARS = st.one_of(
