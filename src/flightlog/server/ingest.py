@@ -8,18 +8,21 @@ something new was recorded, 200 when every event was already in the ledger).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
 
 from flightlog.api import append_result_to_wire
 from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
 from flightlog.events.refs import convention_warnings
-from flightlog.server.auth import BEARER_SECURITY, authorize
-from flightlog.server.body import media_type, read_body
+from flightlog.server.auth import BEARER_SECURITY, authorize, bearer_secret, scoped_token
+from flightlog.server.body import accepted_media_type, media_type, read_body, receive_body
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
@@ -152,12 +155,6 @@ def prepare_batch(kind: str, data: bytes) -> list[PreparedEvent]:
     return events
 
 
-def _has_ce_headers(request: Request) -> bool:
-    # ASGI header names are lower-case: a scan of the raw pairs spares building the
-    # attribute map for the plain JSON requests that carry none.
-    return any(name[:3] == b"ce-" for name, _ in request.scope["headers"])
-
-
 async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[AppendResult]:
     if not events:
         return []
@@ -190,13 +187,67 @@ async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[A
 )
 async def post_event(request: Request) -> Response:
     """Validate one event, append it, and answer with its ledger index."""
-    state = server_state(request)
-    await authorize(request, "ingest", state)
-    kind = media_type(request, (JSON, STRUCTURED))
-    attributes = (
-        binary_attributes(request.headers) if kind == JSON and _has_ce_headers(request) else None
+    status, body, location = await record_event(
+        server_state(request), request.receive, event_head(request.scope)
     )
-    data = await read_body(request, state.settings.max_body_bytes)
+    extra = {"Location": location} if location is not None else None
+    return Response(body, status_code=status, media_type=JSON, headers=extra)
+
+
+async def answer_event(scope: Scope, receive: Receive) -> tuple[int, bytes, str | None]:
+    """``POST /events`` straight from ASGI: :func:`post_event` without Request or Response."""
+    state: ServerState = scope["app"].state.server
+    return await record_event(state, receive, event_head(scope))
+
+
+@dataclass(frozen=True, slots=True)
+class EventHead:
+    """What ``POST /events`` reads from the request's headers."""
+
+    authorization: str
+    content_type: str
+    content_length: str | None
+    ce_headers: Mapping[str, str] | None  # the headers, when any is a ``ce-`` attribute
+
+
+_HEAD_FIELDS = (b"authorization", b"content-type", b"content-length")
+
+
+def event_head(scope: Scope) -> EventHead:
+    """The :class:`EventHead` of an ASGI request, from one pass over its raw headers."""
+    found: dict[bytes, bytes] = {}
+    binary = False
+    for name, value in scope["headers"]:
+        if name in _HEAD_FIELDS:
+            # The first occurrence wins, as with Starlette's Headers.get.
+            found.setdefault(name, value)
+        elif name[:3] == b"ce-":
+            binary = True
+    length = found.get(b"content-length")
+    return EventHead(
+        found.get(b"authorization", b"").decode("latin-1"),
+        found.get(b"content-type", b"").decode("latin-1"),
+        None if length is None else length.decode("latin-1"),
+        Headers(scope=scope) if binary else None,
+    )
+
+
+async def record_event(
+    state: ServerState, receive: Receive, head: EventHead
+) -> tuple[int, bytes, str | None]:
+    """Authenticate, read, validate and append one event; its status, body and Location.
+
+    The answer is built only after the append committed. Every failure is raised as the
+    domain or HTTP error the app's exception handlers turn into a problem document.
+    """
+    await scoped_token(state.token_cache, bearer_secret(head.authorization), "ingest")
+    kind = accepted_media_type(head.content_type, (JSON, STRUCTURED))
+    attributes = (
+        binary_attributes(head.ce_headers)
+        if kind == JSON and head.ce_headers is not None
+        else None
+    )
+    data = await receive_body(receive, state.settings.max_body_bytes, head.content_length)
     if len(data) <= INLINE_PREPARE_BYTES:
         # A typical event validates in well under a millisecond: a thread hop would cost
         # more than it saves the event loop.
@@ -210,9 +261,8 @@ async def post_event(request: Request) -> Response:
         answer["warnings"] = warnings
     body = orjson.dumps(answer)
     if result.duplicate:
-        return Response(body, status_code=200, media_type=JSON)
-    headers = {"Location": API_PREFIX + EVENT.format(index=result.index)}
-    return Response(body, status_code=201, media_type=JSON, headers=headers)
+        return 200, body, None
+    return 201, body, API_PREFIX + EVENT.format(index=result.index)
 
 
 @router.post(
