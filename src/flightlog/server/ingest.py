@@ -7,18 +7,23 @@ something new was recorded, 200 when every event was already in the ledger).
 
 from __future__ import annotations
 
+import asyncio
+import copyreg
+import signal
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
 from flightlog.api import append_result_to_wire
-from flightlog.errors import EventInvalid, InputTooLarge
+from flightlog.errors import EventInvalid, InputTooLarge, UnknownEventType
 from flightlog.events.canonical import parse_document
 from flightlog.events.refs import convention_warnings
 from flightlog.server.auth import BEARER_SECURITY, authorize, bearer_secret, scoped_token
@@ -50,6 +55,7 @@ BODY = "body"
 UTF8_BOM = b"\xef\xbb\xbf"
 
 router = APIRouter(prefix=API_PREFIX, tags=["ingest"])
+log = structlog.get_logger("flightlog.server.ingest")
 
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -155,6 +161,50 @@ def prepare_batch(kind: str, data: bytes) -> list[PreparedEvent]:
     return events
 
 
+POOL_PREPARE_BYTES = 64 * 1024
+"""Batch bodies from this size up go to the prepare processes, when the server has any."""
+
+
+def start_prepare_process() -> None:
+    """Initialise a prepare process: the server's own signal handling stops it, not Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _rebuild_invalid(
+    cls: type[EventInvalid], reason: str, path: str, position: str | None, item: int | None
+) -> EventInvalid:
+    return cls(reason, path=path, position=position, item=item)
+
+
+def _reduce_invalid(exc: EventInvalid) -> tuple[Any, tuple[Any, ...]]:
+    return _rebuild_invalid, (type(exc), exc.reason, exc.path, exc.position, exc.item)
+
+
+# A prepare process hands its EventInvalid back pickled: by default the rebuilt error
+# would take its rendered message for its reason. Both processes import this module.
+for _invalid in (EventInvalid, UnknownEventType):
+    copyreg.pickle(_invalid, _reduce_invalid)
+
+
+async def _prepared_batch(state: ServerState, kind: str, data: bytes) -> list[PreparedEvent]:
+    """Prepare a batch body: in a prepare process when there is one and the body is big.
+
+    There the parse, the canonical bytes, the schema and the refs of one batch run on
+    another core while the writer appends the batch before it; only the result and
+    the first error come back.
+    """
+    pool = state.prepare_pool
+    if pool is not None and len(data) >= POOL_PREPARE_BYTES:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, prepare_batch, kind, data)
+        except BrokenProcessPool:
+            # A prepare process died (killed, out of memory): the batch is prepared
+            # here instead; nothing of it was written.
+            log.warning("prepare_process_lost")
+    return await run_in_threadpool(prepare_batch, kind, data)
+
+
 async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[AppendResult]:
     if not events:
         return []
@@ -243,9 +293,7 @@ async def record_event(
     await scoped_token(state.token_cache, bearer_secret(head.authorization), "ingest")
     kind = accepted_media_type(head.content_type, (JSON, STRUCTURED))
     attributes = (
-        binary_attributes(head.ce_headers)
-        if kind == JSON and head.ce_headers is not None
-        else None
+        binary_attributes(head.ce_headers) if kind == JSON and head.ce_headers is not None else None
     )
     data = await receive_body(receive, state.settings.max_body_bytes, head.content_length)
     if len(data) <= INLINE_PREPARE_BYTES:
@@ -304,7 +352,7 @@ async def post_batch(request: Request) -> Response:
     await authorize(request, "ingest", state)
     kind = media_type(request, (JSON, STRUCTURED_BATCH))
     data = await read_body(request, state.settings.max_body_bytes)
-    prepared = await run_in_threadpool(prepare_batch, kind, data)
+    prepared = await _prepared_batch(state, kind, data)
     results = await _append(state, prepared)
     warnings = [
         w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")
