@@ -7,7 +7,10 @@ routes to :class:`FastIngest` before any of it runs, wrapped only in the app's o
 middleware (request ids, access log, metrics, and whatever else the app adds). It calls
 the same endpoint functions the FastAPI routes declare (so /openapi.json documents
 exactly what is served) and renders errors with the app's own exception handlers, so
-every answer is the one FastAPI would give.
+every answer is the one FastAPI would give. The single-event route goes further: it is
+answered from the raw ASGI scope and sent as two ASGI messages (:data:`LEAN_ROUTES`),
+and Starlette's request and response objects are built only when an error needs the
+app's exception handler.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Ingest: one CDEvent (plain JSON, CloudEvents structured or binary mode) or a batch.
 
-Parsing and validation run in the thread pool; the append goes through the group
-writer, and the answer is sent only after the transaction committed (201 when
-something new was recorded, 200 when every event was already in the ledger).
+A small single event is parsed and validated on the event loop, anything bigger in the
+thread pool, and big batches in the prepare processes when the server has them
+(``serve --prepare-processes``), so one batch is validated on another core while the
+writer appends the one before. The append goes through the group writer, and the
+answer is sent only after the transaction committed (201 when something new was
+recorded, 200 when every event was already in the ledger).
 """
 
 from __future__ import annotations
