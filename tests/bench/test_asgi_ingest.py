@@ -18,4 +18,3 @@ def test_driver_runs_batches_through_prepare_processes() -> None:
     got = run_once(None, Load(requests=3, batch=200, concurrency=2, warmup=2, prepare_processes=1))
     assert got.statuses == {201: 3}
     assert got.events == 600
-    assert got.cpu_seconds > got.loop_cpu_seconds

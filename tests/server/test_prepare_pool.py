@@ -45,9 +45,7 @@ class TestPreparePool:
     def test_big_batch_is_recorded_in_order(self, pooled: Api) -> None:
         """Every event of a batch over the threshold gets the next index, in order."""
         body = _body([deployed(n) for n in range(EVENTS)])
-        r = pooled.client.post(
-            BATCH, content=body, headers={**pooled.auth(), "Content-Type": JSON}
-        )
+        r = pooled.client.post(BATCH, content=body, headers={**pooled.auth(), "Content-Type": JSON})
         assert r.status_code == 201
         assert [x["index"] for x in r.json()["results"]] == list(range(EVENTS))
         assert pooled.flightlog.show(EVENTS - 1).to_wire()["leaf"]["id"] == f"deploy-{EVENTS - 1}"
@@ -61,7 +59,9 @@ class TestPreparePool:
         )
         assert r.status_code == 422
         doc = problem(r)
-        local = pytest.raises(EventInvalid, prepare_batch, JSON, _body(events)).value
+        with pytest.raises(EventInvalid) as caught:
+            prepare_batch(JSON, _body(events))
+        local = caught.value
         assert (doc["item"], doc["position"]) == (150, "[150]")
         assert (doc["reason"], doc["path"], doc["detail"]) == (local.reason, local.path, str(local))
         assert pooled.flightlog.tree_size() == 0
@@ -74,7 +74,7 @@ class TestInvalidEventsCrossProcesses:
     def test_round_trip_keeps_message_and_place(self, cls: type[EventInvalid]) -> None:
         """Class, message, reason, path, position and item survive pickling."""
         exc = cls("is required", path="$.context.id", position="[3]", item=3)
-        back = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes
+        back = pickle.loads(pickle.dumps(exc))
         assert type(back) is cls
         assert (str(back), back.reason, back.path, back.position, back.item) == (
             str(exc),
