@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 # Run as a script (``python bench/asgi_ingest.py``), the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -189,6 +191,7 @@ class Load:
     concurrency: int = 64
     warmup: int = 200
     prepare_processes: int = 0  # the app's batch prepare processes (serve --prepare-processes)
+    uvloop: bool = True  # the event loop flightlog serve runs on (False: asyncio's own)
 
 
 async def measure(
@@ -237,6 +240,8 @@ def run_once(
         # The access log is part of the cost; where it goes is not.
         stderr, sys.stderr = sys.stderr, Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
         try:
+            if load.uvloop:
+                return uvloop.run(measure(settings, load, profiler))
             return asyncio.run(measure(settings, load, profiler))
         finally:
             sys.stderr.close()
@@ -255,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--prepare-processes", type=int, default=0, help="batch prepare processes of the app"
     )
+    parser.add_argument(
+        "--asyncio-loop", action="store_true", help="asyncio's own event loop instead of uvloop"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the event loop thread")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
@@ -264,7 +272,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs = []
     for _ in range(args.repeat):
         profiler = cProfile.Profile() if args.profile else None
-        load = Load(args.requests, args.batch, args.concurrency, warmup, args.prepare_processes)
+        load = Load(
+            args.requests,
+            args.batch,
+            args.concurrency,
+            warmup,
+            args.prepare_processes,
+            uvloop=not args.asyncio_loop,
+        )
         got = run_once(args.database_url, load, profiler)
         runs.append(got)
         print(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import weakref
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -66,67 +64,6 @@ async def read_body(request: Request, limit: int, stall: float | None = None) ->
     return await receive_body(request.receive, limit, declared, stall)
 
 
-class StallWatch:
-    """Times out the stalled body reads of one event loop with one timer, not one per read.
-
-    A timer per request (``asyncio.timeout``) cost more than the rest of reading a small
-    body: here a read registers its deadline in a dict, and one timer, armed for the
-    earliest deadline, cancels the reads that are overdue when it fires.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._reads: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._due = math.inf
-
-    def watch(self, task: asyncio.Task[Any], stall: float) -> None:
-        """Give ``task``'s read ``stall`` seconds from now (again, after each chunk)."""
-        deadline = self._loop.time() + stall
-        self._reads[task] = deadline
-        if deadline < self._due:
-            self._arm(deadline)
-
-    def forget(self, task: asyncio.Task[Any]) -> bool:
-        """End ``task``'s read; True when the watch cancelled it for stalling."""
-        self._reads.pop(task, None)
-        if task in self._expired:
-            self._expired.discard(task)
-            return True
-        return False
-
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._due = deadline
-        self._timer = self._loop.call_at(deadline, self._expire)
-
-    def _expire(self) -> None:
-        self._timer, self._due = None, math.inf
-        now = self._loop.time()
-        for task, deadline in list(self._reads.items()):
-            if deadline <= now:
-                del self._reads[task]
-                self._expired.add(task)
-                task.cancel()
-        if self._reads:
-            self._arm(min(self._reads.values()))
-
-
-_WATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StallWatch] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _stall_watch() -> StallWatch:
-    loop = asyncio.get_running_loop()
-    watch = _WATCHES.get(loop)
-    if watch is None:
-        watch = _WATCHES[loop] = StallWatch(loop)
-    return watch
-
-
 async def receive_body(
     receive: Receive, limit: int, declared: str | None, stall: float | None = None
 ) -> bytes:
@@ -144,31 +81,22 @@ async def receive_body(
     stall = BODY_STALL_SECONDS if stall is None else stall
     chunks: list[bytes] = []
     size = 0
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("a request body is read inside a task")
-    watch = _stall_watch()
-    # One deadline for the whole body, moved forward only while more chunks follow.
-    watch.watch(task, stall)
     try:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise InputTooLarge(f"request body is over the {limit}-byte limit")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-            watch.watch(task, stall)
-    except asyncio.CancelledError:
-        if watch.forget(task):
-            # The cancellation was the watch's own: the request goes on to answer 408.
-            task.uncancel()
-            raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
-        raise
-    finally:
-        watch.forget(task)
+        # One timeout for the whole body, moved forward only while more chunks follow:
+        # wait_for would start a task per chunk, and most bodies arrive in one message.
+        async with asyncio.timeout(stall) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise InputTooLarge(f"request body is over the {limit}-byte limit")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+                deadline.reschedule(asyncio.get_running_loop().time() + stall)
+    except TimeoutError:
+        raise HTTPException(408, f"the request body stalled for {stall:g} s") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
