@@ -7,7 +7,9 @@ reports the process CPU time (event loop, thread pool and the writer thread toge
 per request and per event, so a change to the ingest path can be compared with the one
 before it in a few seconds. It also counts the append transactions (each one round trip
 to the writer thread and back) and the context switches per request. ``--profile`` adds
-a cProfile of the event loop thread.
+a cProfile of the event loop thread. The app runs on uvloop, as under ``flightlog serve``
+(``--asyncio-loop`` for asyncio's own loop); ``--prepare-processes N`` gives it batch
+prepare processes and counts their CPU with the process's.
 
     python bench/asgi_ingest.py                      # 4,000 single events, 64 at a time
     python bench/asgi_ingest.py --batch 1000 --requests 40
