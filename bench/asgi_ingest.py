@@ -7,7 +7,9 @@ reports the process CPU time (event loop, thread pool and the writer thread toge
 per request and per event, so a change to the ingest path can be compared with the one
 before it in a few seconds. It also counts the append transactions (each one round trip
 to the writer thread and back) and the context switches per request. ``--profile`` adds
-a cProfile of the event loop thread.
+a cProfile of the event loop thread. The app runs on uvloop, as under ``flightlog serve``
+(``--asyncio-loop`` for asyncio's own loop); ``--prepare-processes N`` gives it batch
+prepare processes and counts their CPU with the process's.
 
     python bench/asgi_ingest.py                      # 4,000 single events, 64 at a time
     python bench/asgi_ingest.py --batch 1000 --requests 40
@@ -29,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 # Run as a script (``python bench/asgi_ingest.py``), the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -93,6 +97,21 @@ def context_switches() -> int:
         for line in text.splitlines():
             if "ctxt_switches:" in line:
                 total += int(line.split(":", 1)[1])
+    return total
+
+
+def _pool_pids(pool: Any) -> list[int]:
+    """The process ids of a ProcessPoolExecutor's processes (none without a pool)."""
+    return [] if pool is None else list(getattr(pool, "_processes", {}) or {})
+
+
+def _cpu_of(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` used so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
@@ -173,6 +192,8 @@ class Load:
     batch: int = 0
     concurrency: int = 64
     warmup: int = 200
+    prepare_processes: int = 0  # the app's batch prepare processes (serve --prepare-processes)
+    uvloop: bool = True  # the event loop flightlog serve runs on (False: asyncio's own)
 
 
 async def measure(
@@ -182,20 +203,28 @@ async def measure(
     requests, batch, concurrency = load.requests, load.batch, load.concurrency
     with Flightlog.open(settings) as service:
         token = create_token(service.tokens, "bench", ["ingest"])
-        app = create_app(settings, flightlog=service, checkpoint_interval=3600)
+        app = create_app(
+            settings,
+            flightlog=service,
+            checkpoint_interval=3600,
+            prepare_processes=load.prepare_processes,
+        )
         path = BATCH_PATH if batch else SINGLE_PATH
         async with app.router.lifespan_context(app):
             await drive(app, path, token, bodies_for(load.warmup, batch, "warmup"), concurrency)
             bodies = bodies_for(requests, batch, "measured")
             writer = app.state.server.writer
+            helpers = _pool_pids(app.state.server.prepare_pool)
             commits, switches = writer.commits, context_switches()
             cpu, loop, wall = time.process_time(), time.thread_time(), time.perf_counter()
+            cpu -= _cpu_of(helpers)
             if profiler is not None:
                 profiler.enable()
             statuses = await drive(app, path, token, bodies, concurrency)
             if profiler is not None:
                 profiler.disable()
-            cpu, loop = time.process_time() - cpu, time.thread_time() - loop
+            cpu = time.process_time() + _cpu_of(helpers) - cpu
+            loop = time.thread_time() - loop
             wall = time.perf_counter() - wall
             switches = context_switches() - switches
             commits = writer.commits - commits
@@ -213,6 +242,8 @@ def run_once(
         # The access log is part of the cost; where it goes is not.
         stderr, sys.stderr = sys.stderr, Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
         try:
+            if load.uvloop:
+                return uvloop.run(measure(settings, load, profiler))
             return asyncio.run(measure(settings, load, profiler))
         finally:
             sys.stderr.close()
@@ -228,6 +259,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--prepare-processes", type=int, default=0, help="batch prepare processes of the app"
+    )
+    parser.add_argument(
+        "--asyncio-loop", action="store_true", help="asyncio's own event loop instead of uvloop"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the event loop thread")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
@@ -237,7 +274,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     runs = []
     for _ in range(args.repeat):
         profiler = cProfile.Profile() if args.profile else None
-        load = Load(args.requests, args.batch, args.concurrency, warmup)
+        load = Load(
+            args.requests,
+            args.batch,
+            args.concurrency,
+            warmup,
+            args.prepare_processes,
+            uvloop=not args.asyncio_loop,
+        )
         got = run_once(args.database_url, load, profiler)
         runs.append(got)
         print(

@@ -10,9 +10,12 @@ load generator:
 - the raw ASGI ceiling: a plain ASGI app under the same HTTP server (uvicorn with
   httptools and uvloop) that reads and parses the body and answers 201;
 - the FastAPI ceiling: a FastAPI app whose POST endpoints only read the body;
-- the storage ceiling: a bare loop of single-row insert transactions on the same store.
+- the storage ceiling: a bare loop of single-row insert transactions on the same store,
+  and Flightlog's own append of 1,000-event transactions with nothing else running.
 
-Everything runs on 127.0.0.1 and stops by itself. Targets (product requirements):
+On SQLite the server runs with one worker, two workers, and one worker with one
+prepare process (``serve --prepare-processes 1``, big batches validated on the other
+core while the writer appends). Everything runs on 127.0.0.1 and stops by itself. Targets (product requirements):
 single events >= 3,000 ev/s with p99 < 100 ms and >= 0.5 x the raw ASGI ceiling;
 batches >= 20,000 ev/s.
 """
@@ -57,7 +60,7 @@ from bench.results import (
     rate,
 )
 from flightlog.config import Settings
-from flightlog.server.ingest import JSON, prepare_single
+from flightlog.server.ingest import JSON, prepare_batch, prepare_single
 from flightlog.service import Flightlog, PreparedEvent
 
 SINGLE_CLIENTS = 64
@@ -407,6 +410,7 @@ def postgres_ceiling(dsn: str, seconds: float) -> float:
 # -- where a single event's CPU goes ----------------------------------------------------------
 
 PROFILE_EVENTS = 2048
+PROFILE_BATCHES = 8
 GROUP = SINGLE_CLIENTS
 
 
@@ -421,6 +425,9 @@ class CpuShares:
     app_total: float  # the same run: the whole process's CPU per request (writer included)
     app_per_commit: float = 0.0  # the same run: requests per append transaction (writer round trip)
     app_switches: float = 0.0  # the same run: context switches per request
+    batch_prepare: float = 0.0  # prepare_batch of 1,000-event bodies, per event
+    batch_append: float = 0.0  # record_groups of one 1,000-event group a commit, per event
+    batch_append_rate: float = 0.0  # the same appends: events per second of wall time
 
 
 def _append_cpu(service: Flightlog, prepared: Sequence[PreparedEvent]) -> float:
@@ -451,6 +458,7 @@ def cpu_shares(scratch: Path) -> CpuShares:
             bare = _append_cpu(service, prepared[half:])
         finally:
             service.store.projections.extend(projections)
+        batch = _batch_cpu(service)
     app = asgi_ingest.run_once(None, asgi_ingest.Load(requests=PROFILE_EVENTS))
     return CpuShares(
         prepare,
@@ -460,7 +468,25 @@ def cpu_shares(scratch: Path) -> CpuShares:
         app.cpu_seconds / app.requests,
         app.requests_per_commit,
         app.switches_per_request,
+        *batch,
     )
+
+
+def _batch_cpu(service: Flightlog) -> tuple[float, float, float]:
+    """Per event: prepare_batch's CPU, the append's CPU, and the append's rate (wall)."""
+    bodies = [
+        gen.json_array(gen.events(i * BATCH_EVENTS, BATCH_EVENTS, run="cpu-batch"))
+        for i in range(PROFILE_BATCHES)
+    ]
+    events = PROFILE_BATCHES * BATCH_EVENTS
+    started = time.process_time()
+    batches = [prepare_batch(JSON, body) for body in bodies]
+    prepare = (time.process_time() - started) / events
+    cpu, wall = time.process_time(), time.perf_counter()
+    for batch in batches:
+        service.record_groups([batch])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return prepare, cpu / events, events / wall
 
 
 def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) -> None:
@@ -493,6 +519,29 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
                 f"{cpu / total:.0%} of {total * 1e6:,.0f} µs per request; {note}",
             )
         )
+    for step, cpu, note in (
+        (
+            "parse + canonical bytes + schema + refs",
+            shares.batch_prepare,
+            "prepare_batch of 1,000-event bodies, in process",
+        ),
+        (
+            "append",
+            shares.batch_append,
+            "record_groups, one 1,000-event group a commit, in process",
+        ),
+    ):
+        section.rows.append(
+            Row(f"SQLite batch CPU per event: {step}", f"{cpu * 1e6:,.1f} µs", note)
+        )
+    section.rows.append(
+        Row(
+            "storage ceiling: flightlog append alone, 1,000-event transactions",
+            rate(shares.batch_append_rate),
+            "record_groups in a loop on a fresh SQLite file, nothing else in the process: "
+            "what one writer commits per second (wall time, fsync included)",
+        )
+    )
     section.rows.append(
         Row(
             "SQLite single event CPU, in process (no HTTP server)",
@@ -501,6 +550,34 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
             f"(bench/asgi_ingest.py): event loop {shares.app_loop * 1e6:,.0f} µs per request, "
             "the rest in the writer thread",
         )
+    )
+
+
+def _share_notes(section: Section, shares: CpuShares, raw: Phases) -> None:
+    """What the measured steps allow, whatever else the machine runs: the targets' ceilings."""
+    http = raw.single.cpu_per_request
+    if http:
+        floor = shares.prepare + shares.append
+        section.notes.append(
+            f"The raw ASGI ratio from CPU: {TARGET_RAW_RATIO} x the raw app's rate needs at "
+            f"most {1 / TARGET_RAW_RATIO:.0f} x its CPU per request "
+            f"({http / TARGET_RAW_RATIO * 1e6:,.0f} µs), since both share the same cores "
+            f"with the same generator; validating ({shares.prepare * 1e6:,.0f} µs) and "
+            f"appending ({shares.append * 1e6:,.0f} µs) one event cost {floor * 1e6:,.0f} µs "
+            f"in process before any request handling, {floor / http:.1f} x the raw app's "
+            "whole request."
+        )
+    per_event = shares.batch_append + shares.batch_prepare
+    section.notes.append(
+        f"Batch ceiling from the append alone: one writer spends "
+        f"{shares.batch_append * 1e6:,.1f} µs of CPU per event in 1,000-event transactions "
+        f"and committed {rate(shares.batch_append_rate)} in wall time with nothing else "
+        f"running in its process; with the parse, canonical bytes, schema and refs "
+        f"({shares.batch_prepare * 1e6:,.1f} µs) that is {per_event * 1e6:,.1f} µs per event "
+        f"before any HTTP. {TARGET_BATCH_RATE:,} events/s needs "
+        f"{1e6 / TARGET_BATCH_RATE:,.0f} µs per event on one core, or "
+        f"{2e6 / TARGET_BATCH_RATE:,.0f} µs on both cores with nothing else on them "
+        "(wrk and the other processes on the machine included)."
     )
 
 
@@ -544,8 +621,21 @@ def _server_env(database_url: str, home: Path) -> dict[str, str]:
     return env
 
 
+def _config_name(store: str, workers: int, processes: int) -> str:
+    name = f"{store}, {workers} worker{'s' if workers > 1 else ''}"
+    if processes:
+        name += f", {processes} prepare process{'es' if processes > 1 else ''}"
+    return name
+
+
 def _flightlog_phases(
-    database_url: str, scratch: Path, name: str, seconds: float, workers: int, console: Console
+    database_url: str,
+    scratch: Path,
+    name: str,
+    seconds: float,
+    workers: int,
+    console: Console,
+    prepare_processes: int = 0,
 ) -> Phases:
     home = scratch / f"{name}.home"
     shutil.rmtree(home, ignore_errors=True)
@@ -553,7 +643,7 @@ def _flightlog_phases(
     token = create_token(env)
     port = free_port()
     cmd = [FLIGHTLOG, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--workers", str(workers)]
+    cmd += ["--workers", str(workers), "--prepare-processes", str(prepare_processes)]
     with running(cmd, env, scratch / f"{name}.log", port) as (base, pid):
         return load_server(base, token, seconds, name, console, pid)
 
@@ -624,12 +714,13 @@ def run(config: BenchConfig, console: Console) -> Section:
         Row("storage ceiling: sqlite3 single-row transactions", rate(sqlite_rows), "WAL, FULL")
     )
 
-    for workers in (1, 2):
-        name = f"SQLite, {workers} worker{'s' if workers > 1 else ''}"
-        db = fresh_file(scratch, f"sqlite{workers}.db")
+    for workers, processes in ((1, 0), (2, 0), (1, 1)):
+        name = _config_name("SQLite", workers, processes)
+        tag = f"sqlite{workers}p{processes}"
+        db = fresh_file(scratch, f"{tag}.db")
         try:
             phases = _flightlog_phases(
-                f"sqlite:///{db}", scratch, f"sqlite{workers}", seconds, workers, console
+                f"sqlite:///{db}", scratch, tag, seconds, workers, console, processes
             )
         except RuntimeError as exc:
             section.notes.append(f"flightlog serve on {name} could not run: {exc}")
@@ -637,10 +728,12 @@ def run(config: BenchConfig, console: Console) -> Section:
         _phase_rows(section, f"flightlog serve, {name}", phases)
         _ratios(section, name, phases, raw, sqlite_rows)
         _judge(section, name, phases, raw)
-        if workers == 1:
+        if (workers, processes) == (1, 0):
             with console.status("CPU per event of prepare and append, in process"):
-                _cpu_rows(section, cpu_shares(scratch), raw, phases)
+                shares = cpu_shares(scratch)
+            _cpu_rows(section, shares, raw, phases)
             _ceiling_notes(section, phases, raw)
+            _share_notes(section, shares, raw)
 
     url = config.postgres_url
     problem = postgres_reachable(url) if url is not None else "skipped"
@@ -653,7 +746,7 @@ def run(config: BenchConfig, console: Console) -> Section:
         Row("storage ceiling: psycopg single-row transactions", rate(pg_rows), "autocommit")
     )
     for workers in (1, 2):
-        name = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+        name = _config_name("PostgreSQL", workers, 0)
         with pg_schema(url, f"server{workers}") as scoped:
             try:
                 phases = _flightlog_phases(

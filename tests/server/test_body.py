@@ -71,3 +71,48 @@ def test_stall_between_chunks_is_408() -> None:
     with pytest.raises(HTTPException) as caught:
         asyncio.run(read_body(request, 100, stall=0.05))
     assert caught.value.status_code == 408
+
+
+def test_stall_before_the_first_chunk_is_408() -> None:
+    """A request whose body never starts answers 408 after the stall time."""
+    request = _request([], [])
+    with pytest.raises(HTTPException) as caught:
+        asyncio.run(read_body(request, 100, stall=0.05))
+    assert caught.value.status_code == 408
+
+
+def test_one_stalled_read_leaves_the_others_alone() -> None:
+    """Reads share one watch: a stalled one gets 408, its neighbours finish, none stays cancelled."""
+
+    async def read_slow() -> tuple[bytes, int]:
+        # Three chunks 20 ms apart: each moves the 50 ms deadline forward.
+        parts = iter([b"a", b"b"])
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(0.02)
+            part = next(parts, None)
+            if part is None:
+                return {"type": "http.request", "body": b"c", "more_body": False}
+            return {"type": "http.request", "body": part, "more_body": True}
+
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        body = await read_body(Request(scope, receive), 100, stall=0.05)
+        return body, _cancelling()
+
+    async def read_stalled() -> tuple[int, int]:
+        try:
+            await read_body(_request([], []), 100, stall=0.05)
+        except HTTPException as exc:
+            return exc.status_code, _cancelling()
+        return 0, _cancelling()
+
+    async def main() -> tuple[object, ...]:
+        return tuple(await asyncio.gather(read_slow(), read_stalled(), read_slow()))
+
+    assert asyncio.run(main()) == ((b"abc", 0), (408, 0), (b"abc", 0))
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    return task.cancelling()

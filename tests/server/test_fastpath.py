@@ -17,7 +17,7 @@ from flightlog.config import Settings
 from flightlog.server import webhooks
 from flightlog.server.app import create_app
 from flightlog.server.fastpath import FAST_ROUTES, FastIngest
-from flightlog.server.ingest import router
+from flightlog.server.ingest import event_head, router
 from tests.server.events import deployed
 from tests.server.harness import BASE_URL, admin_token, problem
 
@@ -123,6 +123,21 @@ class TestFastIngest:
         assert {path: declared.get(path) for path in FAST_ROUTES} == FAST_ROUTES
 
 
+def _post_through_app(fast: Fast, n: int) -> httpx.Response:
+    """POST event ``n`` through the whole app, with the request id ``ingest-<n>``."""
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=fast.app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            return await client.post(
+                "/api/v1/events",
+                json=deployed(n),
+                headers={**fast.auth(), "X-Request-ID": f"ingest-{n}"},
+            )
+
+    return fast.portal.call(post)
+
+
 class TestFastIngestAPI:
     """The app hands ingest POSTs to the fast path before FastAPI's middleware stack."""
 
@@ -130,17 +145,42 @@ class TestFastIngestAPI:
         """With FastAPI's stack replaced, ingest still answers, with the app's request id."""
         inner = _Unreachable()
         fast.app.middleware_stack = inner
-
-        async def post() -> httpx.Response:
-            transport = httpx.ASGITransport(app=fast.app)
-            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-                return await client.post(
-                    "/api/v1/events",
-                    json=deployed(7),
-                    headers={**fast.auth(), "X-Request-ID": "ingest-7"},
-                )
-
-        r = fast.portal.call(post)
+        r = _post_through_app(fast, 7)
         assert (r.status_code, r.json()["index"]) == (201, 0)
         assert r.headers["x-request-id"] == "ingest-7"
         assert inner.paths == []
+
+
+class TestLeanEventRoute:
+    """``POST /api/v1/events`` is answered from the raw ASGI scope, without Request/Response."""
+
+    def test_answer_carries_the_headers_a_response_would(self, fast: Fast) -> None:
+        """201 with JSON content type and length, Location, and the app's request id."""
+        r = _post_through_app(fast, 3)
+        assert (r.status_code, r.json()["index"]) == (201, 0)
+        assert r.headers["content-type"] == "application/json"
+        assert int(r.headers["content-length"]) == len(r.content)
+        assert (r.headers["location"], r.headers["x-request-id"]) == (
+            "/api/v1/events/0",
+            "ingest-3",
+        )
+
+    def test_head_takes_first_occurrences_and_notes_binary_mode(self) -> None:
+        """Repeated headers keep their first value; a ce- header exposes the header map."""
+        scope = {
+            "headers": [
+                (b"authorization", b"Bearer first"),
+                (b"authorization", b"Bearer second"),
+                (b"content-type", b"application/json"),
+                (b"ce-type", b"dev.cdevents.service.deployed.0.2.0"),
+            ]
+        }
+        head = event_head(scope)
+        assert (head.authorization, head.content_type, head.content_length) == (
+            "Bearer first",
+            "application/json",
+            None,
+        )
+        assert head.ce_headers is not None
+        assert head.ce_headers["ce-type"] == "dev.cdevents.service.deployed.0.2.0"
+        assert event_head({"headers": scope["headers"][:3]}).ce_headers is None

@@ -65,3 +65,37 @@ class TestSqliteWorkers:
             assert report.problem is None
             assert report.tree_size == len(acked)
             assert {service.show(i).leaf.id for i in acked.values()} == set(acked)
+
+    def test_big_batches_through_prepare_processes_stay_whole(self, tmp_path: Path) -> None:
+        """With --prepare-processes, big batches from two workers are contiguous and verify."""
+        env = {
+            "FLIGHTLOG_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+            "FLIGHTLOG_HOME": str(tmp_path / "home"),
+        }
+        size, batches = 150, 3  # 150 events are over the prepare processes' 64 KiB
+
+        def post(client_no: int) -> list[int]:
+            indexes: list[int] = []
+            with httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {token}"}
+            ) as c:
+                for b in range(batches):
+                    first = client_no * 10_000 + b * size
+                    events = [deployed(first + i) for i in range(size)]
+                    r = c.post("/api/v1/events/batch", json=events, timeout=60)
+                    assert r.status_code == 201, r.text
+                    got = [x["index"] for x in r.json()["results"]]
+                    assert got == list(range(got[0], got[0] + size))
+                    indexes += got
+            return indexes
+
+        server = start_server(env, tmp_path, "--workers", "2", "--prepare-processes", "1")
+        try:
+            token = (tmp_path / "home" / "admin.token").read_text().strip()
+            with ThreadPoolExecutor(4) as pool:
+                runs = list(pool.map(post, range(4)))
+        finally:
+            assert stop_server(server) == 0
+        assert sorted(i for run in runs for i in run) == list(range(4 * batches * size))
+        with Flightlog.open(Settings.from_env(env)) as service:
+            assert service.verify().problem is None

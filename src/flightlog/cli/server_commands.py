@@ -78,13 +78,24 @@ def serve(
     public_metrics: bool = typer.Option(
         False, "--public-metrics", help="Serve /metrics without a token (default: read scope)."
     ),
+    prepare_processes: int = typer.Option(
+        0,
+        "--prepare-processes",
+        min=0,
+        help="Processes per worker that validate big batches while the writer appends.",
+    ),
 ) -> None:
     """Run the HTTP API on the store named by FLIGHTLOG_DATABASE_URL."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from flightlog.auth.tokens import ensure_first_admin
-    from flightlog.server.app import CHECKPOINT_INTERVAL_ENV, PUBLIC_TILES_ENV, create_app
+    from flightlog.server.app import (
+        CHECKPOINT_INTERVAL_ENV,
+        PREPARE_PROCESSES_ENV,
+        PUBLIC_TILES_ENV,
+        create_app,
+    )
     from flightlog.server.body import HTTP_LIMITS
     from flightlog.server.logging import uvicorn_log_config
     from flightlog.service import Flightlog
@@ -134,7 +145,10 @@ def serve(
     if workers == 1:
         config = uvicorn.Config(
             create_app(
-                settings, checkpoint_interval=checkpoint_interval, public_tiles=public_tiles
+                settings,
+                checkpoint_interval=checkpoint_interval,
+                public_tiles=public_tiles,
+                prepare_processes=prepare_processes,
             ),
             **common,
         )
@@ -145,6 +159,7 @@ def serve(
         return
     os.environ[CHECKPOINT_INTERVAL_ENV] = str(checkpoint_interval)
     os.environ[PUBLIC_TILES_ENV] = "1" if public_tiles else "0"
+    os.environ[PREPARE_PROCESSES_ENV] = str(prepare_processes)
     config = uvicorn.Config(
         "flightlog.server.app:app_from_env", factory=True, workers=workers, **common
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from flightlog.service import Flightlog
 DEFAULT_CHECKPOINT_INTERVAL = 60.0
 CHECKPOINT_INTERVAL_ENV = "FLIGHTLOG_CHECKPOINT_INTERVAL"
 PUBLIC_TILES_ENV = "FLIGHTLOG_PUBLIC_TILES"
+PREPARE_PROCESSES_ENV = "FLIGHTLOG_PREPARE_PROCESSES"
 
 log = structlog.get_logger("flightlog.server")
 
@@ -62,6 +65,22 @@ def commit_lock(service: Flightlog) -> CommitLock | None:
     return CommitLock(Path(f"{url.database}.commit-lock"))
 
 
+async def start_prepare_pool(processes: int) -> ProcessPoolExecutor | None:
+    """Start ``processes`` batch prepare processes (none for 0) and wait until they run."""
+    if processes <= 0:
+        return None
+    # Spawned, not forked: the server has threads (the writer, the thread pool) by now.
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=ingest.start_prepare_process,
+    )
+    # The first batch should not wait for the processes to start and import the code.
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(pool, os.getpid) for _ in range(processes)))
+    return pool
+
+
 def create_app(
     settings: Settings,
     *,
@@ -70,6 +89,7 @@ def create_app(
     writer_max_events: int = 2000,
     writer_max_wait: float = 0.002,
     public_tiles: bool = False,
+    prepare_processes: int = 0,
 ) -> FastAPI:
     """Build the HTTP API over ``flightlog`` (opened from ``settings`` when not given)."""
     configure_logging()
@@ -93,12 +113,14 @@ def create_app(
                 max_wait=writer_max_wait,
                 lock=lock,
             )
+            pool = await start_prepare_pool(prepare_processes)
             app.state.server = ServerState(
                 settings=settings,
                 flightlog=service,
                 writer=writer,
                 metrics=app_metrics,
                 token_cache=TokenCache(partial(authenticate, service.tokens)),
+                prepare_pool=pool,
             )
             writer.start()
             ticker = asyncio.create_task(_checkpoint_loop(service, checkpoint_interval))
@@ -109,6 +131,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
                 await writer.stop()
+                if pool is not None:
+                    await run_in_threadpool(pool.shutdown, wait=True, cancel_futures=True)
                 if lock is not None:
                     lock.close()
                 try:
@@ -137,4 +161,10 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: each worker builds its app from the environment."""
     interval = float(os.environ.get(CHECKPOINT_INTERVAL_ENV, DEFAULT_CHECKPOINT_INTERVAL))
     public = os.environ.get(PUBLIC_TILES_ENV, "") == "1"
-    return create_app(Settings.from_env(), checkpoint_interval=interval, public_tiles=public)
+    processes = int(os.environ.get(PREPARE_PROCESSES_ENV, "0"))
+    return create_app(
+        Settings.from_env(),
+        checkpoint_interval=interval,
+        public_tiles=public,
+        prepare_processes=processes,
+    )

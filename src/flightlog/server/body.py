@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from flightlog.errors import InputError, InputTooLarge
 
@@ -24,7 +25,11 @@ HTTP_LIMITS: dict[str, Any] = {
 
 def media_type(request: Request, accepted: tuple[str, ...]) -> str:
     """The request's media type if it is one of ``accepted`` (charset UTF-8), else 415."""
-    raw = request.headers.get("content-type", "")
+    return accepted_media_type(request.headers.get("content-type", ""), accepted)
+
+
+def accepted_media_type(raw: str, accepted: tuple[str, ...]) -> str:
+    """The media type of a ``Content-Type`` value if it is one of ``accepted`` (UTF-8), else 415."""
     kind, _, params = raw.partition(";")
     kind = kind.strip().lower()
     if kind not in accepted:
@@ -32,6 +37,8 @@ def media_type(request: Request, accepted: tuple[str, ...]) -> str:
         raise HTTPException(
             415, f"content type {shown!r} is not accepted here; send one of {', '.join(accepted)}"
         )
+    if not params:
+        return kind
     for param in params.split(";"):
         key, _, value = param.partition("=")
         # RFC 8259 §8.1: JSON exchanged between systems is UTF-8.
@@ -54,6 +61,16 @@ async def read_body(request: Request, limit: int, stall: float | None = None) ->
     not have been read before (it is not cached on ``request`` either).
     """
     declared = request.headers.get("content-length")
+    return await receive_body(request.receive, limit, declared, stall)
+
+
+async def receive_body(
+    receive: Receive, limit: int, declared: str | None, stall: float | None = None
+) -> bytes:
+    """Read a body from the ASGI channel; ``declared`` is its ``Content-Length`` header, if any.
+
+    Over ``limit`` bytes (declared or streamed) is 413, a stall of ``stall`` seconds 408.
+    """
     if declared is not None:
         try:
             length = int(declared)
@@ -62,7 +79,6 @@ async def read_body(request: Request, limit: int, stall: float | None = None) ->
         if length > limit:
             raise InputTooLarge(f"request body of {length} bytes is over the {limit}-byte limit")
     stall = BODY_STALL_SECONDS if stall is None else stall
-    receive = request.receive
     chunks: list[bytes] = []
     size = 0
     try:

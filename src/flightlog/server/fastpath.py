@@ -7,7 +7,10 @@ routes to :class:`FastIngest` before any of it runs, wrapped only in the app's o
 middleware (request ids, access log, metrics, and whatever else the app adds). It calls
 the same endpoint functions the FastAPI routes declare (so /openapi.json documents
 exactly what is served) and renders errors with the app's own exception handlers, so
-every answer is the one FastAPI would give.
+every answer is the one FastAPI would give. The single-event route goes further: it is
+answered from the raw ASGI scope and sent as two ASGI messages (:data:`LEAN_ROUTES`),
+and Starlette's request and response objects are built only when an error needs the
+app's exception handler.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flightlog.server import ingest, webhooks
+from flightlog.wire import JSON_MEDIA_TYPE
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
@@ -32,6 +36,13 @@ FAST_ROUTES: dict[str, Endpoint] = {
     **webhooks.RECEIVERS,
 }
 """The POST paths answered before FastAPI, and the endpoint that answers each."""
+
+LeanEndpoint = Callable[[Scope, Receive], Awaitable[tuple[int, bytes, str | None]]]
+
+LEAN_ROUTES: dict[str, LeanEndpoint] = {"/api/v1/events": ingest.answer_event}
+"""Fast routes answered without Starlette's request and response objects (except on errors)."""
+
+JSON_BYTES = JSON_MEDIA_TYPE.encode("ascii")
 
 
 def _find_route(routes: list[BaseRoute], path: str) -> BaseRoute | None:
@@ -61,16 +72,40 @@ class FastIngest:
         # The access log and the latency histogram name the route template, as for
         # requests FastAPI routed.
         scope["route"] = self._routes[path]
-        request = Request(scope, receive)
-        try:
-            response = await endpoint(request)
-        except Exception as exc:
-            handler = _handler_for(owner.exception_handlers, exc)
-            if handler is None:
-                raise
-            answer = handler(request, exc)
-            response = await answer if isinstance(answer, Awaitable) else answer
+        lean = LEAN_ROUTES.get(path)
+        if lean is not None:
+            try:
+                status, body, location = await lean(scope, receive)
+            except Exception as exc:
+                response = await _problem(owner, Request(scope, receive), exc)
+            else:
+                await send_json(send, status, body, location)
+                return
+        else:
+            request = Request(scope, receive)
+            try:
+                response = await endpoint(request)
+            except Exception as exc:
+                response = await _problem(owner, request, exc)
         await response(scope, receive, send)
+
+
+async def _problem(owner: FastAPI, request: Request, exc: Exception) -> Response:
+    """The app's answer to ``exc`` (its own exception handler), or ``exc`` raised again."""
+    handler = _handler_for(owner.exception_handlers, exc)
+    if handler is None:
+        raise exc
+    answer = handler(request, exc)
+    return await answer if isinstance(answer, Awaitable) else answer
+
+
+async def send_json(send: Send, status: int, body: bytes, location: str | None) -> None:
+    """Send a JSON answer as two ASGI messages, the headers Starlette's ``Response`` would set."""
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", JSON_BYTES)]
+    if location is not None:
+        headers.insert(0, (b"location", location.encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _handler_for(handlers: dict[object, Handler], exc: Exception) -> Handler | None:

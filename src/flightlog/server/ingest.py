@@ -1,25 +1,36 @@
 """Ingest: one CDEvent (plain JSON, CloudEvents structured or binary mode) or a batch.
 
-Parsing and validation run in the thread pool; the append goes through the group
-writer, and the answer is sent only after the transaction committed (201 when
-something new was recorded, 200 when every event was already in the ledger).
+A small single event is parsed and validated on the event loop, anything bigger in the
+thread pool, and big batches in the prepare processes when the server has them
+(``serve --prepare-processes``), so one batch is validated on another core while the
+writer appends the one before. The append goes through the group writer, and the
+answer is sent only after the transaction committed (201 when something new was
+recorded, 200 when every event was already in the ledger).
 """
 
 from __future__ import annotations
 
+import asyncio
+import copyreg
+import signal
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
 
 from flightlog.api import append_result_to_wire
-from flightlog.errors import EventInvalid, InputTooLarge
+from flightlog.errors import EventInvalid, InputTooLarge, UnknownEventType
 from flightlog.events.canonical import parse_document
 from flightlog.events.refs import convention_warnings
-from flightlog.server.auth import BEARER_SECURITY, authorize
-from flightlog.server.body import media_type, read_body
+from flightlog.server.auth import BEARER_SECURITY, authorize, bearer_secret, scoped_token
+from flightlog.server.body import accepted_media_type, media_type, read_body, receive_body
 from flightlog.server.models import AppendAck, BatchAck
 from flightlog.server.problems import problem_responses
 from flightlog.server.state import ServerState, server_state
@@ -47,6 +58,7 @@ BODY = "body"
 UTF8_BOM = b"\xef\xbb\xbf"
 
 router = APIRouter(prefix=API_PREFIX, tags=["ingest"])
+log = structlog.get_logger("flightlog.server.ingest")
 
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -152,10 +164,78 @@ def prepare_batch(kind: str, data: bytes) -> list[PreparedEvent]:
     return events
 
 
-def _has_ce_headers(request: Request) -> bool:
-    # ASGI header names are lower-case: a scan of the raw pairs spares building the
-    # attribute map for the plain JSON requests that carry none.
-    return any(name[:3] == b"ce-" for name, _ in request.scope["headers"])
+POOL_PREPARE_BYTES = 64 * 1024
+"""Batch bodies from this size up go to the prepare processes, when the server has any."""
+
+
+def start_prepare_process() -> None:
+    """Initialise a prepare process: the server's own signal handling stops it, not Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _rebuild_invalid(
+    cls: type[EventInvalid], reason: str, path: str, position: str | None, item: int | None
+) -> EventInvalid:
+    return cls(reason, path=path, position=position, item=item)
+
+
+def _reduce_invalid(exc: EventInvalid) -> tuple[Any, tuple[Any, ...]]:
+    return _rebuild_invalid, (type(exc), exc.reason, exc.path, exc.position, exc.item)
+
+
+# A prepare process hands its EventInvalid back pickled: by default the rebuilt error
+# would take its rendered message for its reason. Both processes import this module.
+for _invalid in (EventInvalid, UnknownEventType):
+    copyreg.pickle(_invalid, _reduce_invalid)
+
+
+async def _prepared_batch(state: ServerState, kind: str, data: bytes) -> list[PreparedEvent]:
+    """Prepare a batch body: in a prepare process when there is one and the body is big.
+
+    There the parse, the canonical bytes, the schema and the refs of one batch run on
+    another core while the writer appends the batch before it; only the prepared rows
+    (or the first error) come back, and the events are parsed again from their
+    canonical bytes, the form the ledger commits to.
+    """
+    pool = state.prepare_pool
+    if pool is not None and len(data) >= POOL_PREPARE_BYTES:
+        loop = asyncio.get_running_loop()
+        try:
+            rows = await loop.run_in_executor(pool, prepared_rows, kind, data)
+        except BrokenProcessPool:
+            # A prepare process died (killed, out of memory): the batch is prepared
+            # here instead; nothing of it was written.
+            log.warning("prepare_process_lost")
+        else:
+            return [PreparedEvent(orjson.loads(row[0]), *row) for row in rows]
+    return await run_in_threadpool(prepare_batch, kind, data)
+
+
+PreparedRow = tuple[bytes, str, str, str, str, str, str, tuple[tuple[str, str], ...], str]
+"""A :class:`PreparedEvent` without its parsed event: every field after ``event``, in order."""
+
+
+def prepared_rows(kind: str, data: bytes) -> list[PreparedRow]:
+    """:func:`prepare_batch` in a prepare process: the prepared events, less the parsed event.
+
+    The parsed event is rebuilt from its canonical bytes on the server's side: unpickled
+    events cost more to send back and then to project (their keys are not interned) than
+    one orjson parse of the bytes that the ledger commits to.
+    """
+    return [
+        (
+            ev.canonical,
+            ev.payload_sha256,
+            ev.id,
+            ev.source,
+            ev.type,
+            ev.time,
+            ev.time_utc,
+            ev.refs,
+            ev.position,
+        )
+        for ev in prepare_batch(kind, data)
+    ]
 
 
 async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[AppendResult]:
@@ -190,13 +270,65 @@ async def _append(state: ServerState, events: Sequence[PreparedEvent]) -> list[A
 )
 async def post_event(request: Request) -> Response:
     """Validate one event, append it, and answer with its ledger index."""
-    state = server_state(request)
-    await authorize(request, "ingest", state)
-    kind = media_type(request, (JSON, STRUCTURED))
-    attributes = (
-        binary_attributes(request.headers) if kind == JSON and _has_ce_headers(request) else None
+    status, body, location = await record_event(
+        server_state(request), request.receive, event_head(request.scope)
     )
-    data = await read_body(request, state.settings.max_body_bytes)
+    extra = {"Location": location} if location is not None else None
+    return Response(body, status_code=status, media_type=JSON, headers=extra)
+
+
+async def answer_event(scope: Scope, receive: Receive) -> tuple[int, bytes, str | None]:
+    """``POST /events`` straight from ASGI: :func:`post_event` without Request or Response."""
+    state: ServerState = scope["app"].state.server
+    return await record_event(state, receive, event_head(scope))
+
+
+@dataclass(frozen=True, slots=True)
+class EventHead:
+    """What ``POST /events`` reads from the request's headers."""
+
+    authorization: str
+    content_type: str
+    content_length: str | None
+    ce_headers: Mapping[str, str] | None  # the headers, when any is a ``ce-`` attribute
+
+
+_HEAD_FIELDS = (b"authorization", b"content-type", b"content-length")
+
+
+def event_head(scope: Scope) -> EventHead:
+    """The :class:`EventHead` of an ASGI request, from one pass over its raw headers."""
+    found: dict[bytes, bytes] = {}
+    binary = False
+    for name, value in scope["headers"]:
+        if name in _HEAD_FIELDS:
+            # The first occurrence wins, as with Starlette's Headers.get.
+            found.setdefault(name, value)
+        elif name[:3] == b"ce-":
+            binary = True
+    length = found.get(b"content-length")
+    return EventHead(
+        found.get(b"authorization", b"").decode("latin-1"),
+        found.get(b"content-type", b"").decode("latin-1"),
+        None if length is None else length.decode("latin-1"),
+        Headers(scope=scope) if binary else None,
+    )
+
+
+async def record_event(
+    state: ServerState, receive: Receive, head: EventHead
+) -> tuple[int, bytes, str | None]:
+    """Authenticate, read, validate and append one event; its status, body and Location.
+
+    The answer is built only after the append committed. Every failure is raised as the
+    domain or HTTP error the app's exception handlers turn into a problem document.
+    """
+    await scoped_token(state.token_cache, bearer_secret(head.authorization), "ingest")
+    kind = accepted_media_type(head.content_type, (JSON, STRUCTURED))
+    attributes = (
+        binary_attributes(head.ce_headers) if kind == JSON and head.ce_headers is not None else None
+    )
+    data = await receive_body(receive, state.settings.max_body_bytes, head.content_length)
     if len(data) <= INLINE_PREPARE_BYTES:
         # A typical event validates in well under a millisecond: a thread hop would cost
         # more than it saves the event loop.
@@ -210,9 +342,8 @@ async def post_event(request: Request) -> Response:
         answer["warnings"] = warnings
     body = orjson.dumps(answer)
     if result.duplicate:
-        return Response(body, status_code=200, media_type=JSON)
-    headers = {"Location": API_PREFIX + EVENT.format(index=result.index)}
-    return Response(body, status_code=201, media_type=JSON, headers=headers)
+        return 200, body, None
+    return 201, body, API_PREFIX + EVENT.format(index=result.index)
 
 
 @router.post(
@@ -254,7 +385,7 @@ async def post_batch(request: Request) -> Response:
     await authorize(request, "ingest", state)
     kind = media_type(request, (JSON, STRUCTURED_BATCH))
     data = await read_body(request, state.settings.max_body_bytes)
-    prepared = await run_in_threadpool(prepare_batch, kind, data)
+    prepared = await _prepared_batch(state, kind, data)
     results = await _append(state, prepared)
     warnings = [
         w for i, ev in enumerate(prepared) for w in convention_warnings(ev.event, position=f"[{i}]")

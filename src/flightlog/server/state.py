@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -22,6 +23,7 @@ class ServerState:
     writer: GroupWriter
     metrics: Metrics
     token_cache: TokenCache
+    prepare_pool: Executor | None = None  # processes that prepare big batches, if any
 
 
 def server_state(conn: HTTPConnection) -> ServerState:
