@@ -326,6 +326,23 @@ def _marker(dialect: sa.Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
+def _one_of(dialect: sa.Dialect, column: str, count: int) -> str:
+    """SQL: ``column`` equals one of ``count`` values, bound by :func:`_one_of_params`.
+
+    PostgreSQL takes them as one array, so the statement's text is the same whatever the
+    count: psycopg parses it once (it does not cache a statement of more than 50
+    parameters) and the server plans one array instead of a list of parameters.
+    """
+    if dialect.name == "postgresql":
+        return f"{column} = ANY(%s)"
+    return f"{column} IN ({', '.join('?' for _ in range(count))})"
+
+
+def _one_of_params(dialect: sa.Dialect, values: Sequence[Any]) -> list[Any]:
+    """The parameters of :func:`_one_of` for ``values``."""
+    return [list(values)] if dialect.name == "postgresql" else list(values)
+
+
 def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     """The SELECT of one shape of read: ``(where, after?, upto?, since?, until?, newest)``
     with ``where`` as ``(column, is None)`` pairs, or ``(column, n)`` for ``column IN``
@@ -334,7 +351,7 @@ def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     marker = _marker(dialect)
     conds: list[str] = []
     if isinstance(shape[1], int) and not isinstance(shape[1], bool):
-        conds.append(f"{quote(shape[0])} IN ({', '.join(marker for _ in range(shape[1]))})")
+        conds.append(_one_of(dialect, quote(shape[0]), shape[1]))
         order = ""
     else:
         where, after, upto, since, until, newest = shape
@@ -364,9 +381,8 @@ def _select(
     if sql is None:
         sql = _SELECTS[key] = _select_sql(conn.dialect, table, shape)
     columns = _COLUMNS[table]
-    rows = [
-        dict(zip(columns, row, strict=True)) for row in conn.exec_driver_sql(sql, tuple(params))
-    ]
+    found = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+    rows = [dict(zip(columns, row, strict=True)) for row in found]
     for name in _BOOLEANS[table]:
         for row in rows:
             if row[name] is not None:
@@ -493,7 +509,8 @@ class LineageStore:
             for start in range(0, len(values), reads.IN_CHUNK):
                 chunk = list(values[start : start + reads.IN_CHUNK])
                 shape = (column, len(chunk))
-                out.extend(_select(conn, table, shape, [*chunk, limit + 1 - len(out)]))
+                params = _one_of_params(conn.dialect, chunk)
+                out.extend(_select(conn, table, shape, [*params, limit + 1 - len(out)]))
                 if len(out) > limit:
                     return None
         return sorted(out, key=lambda r: int(r["idx"]))
@@ -504,7 +521,8 @@ class LineageStore:
         with self._connection() as conn:
             for start in range(0, len(indices), reads.IN_CHUNK):
                 chunk = list(indices[start : start + reads.IN_CHUNK])
-                out.extend(_select(conn, table, ("idx", len(chunk)), [*chunk, _NO_LIMIT]))
+                params = _one_of_params(conn.dialect, chunk)
+                out.extend(_select(conn, table, ("idx", len(chunk)), [*params, _NO_LIMIT]))
         return sorted(out, key=lambda r: int(r["idx"]))
 
     def refs_of(
@@ -513,17 +531,20 @@ class LineageStore:
         """The refs of several entries (only those of ``kinds`` when given)."""
         out: dict[int, list[tuple[str, str]]] = {i: [] for i in indices}
         with self._connection() as conn:
-            marker = _marker(conn.dialect)
+            dialect = conn.dialect
             # ``kind || ''``: found through the entries' index, never by scanning a kind's refs.
-            only = f" AND kind || '' IN ({', '.join(marker for _ in kinds)})" if kinds else ""
+            only = " AND " + _one_of(dialect, "kind || ''", len(kinds)) if kinds else ""
             for start in range(0, len(indices), reads.IN_CHUNK):
-                chunk = tuple(indices[start : start + reads.IN_CHUNK])
+                chunk = indices[start : start + reads.IN_CHUNK]
                 sql = (
                     "SELECT idx, kind, value FROM refs "  # noqa: S608 - only markers spliced
-                    f"WHERE idx IN ({', '.join(marker for _ in chunk)}){only} "
+                    f"WHERE {_one_of(dialect, 'idx', len(chunk))}{only} "
                     "ORDER BY idx, kind, value"
                 )
-                for idx, kind, value in conn.exec_driver_sql(sql, (*chunk, *(kinds or ()))):
+                params = _one_of_params(dialect, chunk)
+                if kinds:
+                    params += _one_of_params(dialect, kinds)
+                for idx, kind, value in conn.exec_driver_sql(sql, tuple(params)).fetchall():
                     out[int(idx)].append((kind, value))
         return out
 
@@ -536,12 +557,14 @@ class LineageStore:
         with self._connection() as conn:
             m = _marker(conn.dialect)
             for start in range(0, len(values), reads.IN_CHUNK):
-                chunk = tuple(values[start : start + reads.IN_CHUNK])
+                chunk = values[start : start + reads.IN_CHUNK]
                 sql = (
                     "SELECT value, idx FROM refs "  # noqa: S608 - only markers spliced
-                    f"WHERE kind = {m} AND value IN ({', '.join(m for _ in chunk)}) LIMIT {m}"
+                    f"WHERE kind = {m} AND {_one_of(conn.dialect, 'value', len(chunk))} "
+                    f"LIMIT {m}"
                 )
-                rows = conn.exec_driver_sql(sql, (kind, *chunk, limit + 1 - len(out)))
+                params = (kind, *_one_of_params(conn.dialect, chunk), limit + 1 - len(out))
+                rows = conn.exec_driver_sql(sql, params).fetchall()
                 out.extend((str(v), int(i)) for v, i in rows)
                 if len(out) > limit:
                     return None
