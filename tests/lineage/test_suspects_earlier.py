@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 
 from flightlog.lineage import suspects
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.service import Flightlog
 from flightlog.store.lineage import LineageStore
 
@@ -66,3 +66,9 @@ class _Deployments:
             if all(r[k] == v for k, v in where.items()) and (upto is None or r["idx"] <= upto)
         ]
         return (found[::-1] if newest_first else found)[:limit]
+
+    def facts_each(self, table: str, reads: list[FactsRead]) -> list[list[Fact]]:
+        return [
+            self.facts(table, r.where, upto=r.upto, newest_first=r.newest_first, limit=r.limit)
+            for r in reads
+        ]

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.lineage.prefetch import Prefetched
 from flightlog.lineage.resolve import check_name, check_target
 from flightlog.lineage.trace import _commit_of as commit_of
-from flightlog.lineage.trace import chain, pushes_between, summary_of
+from flightlog.lineage.trace import chain, pushes_between, pushes_read, summary_of
 from flightlog.timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["suspects"]
@@ -46,7 +46,7 @@ def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
 
 
 def _earlier_all(reader: LineageReader, deployed: list[Fact]) -> dict[int, list[Fact]]:
-    """:func:`_earlier` of every deployment, one read per service and place where it can be.
+    """:func:`_earlier` of every deployment: one read per service and place, all at once.
 
     The newest successes before the latest deployment of a service and place hold, for
     each of its deployments, a prefix of the successes before it: where that prefix has
@@ -56,19 +56,21 @@ def _earlier_all(reader: LineageReader, deployed: list[Fact]) -> dict[int, list[
     groups: dict[tuple[str, str], list[Fact]] = {}
     for fact in deployed:
         groups.setdefault((fact["environment"], fact["service"]), []).append(fact)
-    out: dict[int, list[Fact]] = {}
-    for (environment, service), facts in groups.items():
-        limit = min(200, EARLIER + 2 * len(facts))
-        rows = reader.facts(
-            "deployments",
+    reads = [
+        FactsRead(
             {"environment": environment, "service": service, "status": "success"},
             upto=max(f["idx"] for f in facts) - 1,
             newest_first=True,
-            limit=limit,
+            limit=min(200, EARLIER + 2 * len(facts)),
         )
+        for (environment, service), facts in groups.items()
+    ]
+    out: dict[int, list[Fact]] = {}
+    found = reader.facts_each("deployments", reads)
+    for facts, read, rows in zip(groups.values(), reads, found, strict=True):
         for fact in facts:
             below = [r for r in rows if r["idx"] < fact["idx"]]
-            whole = len(below) >= EARLIER or len(rows) < limit
+            whole = len(below) >= EARLIER or len(rows) < read.limit
             out[fact["idx"]] = below[:EARLIER] if whole else _earlier(reader, fact)
     return out
 
@@ -116,7 +118,10 @@ def _load(reader: Prefetched, deployments: list[Fact]) -> None:
 
 
 def _load_pulls(reader: Prefetched, pairs: list[tuple[Fact, Fact | None]]) -> None:
-    """Read the pull requests of every carried commit, and the refs they show, in bulk."""
+    """Read the pushes each deployment carries, the pull requests of their commits, and
+    the refs they show, in bulk."""
+    reads = [pushes_read(reader, previous, fact) for fact, previous in pairs]
+    reader.facts_each("changes", [r for r in reads if r is not None])
     pushes = [p for fact, previous in pairs for p in pushes_between(reader, previous, fact)]
     shas = {p["key"] for p in pushes}
     reader.load_with("commit", shas)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flightlog.events.refs import extract_refs
+from flightlog.lineage.port import FactsRead
 from flightlog.lineage.projection import TABLES, project_event, search_text
 from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
@@ -32,6 +33,7 @@ __all__ = [
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
 RANKED = 1000  # search ranks at most this many matches, the newest
+EACH = 50  # reads of one shape asked in one statement (LineageStore.facts_each)
 # PostgreSQL search reads the newest entries in index order first (a bounded cost whatever
 # the word), goes on that way while the word looks common, and asks the GIN index for the
 # rest: see _newest_ranked.
@@ -372,6 +374,25 @@ def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     return f"SELECT {columns} FROM {table}{where_sql}{order} LIMIT {marker}"  # noqa: S608
 
 
+def _each_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...], count: int) -> str:
+    """``count`` reads of one shape in one statement, each row led by its read's number."""
+    one = _select_sql(dialect, table, shape)
+    # Only numbers and the SQL of _select_sql are spliced; values are bound.
+    parts = (f"SELECT {n}, s{n}.* FROM ({one}) s{n}" for n in range(count))  # noqa: S608
+    return " UNION ALL ".join(parts)
+
+
+def _as_facts(table: str, found: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of ``table`` (in column order) as dicts, booleans as booleans."""
+    columns = _COLUMNS[table]
+    rows = [dict(zip(columns, row, strict=True)) for row in found]
+    for name in _BOOLEANS[table]:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = bool(row[name])
+    return rows
+
+
 def _select(
     conn: sa.Connection, table: str, shape: tuple[Any, ...], params: list[Any]
 ) -> list[dict[str, Any]]:
@@ -380,14 +401,22 @@ def _select(
     sql = _SELECTS.get(key)
     if sql is None:
         sql = _SELECTS[key] = _select_sql(conn.dialect, table, shape)
-    columns = _COLUMNS[table]
-    found = conn.exec_driver_sql(sql, tuple(params)).fetchall()
-    rows = [dict(zip(columns, row, strict=True)) for row in found]
-    for name in _BOOLEANS[table]:
-        for row in rows:
-            if row[name] is not None:
-                row[name] = bool(row[name])
-    return rows
+    return _as_facts(table, conn.exec_driver_sql(sql, tuple(params)).fetchall())
+
+
+def _shape_and_params(table: str, read: FactsRead) -> tuple[tuple[Any, ...], list[Any]]:
+    """The shape of one read (see :func:`_select_sql`) and its parameters, limit last."""
+    for column in read.where:
+        LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+    bounds = (read.after, read.upto, read.since_utc, read.until_utc)
+    shape = (
+        tuple((c, v is None) for c, v in read.where.items()),
+        *(b is not None for b in bounds),
+        read.newest_first,
+    )
+    params: list[Any] = [v for v in read.where.values() if v is not None]
+    params += [b for b in bounds if b is not None]
+    return shape, [*params, read.limit]
 
 
 def _ranked_rows(
@@ -479,21 +508,37 @@ class LineageStore:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
-        for column in where:
-            LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
-        shape = (
-            tuple((c, v is None) for c, v in where.items()),
-            after is not None,
-            upto is not None,
-            since_utc is not None,
-            until_utc is not None,
-            newest_first,
-        )
-        bounds = (after, upto, since_utc, until_utc)
-        params: list[Any] = [v for v in where.values() if v is not None]
-        params += [b for b in bounds if b is not None]
+        read = FactsRead(where, after, upto, since_utc, until_utc, newest_first, limit)
+        shape, params = _shape_and_params(table, read)
         with self._connection() as conn:
-            return _select(conn, table, shape, [*params, limit])
+            return _select(conn, table, shape, params)
+
+    def facts_each(self, table: str, reads: Sequence[FactsRead]) -> list[list[dict[str, Any]]]:
+        """:meth:`facts` of each of ``reads``: one statement per shape of read (``EACH``
+        reads at most), each read its own subquery with its own order and limit."""
+        out: list[list[dict[str, Any]]] = [[] for _ in reads]
+        shaped: dict[tuple[Any, ...], list[tuple[int, list[Any]]]] = {}
+        for number, read in enumerate(reads):
+            shape, params = _shape_and_params(table, read)
+            shaped.setdefault(shape, []).append((number, params))
+        with self._connection() as conn:
+            for shape, members in shaped.items():
+                for start in range(0, len(members), EACH):
+                    chunk = members[start : start + EACH]
+                    key = (conn.dialect.name, table, shape, len(chunk))
+                    sql = _SELECTS.get(key)
+                    if sql is None:
+                        sql = _SELECTS[key] = _each_sql(conn.dialect, table, shape, len(chunk))
+                    params = [p for _, read_params in chunk for p in read_params]
+                    found = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+                    for row, fact in zip(
+                        found, _as_facts(table, [r[1:] for r in found]), strict=True
+                    ):
+                        out[chunk[int(row[0])][0]].append(fact)
+        for read, rows in zip(reads, out, strict=True):
+            # A union keeps no order of its own: each read's rows in the order it asked.
+            rows.sort(key=lambda r: int(r["idx"]), reverse=read.newest_first)
+        return out
 
     def facts_in(
         self, table: str, column: str, values: Sequence[str], *, limit: int
