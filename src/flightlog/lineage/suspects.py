@@ -103,13 +103,16 @@ def _last_good(reader: LineageReader, fact: Fact, earlier: list[Fact]) -> dict[s
     return None
 
 
-def _load(reader: Prefetched, deployments: list[Fact]) -> None:
-    """Read the chains' starts, builds, tests, scans, approvals and pushes in bulk."""
-    artifacts = {d["artifact"] for d in deployments}
-    reader.load("deployments", "deployment", {d["deployment"] for d in deployments})
-    for table in ("builds", "test_runs", "scans", "approvals"):
+def _load(reader: Prefetched, shown: list[Fact], candidates: list[Fact]) -> None:
+    """Read in bulk what the chains of the ``shown`` deployments (suspects and the ones
+    before them) show: starts, builds, tests, scans, approvals, pushes; and what telling a
+    good rollback ``candidate`` asks: builds, tests, scans, pushes."""
+    reader.load("deployments", "deployment", {d["deployment"] for d in shown})
+    reader.load("approvals", "artifact", {d["artifact"] for d in shown})
+    artifacts = {d["artifact"] for d in shown + candidates}
+    for table in ("builds", "test_runs", "scans"):
         reader.load(table, "artifact", artifacts)
-    commits = {d["commit"] for d in deployments}
+    commits = {d["commit"] for d in shown + candidates}
     for artifact in artifacts:
         if artifact:
             commits.update(b["commit"] for b in reader.facts("builds", {"artifact": artifact}))
@@ -166,12 +169,11 @@ def suspects(
         check_name(reader, "environment", environment)  # deployments found name it already
     deployed = [f for f in found if f["status"] != "started"]
     earlier = _earlier_all(cached, deployed)
-    _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])
-    _load_pulls(
-        cached, [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
-    )
-    for fact in deployed:
-        previous = earlier[fact["idx"]][0] if earlier[fact["idx"]] else None
+    pairs = [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
+    shown = deployed + [p for _, p in pairs if p is not None]
+    _load(cached, shown, [e for f in deployed for e in earlier[f["idx"]]])
+    _load_pulls(cached, pairs)
+    for fact, previous in pairs:
         facts = chain(cached, fact, previous)
         age = (at - parse_timestamp(fact["time_utc"])) / window
         reasons: list[dict[str, Any]] = [
