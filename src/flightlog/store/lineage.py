@@ -38,7 +38,8 @@ EACH = 50  # reads of one shape asked in one statement (LineageStore.facts_each)
 # the word), goes on that way while the word looks common, and asks the GIN index for the
 # rest: see _newest_ranked.
 _ORDERED_FIRST = 8192  # entries read in index order first
-_ORDERED_MORE = 65_536  # most entries read on in index order for a common word
+_ORDERED_MORE = 262_144  # most entries read on in index order for a common word
+_MATCH_COST = 15  # entries read in index order for the cost of one match read from GIN
 # Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
 _WORD = re.compile(r"[\w][\w.-]*")
 
@@ -444,21 +445,25 @@ def _newest_ranked(conn: sa.Connection, query: str) -> list[tuple[int, float]]:
     """The newest ``RANKED`` PostgreSQL matches of ``query`` with their ``ts_rank``.
 
     The GIN index reads every match of a word from the table before any range or order
-    applies (~4 µs each; a commit title's words can be in 50,000 entries), while reading
-    entries in index order costs ~1 µs each whatever the word. So the newest
-    ``_ORDERED_FIRST`` entries are read in order; when what they held says the rest is
-    within ``_ORDERED_MORE`` entries more, those are read in order too; only then, for a
-    word that is rare among the newest entries, does the GIN index find the older ones.
+    applies, a table page each (~15 µs when not cached; a commit title's words can be in
+    50,000 entries), while reading entries in index order costs ~1 µs each whatever the
+    word. So the newest ``_ORDERED_FIRST`` entries are read in order. At the density of
+    matches seen there, reading on in order (up to twice the entries expected to hold the
+    rest, ``_ORDERED_MORE`` at most) is chosen when it costs less than the index reading
+    every older match (``_MATCH_COST`` entries each); the GIN index finds whatever is still
+    missing, at once for a word that is rare among the newest entries.
     """
     top = conn.execute(sa.text(f"SELECT max(idx) FROM {SEARCH_TABLE}")).scalar()  # noqa: S608
     high = int(top or 0)
     low = high - _ORDERED_FIRST
     found = _ranked_rows(conn, _IN_ORDER, q=query, low=low, high=high, m=RANKED)
     if len(found) < RANKED and low > 0 and found:
-        # At the density seen so far, the matches still wanted lie within this many entries.
+        # At the density seen so far: the entries holding the matches still wanted, and
+        # the older matches the index would read.
         needed = (RANKED - len(found)) * _ORDERED_FIRST / len(found)
-        if needed <= _ORDERED_MORE:
-            high, low = low, low - _ORDERED_MORE
+        older = len(found) * low / _ORDERED_FIRST
+        if needed <= min(_ORDERED_MORE, _MATCH_COST * older):
+            high, low = low, low - min(_ORDERED_MORE, int(2 * needed) + 1)
             found += _ranked_rows(
                 conn, _IN_ORDER, q=query, low=low, high=high, m=RANKED - len(found)
             )
