@@ -106,6 +106,30 @@ class TestPrefetched:
                 assert cached.facts_at("changes", some) == store.facts_at("changes", some)
 
 
+class TestListsOfValues:
+    def test_one_by_one_or_as_one_array_reads_the_same_rows(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Values bound one by one or as one array (PostgreSQL) read the same rows."""
+        with _reader(history) as store:
+            indices = [c["idx"] for c in store.facts("changes", {})]
+            shas = [c["key"] for c in store.facts("changes", {"kind": "commit"})]
+
+            def reads() -> tuple[Any, ...]:
+                return (
+                    store.refs_of(indices, ("system", "ticket")),
+                    store.facts_at("changes", indices),
+                    store.facts_in("changes", "key", shas, limit=1000),
+                    store.indices_with_any("commit", shas, limit=1000),
+                )
+
+            monkeypatch.setattr(lineage, "_ARRAY_FROM", 10**9)
+            plain = reads()
+            monkeypatch.setattr(lineage, "_ARRAY_FROM", 1)
+            assert reads() == plain
+            assert all(plain)
+
+
 class TestFactsEach:
     def test_each_read_equals_its_own_read(
         self, history: Flightlog, monkeypatch: pytest.MonkeyPatch

@@ -92,7 +92,14 @@ def pushes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> li
     read = pushes_read(reader, older, newer)
     if read is None:
         return []
-    (pushed,) = reader.facts_each("changes", [read])
+    pushed = reader.facts(
+        "changes",
+        read.where,
+        after=read.after,
+        upto=read.upto,
+        newest_first=read.newest_first,
+        limit=read.limit,
+    )
     pushed.reverse()
     return pushed
 

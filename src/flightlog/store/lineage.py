@@ -34,6 +34,7 @@ ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
 RANKED = 1000  # search ranks at most this many matches, the newest
 EACH = 50  # reads of one shape asked in one statement (LineageStore.facts_each)
+_ARRAY_FROM = 16  # values of a list from which PostgreSQL gets them as one array
 # PostgreSQL search reads the newest entries in index order first (a bounded cost whatever
 # the word), goes on that way while the word looks common, and asks the GIN index for the
 # rest: see _newest_ranked.
@@ -329,21 +330,26 @@ def _marker(dialect: sa.Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
-def _one_of(dialect: sa.Dialect, column: str, count: int) -> str:
-    """SQL: ``column`` equals one of ``count`` values, bound by :func:`_one_of_params`.
+def _as_array(dialect: sa.Dialect, count: int) -> bool:
+    """Whether ``count`` values are bound as one array (PostgreSQL, from ``_ARRAY_FROM``).
 
-    PostgreSQL takes them as one array, so the statement's text is the same whatever the
-    count: psycopg parses it once (it does not cache a statement of more than 50
-    parameters) and the server plans one array instead of a list of parameters.
+    A long list as one array keeps the statement's text the same whatever its length:
+    psycopg parses it once (it does not cache a statement of more than 50 parameters) and
+    the server plans one array; a short list costs less as plain parameters.
     """
-    if dialect.name == "postgresql":
-        return f"{column} = ANY(%s)"
-    return f"{column} IN ({', '.join('?' for _ in range(count))})"
+    return dialect.name == "postgresql" and count >= _ARRAY_FROM
+
+
+def _one_of(dialect: sa.Dialect, column: str, count: int) -> str:
+    """SQL: ``column`` equals one of ``count`` values, bound by :func:`_one_of_params`."""
+    if _as_array(dialect, count):
+        return f"{column} = ANY({_marker(dialect)})"
+    return f"{column} IN ({', '.join(_marker(dialect) for _ in range(count))})"
 
 
 def _one_of_params(dialect: sa.Dialect, values: Sequence[Any]) -> list[Any]:
     """The parameters of :func:`_one_of` for ``values``."""
-    return [list(values)] if dialect.name == "postgresql" else list(values)
+    return [list(values)] if _as_array(dialect, len(values)) else list(values)
 
 
 def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
