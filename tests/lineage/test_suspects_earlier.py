@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import cast
 
 import pytest
@@ -41,6 +42,19 @@ class TestEarlierAll:
             90: [rows.rows[7], rows.rows[6]],
         }
         assert rows.asked == [6, 2]  # the bulk read, then the second on its own
+
+
+class TestLoadedCandidates:
+    def test_candidates_read_in_bulk_or_one_by_one_answer_alike(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """However many rollback candidates are read in bulk, suspects answers the same."""
+        at = datetime(2026, 11, 9, 0, 12, tzinfo=UTC)
+        every = history.suspects("production", at=at, window_seconds=8 * 86400)
+        assert [s for s in every["suspects"] if s["rollback_to"]]
+        for loaded in (0, 1, suspects.EARLIER):
+            monkeypatch.setattr(suspects, "LOADED_CANDIDATES", loaded)
+            assert history.suspects("production", at=at, window_seconds=8 * 86400) == every
 
 
 class _Deployments:

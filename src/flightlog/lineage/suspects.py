@@ -32,6 +32,9 @@ POINTS = {
 }
 LARGE_CHANGE = 5  # commits
 EARLIER = 10  # earlier deployments looked at for the previous one and the last good one
+# Rollback candidates whose chains are read in bulk: the last good one is most often among
+# the first few; any later one asked for is read on its own.
+LOADED_CANDIDATES = 3
 
 
 def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
@@ -171,7 +174,8 @@ def suspects(
     earlier = _earlier_all(cached, deployed)
     pairs = [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
     shown = deployed + [p for _, p in pairs if p is not None]
-    _load(cached, shown, [e for f in deployed for e in earlier[f["idx"]]])
+    candidates = [e for f in deployed for e in earlier[f["idx"]][:LOADED_CANDIDATES]]
+    _load(cached, shown, candidates)
     _load_pulls(cached, pairs)
     for fact, previous in pairs:
         facts = chain(cached, fact, previous)
