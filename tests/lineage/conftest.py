@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,18 @@ def history(settings: Settings) -> Iterator[Flightlog]:
 def sqlite_history(sqlite_settings: Settings) -> Iterator[Flightlog]:
     """A ledger on SQLite holding the demo history."""
     fl = Flightlog.open(sqlite_settings)
+    record_history(fl)
+    yield fl
+    fl.close()
+
+
+@pytest.fixture
+def postgres_history(postgres_url: str, tmp_path: Path) -> Iterator[Flightlog]:
+    """A ledger on PostgreSQL holding the demo history."""
+    settings = Settings(
+        database_url=postgres_url, home=tmp_path / "home", origin="test.example/log"
+    )
+    fl = Flightlog.open(settings)
     record_history(fl)
     yield fl
     fl.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import pytest
+
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.lineage.prefetch import Prefetched
 from flightlog.service import Flightlog
+from flightlog.store import lineage
 from flightlog.store.lineage import LineageStore
 
 # (table, where, keyword arguments): the shapes of read the questions ask.
@@ -100,3 +104,89 @@ class TestPrefetched:
             cached.load_at("changes", stating)
             for some in (sorted(stating), sorted(stating)[:1], []):
                 assert cached.facts_at("changes", some) == store.facts_at("changes", some)
+
+
+class TestListsOfValues:
+    def test_one_by_one_or_as_one_array_reads_the_same_rows(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Values bound one by one or as one array (PostgreSQL) read the same rows."""
+        with _reader(history) as store:
+            indices = [c["idx"] for c in store.facts("changes", {})]
+            shas = [c["key"] for c in store.facts("changes", {"kind": "commit"})]
+
+            def reads() -> tuple[Any, ...]:
+                return (
+                    store.refs_of(indices, ("system", "ticket")),
+                    store.facts_at("changes", indices),
+                    store.facts_in("changes", "key", shas, limit=1000),
+                    store.indices_with_any("commit", shas, limit=1000),
+                )
+
+            # Statements are built once per shape: each setting starts from none built.
+            monkeypatch.setattr(lineage, "_ARRAY_FROM", 10**9)
+            monkeypatch.setattr(lineage, "_SELECTS", {})
+            plain = reads()
+            monkeypatch.setattr(lineage, "_ARRAY_FROM", 1)
+            monkeypatch.setattr(lineage, "_SELECTS", {})
+            assert reads() == plain
+            assert all(plain)
+
+
+class TestFactsEach:
+    def test_each_read_equals_its_own_read(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Many reads of several shapes at once, split into statements: each read's rows."""
+        monkeypatch.setattr(lineage, "EACH", 3)  # several statements per shape
+        reads = [_read(where, kwargs) for _, where, kwargs in READS] * 2
+        tables = [table for table, _, _ in READS] * 2
+        with _reader(history) as store:
+            alone = [
+                store.facts(t, r.where, **_kwargs(r)) for t, r in zip(tables, reads, strict=True)
+            ]
+            assert sum(map(bool, alone)) > 10
+            for table in ("deployments", "changes"):
+                mine = [r for t, r in zip(tables, reads, strict=True) if t == table]
+                want = [a for t, a in zip(tables, alone, strict=True) if t == table]
+                assert store.facts_each(table, mine) == want
+            assert store.facts_each("deployments", []) == []
+
+    def test_prefetched_asks_the_store_once_for_what_it_lacks(self, history: Flightlog) -> None:
+        """Loaded values answer from memory; the rest are asked together, then remembered."""
+        reads = [_read(where, kwargs) for table, where, kwargs in READS if table == "deployments"]
+        with _reader(history) as store:
+            want = store.facts_each("deployments", reads)
+            counted = _Counting(store)
+            cached = Prefetched(cast(LineageReader, counted))
+            cached.load("deployments", "service", ["web"])
+            assert cached.facts_each("deployments", reads) == want
+            asked = len(counted.asked)
+            assert 0 < asked < len(reads)  # the web read came from the loaded rows
+            for read, rows in zip(reads, want, strict=True):
+                assert cached.facts("deployments", read.where, **_kwargs(read)) == rows
+            assert cached.facts_each("deployments", reads) == want
+            assert len(counted.asked) == asked
+
+
+def _read(where: dict[str, str | None], kwargs: dict[str, Any]) -> FactsRead:
+    return FactsRead(where, **kwargs)
+
+
+def _kwargs(read: FactsRead) -> dict[str, Any]:
+    return {k: v for k, v in vars(read).items() if k != "where"}
+
+
+class _Counting:
+    """A store that notes each read it is asked for through facts_each."""
+
+    def __init__(self, store: LineageStore) -> None:
+        self.store = store
+        self.asked: list[FactsRead] = []
+
+    def facts_each(self, table: str, reads: list[FactsRead]) -> list[list[Fact]]:
+        self.asked.extend(reads)
+        return self.store.facts_each(table, reads)
+
+    def facts_in(self, table: str, column: str, values: list[str], *, limit: int) -> Any:
+        return self.store.facts_in(table, column, values, limit=limit)

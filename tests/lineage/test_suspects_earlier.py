@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import cast
 
 import pytest
 
 from flightlog.lineage import suspects
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.service import Flightlog
 from flightlog.store.lineage import LineageStore
 
@@ -43,6 +44,19 @@ class TestEarlierAll:
         assert rows.asked == [6, 2]  # the bulk read, then the second on its own
 
 
+class TestLoadedCandidates:
+    def test_candidates_read_in_bulk_or_one_by_one_answer_alike(
+        self, history: Flightlog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """However many rollback candidates are read in bulk, suspects answers the same."""
+        at = datetime(2026, 11, 9, 0, 12, tzinfo=UTC)
+        every = history.suspects("production", at=at, window_seconds=8 * 86400)
+        assert [s for s in every["suspects"] if s["rollback_to"]]
+        for loaded in (0, 1, suspects.EARLIER):
+            monkeypatch.setattr(suspects, "LOADED_CANDIDATES", loaded)
+            assert history.suspects("production", at=at, window_seconds=8 * 86400) == every
+
+
 class _Deployments:
     """Deployments in memory, read as the store reads them (``upto``, newest first, limit)."""
 
@@ -66,3 +80,9 @@ class _Deployments:
             if all(r[k] == v for k, v in where.items()) and (upto is None or r["idx"] <= upto)
         ]
         return (found[::-1] if newest_first else found)[:limit]
+
+    def facts_each(self, table: str, reads: list[FactsRead]) -> list[list[Fact]]:
+        return [
+            self.facts(table, r.where, upto=r.upto, newest_first=r.newest_first, limit=r.limit)
+            for r in reads
+        ]

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Fact = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FactsRead:
+    """The arguments of one :meth:`LineageReader.facts` read, to ask several at once."""
+
+    where: Mapping[str, str | None]
+    after: int | None = None
+    upto: int | None = None
+    since_utc: str | None = None
+    until_utc: str | None = None
+    newest_first: bool = False
+    limit: int = 200
 
 
 class LineageReader(Protocol):
@@ -24,6 +38,10 @@ class LineageReader(Protocol):
         limit: int = 200,
     ) -> list[Fact]:
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
+        ...
+
+    def facts_each(self, table: str, reads: Sequence[FactsRead]) -> list[list[Fact]]:
+        """:meth:`facts` of each of ``reads``, in as few round trips as the store can."""
         ...
 
     def facts_in(

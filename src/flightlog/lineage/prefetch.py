@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 
 __all__ = ["LOAD_LIMIT", "Prefetched"]
 
@@ -23,6 +23,12 @@ LOAD_LIMIT = 20_000
 
 def _matches(row: Fact, where: Mapping[str, str | None]) -> bool:
     return all(row[c] is None if v is None else row[c] == v for c, v in where.items())
+
+
+def _key(table: str, read: FactsRead) -> tuple[Any, ...]:
+    """What a read is remembered by: its table and every argument."""
+    bounds = (read.after, read.upto, read.since_utc, read.until_utc, read.newest_first)
+    return (table, tuple(sorted(read.where.items())), *bounds, read.limit)
 
 
 class Prefetched:
@@ -64,43 +70,46 @@ class Prefetched:
         limit: int = 200,
     ) -> list[Fact]:
         """As :meth:`LineageReader.facts`, from loaded rows when a loaded value is asked for."""
-        if since_utc is None and until_utc is None:
-            for column, value in where.items():
-                rows = self._loaded.get((table, column), {}).get(value) if value else None
-                if rows is None:
-                    continue
-                found = [
-                    r
-                    for r in rows
-                    if _matches(r, where)
-                    and (after is None or r["idx"] > after)
-                    and (upto is None or r["idx"] <= upto)
-                ]
-                if newest_first:
-                    found.reverse()
-                return [dict(r) for r in found[:limit]]
-        key = (
-            table,
-            tuple(sorted(where.items())),
-            after,
-            upto,
-            since_utc,
-            until_utc,
-            newest_first,
-            limit,
-        )
-        if key not in self._facts:
-            self._facts[key] = self.reader.facts(
-                table,
-                where,
-                after=after,
-                upto=upto,
-                since_utc=since_utc,
-                until_utc=until_utc,
-                newest_first=newest_first,
-                limit=limit,
-            )
-        return [dict(r) for r in self._facts[key]]
+        read = FactsRead(where, after, upto, since_utc, until_utc, newest_first, limit)
+        return self.facts_each(table, [read])[0]
+
+    def facts_each(self, table: str, reads: Sequence[FactsRead]) -> list[list[Fact]]:
+        """As :meth:`LineageReader.facts_each`: the reads neither loaded nor asked before go
+        to the store together, and are remembered."""
+        keys = [_key(table, read) for read in reads]
+        loaded = [self._from_loaded(table, read) for read in reads]
+        missing = {
+            key: read
+            for key, read, rows in zip(keys, reads, loaded, strict=True)
+            if rows is None and key not in self._facts
+        }
+        if missing:
+            found = self.reader.facts_each(table, list(missing.values()))
+            self._facts.update(zip(missing, found, strict=True))
+        return [
+            [dict(r) for r in (self._facts[key] if rows is None else rows)]
+            for key, rows in zip(keys, loaded, strict=True)
+        ]
+
+    def _from_loaded(self, table: str, read: FactsRead) -> list[Fact] | None:
+        """The answer to ``read`` from the rows of a loaded value it asks for, if any."""
+        if read.since_utc is not None or read.until_utc is not None:
+            return None
+        for column, value in read.where.items():
+            rows = self._loaded.get((table, column), {}).get(value) if value else None
+            if rows is None:
+                continue
+            found = [
+                r
+                for r in rows
+                if _matches(r, read.where)
+                and (read.after is None or r["idx"] > read.after)
+                and (read.upto is None or r["idx"] <= read.upto)
+            ]
+            if read.newest_first:
+                found.reverse()
+            return found[: read.limit]
+        return None
 
     def facts_in(
         self, table: str, column: str, values: Sequence[str], *, limit: int

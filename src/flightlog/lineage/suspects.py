@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.lineage.prefetch import Prefetched
 from flightlog.lineage.resolve import check_name, check_target
 from flightlog.lineage.trace import _commit_of as commit_of
-from flightlog.lineage.trace import chain, pushes_between, summary_of
+from flightlog.lineage.trace import chain, pushes_between, pushes_read, summary_of
 from flightlog.timestamps import format_timestamp, parse_timestamp
 
 __all__ = ["suspects"]
@@ -32,6 +32,9 @@ POINTS = {
 }
 LARGE_CHANGE = 5  # commits
 EARLIER = 10  # earlier deployments looked at for the previous one and the last good one
+# Rollback candidates whose chains are read in bulk: the last good one is most often among
+# the first few; any later one asked for is read on its own.
+LOADED_CANDIDATES = 3
 
 
 def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
@@ -46,7 +49,7 @@ def _earlier(reader: LineageReader, fact: Fact) -> list[Fact]:
 
 
 def _earlier_all(reader: LineageReader, deployed: list[Fact]) -> dict[int, list[Fact]]:
-    """:func:`_earlier` of every deployment, one read per service and place where it can be.
+    """:func:`_earlier` of every deployment: one read per service and place, all at once.
 
     The newest successes before the latest deployment of a service and place hold, for
     each of its deployments, a prefix of the successes before it: where that prefix has
@@ -56,19 +59,21 @@ def _earlier_all(reader: LineageReader, deployed: list[Fact]) -> dict[int, list[
     groups: dict[tuple[str, str], list[Fact]] = {}
     for fact in deployed:
         groups.setdefault((fact["environment"], fact["service"]), []).append(fact)
-    out: dict[int, list[Fact]] = {}
-    for (environment, service), facts in groups.items():
-        limit = min(200, EARLIER + 2 * len(facts))
-        rows = reader.facts(
-            "deployments",
+    reads = [
+        FactsRead(
             {"environment": environment, "service": service, "status": "success"},
             upto=max(f["idx"] for f in facts) - 1,
             newest_first=True,
-            limit=limit,
+            limit=min(200, EARLIER + 2 * len(facts)),
         )
+        for (environment, service), facts in groups.items()
+    ]
+    out: dict[int, list[Fact]] = {}
+    found = reader.facts_each("deployments", reads)
+    for facts, read, rows in zip(groups.values(), reads, found, strict=True):
         for fact in facts:
             below = [r for r in rows if r["idx"] < fact["idx"]]
-            whole = len(below) >= EARLIER or len(rows) < limit
+            whole = len(below) >= EARLIER or len(rows) < read.limit
             out[fact["idx"]] = below[:EARLIER] if whole else _earlier(reader, fact)
     return out
 
@@ -101,13 +106,16 @@ def _last_good(reader: LineageReader, fact: Fact, earlier: list[Fact]) -> dict[s
     return None
 
 
-def _load(reader: Prefetched, deployments: list[Fact]) -> None:
-    """Read the chains' starts, builds, tests, scans, approvals and pushes in bulk."""
-    artifacts = {d["artifact"] for d in deployments}
-    reader.load("deployments", "deployment", {d["deployment"] for d in deployments})
-    for table in ("builds", "test_runs", "scans", "approvals"):
+def _load(reader: Prefetched, shown: list[Fact], candidates: list[Fact]) -> None:
+    """Read in bulk what the chains of the ``shown`` deployments (suspects and the ones
+    before them) show: starts, builds, tests, scans, approvals, pushes; and what telling a
+    good rollback ``candidate`` asks: builds, tests, scans, pushes."""
+    reader.load("deployments", "deployment", {d["deployment"] for d in shown})
+    reader.load("approvals", "artifact", {d["artifact"] for d in shown})
+    artifacts = {d["artifact"] for d in shown + candidates}
+    for table in ("builds", "test_runs", "scans"):
         reader.load(table, "artifact", artifacts)
-    commits = {d["commit"] for d in deployments}
+    commits = {d["commit"] for d in shown + candidates}
     for artifact in artifacts:
         if artifact:
             commits.update(b["commit"] for b in reader.facts("builds", {"artifact": artifact}))
@@ -116,7 +124,10 @@ def _load(reader: Prefetched, deployments: list[Fact]) -> None:
 
 
 def _load_pulls(reader: Prefetched, pairs: list[tuple[Fact, Fact | None]]) -> None:
-    """Read the pull requests of every carried commit, and the refs they show, in bulk."""
+    """Read the pushes each deployment carries, the pull requests of their commits, and
+    the refs they show, in bulk."""
+    reads = [pushes_read(reader, previous, fact) for fact, previous in pairs]
+    reader.facts_each("changes", [r for r in reads if r is not None])
     pushes = [p for fact, previous in pairs for p in pushes_between(reader, previous, fact)]
     shas = {p["key"] for p in pushes}
     reader.load_with("commit", shas)
@@ -161,12 +172,12 @@ def suspects(
         check_name(reader, "environment", environment)  # deployments found name it already
     deployed = [f for f in found if f["status"] != "started"]
     earlier = _earlier_all(cached, deployed)
-    _load(cached, deployed + [e for f in deployed for e in earlier[f["idx"]]])
-    _load_pulls(
-        cached, [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
-    )
-    for fact in deployed:
-        previous = earlier[fact["idx"]][0] if earlier[fact["idx"]] else None
+    pairs = [(f, earlier[f["idx"]][0] if earlier[f["idx"]] else None) for f in deployed]
+    shown = deployed + [p for _, p in pairs if p is not None]
+    candidates = [e for f in deployed for e in earlier[f["idx"]][:LOADED_CANDIDATES]]
+    _load(cached, shown, candidates)
+    _load_pulls(cached, pairs)
+    for fact, previous in pairs:
         facts = chain(cached, fact, previous)
         age = (at - parse_timestamp(fact["time_utc"])) / window
         reasons: list[dict[str, Any]] = [

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flightlog.errors import UnknownName
-from flightlog.lineage.port import Fact, LineageReader
+from flightlog.lineage.port import Fact, FactsRead, LineageReader
 from flightlog.lineage.resolve import (
     check_target,
     deployment_named,
@@ -71,20 +71,34 @@ def _commit_of(reader: LineageReader, deployment: Fact | None) -> tuple[str | No
     return commit, pushes[0] if pushes else None
 
 
-def pushes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[Fact]:
-    """The pushes of the commits ``newer`` carries that ``older`` did not, in ledger order."""
+def pushes_read(reader: LineageReader, older: Fact | None, newer: Fact) -> FactsRead | None:
+    """The read of ``changes`` that :func:`pushes_between` asks (None: no push to ask for)."""
     _, head = _commit_of(reader, newer)
     if head is None:
-        return []
+        return None
     _, base = _commit_of(reader, older)
     after = base["idx"] if base is not None and base["repo"] == head["repo"] else None
-    pushed = reader.facts(
-        "changes",
+    return FactsRead(
         {"kind": "commit", "repo": head["repo"]},
         after=after,
         upto=head["idx"],
         newest_first=True,
         limit=500 if after is not None else 50,
+    )
+
+
+def pushes_between(reader: LineageReader, older: Fact | None, newer: Fact) -> list[Fact]:
+    """The pushes of the commits ``newer`` carries that ``older`` did not, in ledger order."""
+    read = pushes_read(reader, older, newer)
+    if read is None:
+        return []
+    pushed = reader.facts(
+        "changes",
+        read.where,
+        after=read.after,
+        upto=read.upto,
+        newest_first=read.newest_first,
+        limit=read.limit,
     )
     pushed.reverse()
     return pushed

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flightlog.events.refs import extract_refs
+from flightlog.lineage.port import FactsRead
 from flightlog.lineage.projection import TABLES, project_event, search_text
 from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
@@ -32,7 +33,14 @@ __all__ = [
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
 REBUILD_CHUNK = 2000
 RANKED = 1000  # search ranks at most this many matches, the newest
-_FIRST_SPAN = 65_536  # entries a PostgreSQL search looks among first
+EACH = 50  # reads of one shape asked in one statement (LineageStore.facts_each)
+_ARRAY_FROM = 16  # values of a list from which PostgreSQL gets them as one array
+# PostgreSQL search reads the newest entries in index order first (a bounded cost whatever
+# the word), goes on that way while the word looks common, and asks the GIN index for the
+# rest: see _newest_ranked.
+_ORDERED_FIRST = 8192  # entries read in index order first
+_ORDERED_MORE = 262_144  # most entries read on in index order for a common word
+_MATCH_COST = 15  # entries read in index order for the cost of one match read from GIN
 # Search words: letters, digits and the joiners of ids (CVE-2026-1, PAY-12, a.b_c).
 _WORD = re.compile(r"[\w][\w.-]*")
 
@@ -322,6 +330,28 @@ def _marker(dialect: sa.Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
+def _as_array(dialect: sa.Dialect, count: int) -> bool:
+    """Whether ``count`` values are bound as one array (PostgreSQL, from ``_ARRAY_FROM``).
+
+    A long list as one array keeps the statement's text the same whatever its length:
+    psycopg parses it once (it does not cache a statement of more than 50 parameters) and
+    the server plans one array; a short list costs less as plain parameters.
+    """
+    return dialect.name == "postgresql" and count >= _ARRAY_FROM
+
+
+def _one_of(dialect: sa.Dialect, column: str, count: int) -> str:
+    """SQL: ``column`` equals one of ``count`` values, bound by :func:`_one_of_params`."""
+    if _as_array(dialect, count):
+        return f"{column} = ANY({_marker(dialect)})"
+    return f"{column} IN ({', '.join(_marker(dialect) for _ in range(count))})"
+
+
+def _one_of_params(dialect: sa.Dialect, values: Sequence[Any]) -> list[Any]:
+    """The parameters of :func:`_one_of` for ``values``."""
+    return [list(values)] if _as_array(dialect, len(values)) else list(values)
+
+
 def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     """The SELECT of one shape of read: ``(where, after?, upto?, since?, until?, newest)``
     with ``where`` as ``(column, is None)`` pairs, or ``(column, n)`` for ``column IN``
@@ -330,7 +360,7 @@ def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     marker = _marker(dialect)
     conds: list[str] = []
     if isinstance(shape[1], int) and not isinstance(shape[1], bool):
-        conds.append(f"{quote(shape[0])} IN ({', '.join(marker for _ in range(shape[1]))})")
+        conds.append(_one_of(dialect, quote(shape[0]), shape[1]))
         order = ""
     else:
         where, after, upto, since, until, newest = shape
@@ -351,6 +381,25 @@ def _select_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...]) -> str:
     return f"SELECT {columns} FROM {table}{where_sql}{order} LIMIT {marker}"  # noqa: S608
 
 
+def _each_sql(dialect: sa.Dialect, table: str, shape: tuple[Any, ...], count: int) -> str:
+    """``count`` reads of one shape in one statement, each row led by its read's number."""
+    one = _select_sql(dialect, table, shape)
+    # Only numbers and the SQL of _select_sql are spliced; values are bound.
+    parts = (f"SELECT {n}, s{n}.* FROM ({one}) s{n}" for n in range(count))  # noqa: S608
+    return " UNION ALL ".join(parts)
+
+
+def _as_facts(table: str, found: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of ``table`` (in column order) as dicts, booleans as booleans."""
+    columns = _COLUMNS[table]
+    rows = [dict(zip(columns, row, strict=True)) for row in found]
+    for name in _BOOLEANS[table]:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = bool(row[name])
+    return rows
+
+
 def _select(
     conn: sa.Connection, table: str, shape: tuple[Any, ...], params: list[Any]
 ) -> list[dict[str, Any]]:
@@ -359,38 +408,74 @@ def _select(
     sql = _SELECTS.get(key)
     if sql is None:
         sql = _SELECTS[key] = _select_sql(conn.dialect, table, shape)
-    columns = _COLUMNS[table]
-    rows = [
-        dict(zip(columns, row, strict=True)) for row in conn.exec_driver_sql(sql, tuple(params))
-    ]
-    for name in _BOOLEANS[table]:
-        for row in rows:
-            if row[name] is not None:
-                row[name] = bool(row[name])
-    return rows
+    return _as_facts(table, conn.exec_driver_sql(sql, tuple(params)).fetchall())
+
+
+def _shape_and_params(table: str, read: FactsRead) -> tuple[tuple[Any, ...], list[Any]]:
+    """The shape of one read (see :func:`_select_sql`) and its parameters, limit last."""
+    for column in read.where:
+        LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
+    bounds = (read.after, read.upto, read.since_utc, read.until_utc)
+    shape = (
+        tuple((c, v is None) for c, v in read.where.items()),
+        *(b is not None for b in bounds),
+        read.newest_first,
+    )
+    params: list[Any] = [v for v in read.where.values() if v is not None]
+    params += [b for b in bounds if b is not None]
+    return shape, [*params, read.limit]
+
+
+def _ranked_rows(
+    conn: sa.Connection, stmt: sa.TextClause, **params: Any
+) -> list[tuple[int, float]]:
+    return [(int(i), float(r)) for i, r in conn.execute(stmt, params)]
+
+
+# The newest matches among the entries in (low, high], read through the primary key in
+# index order: OFFSET 0 keeps the word's condition out of the subquery, so PostgreSQL
+# cannot trade the ordered range read for the GIN index and its estimate of the word.
+_IN_ORDER = sa.text(
+    "SELECT idx, ts_rank(tsv, q) FROM (SELECT idx, tsv FROM "  # noqa: S608 - fixed name
+    f"{SEARCH_TABLE} WHERE idx > :low AND idx <= :high ORDER BY idx DESC OFFSET 0) s, "
+    "to_tsquery('simple', :q) q WHERE tsv @@ q ORDER BY idx DESC LIMIT :m"
+)
+# The newest matches at or below ``high``, from the GIN index.
+_FROM_INDEX = sa.text(
+    f"SELECT idx, ts_rank(tsv, to_tsquery('simple', :q)) FROM {SEARCH_TABLE} "  # noqa: S608
+    "WHERE tsv @@ to_tsquery('simple', :q) AND idx <= :high ORDER BY idx DESC LIMIT :m"
+)
 
 
 def _newest_ranked(conn: sa.Connection, query: str) -> list[tuple[int, float]]:
     """The newest ``RANKED`` PostgreSQL matches of ``query`` with their ``ts_rank``.
 
-    Looked for among the newest entries first, then four times as many, and so on: the
-    GIN index and the index range together read only the matches of that range, where
-    ordering every match of a common word by index would read them all.
+    The GIN index reads every match of a word from the table before any range or order
+    applies, a table page each (~15 µs when not cached; a commit title's words can be in
+    50,000 entries), while reading entries in index order costs ~1 µs each whatever the
+    word. So the newest ``_ORDERED_FIRST`` entries are read in order. At the density of
+    matches seen there, reading on in order (up to twice the entries expected to hold the
+    rest, ``_ORDERED_MORE`` at most) is chosen when it costs less than the index reading
+    every older match (``_MATCH_COST`` entries each); the GIN index finds whatever is still
+    missing, at once for a word that is rare among the newest entries.
     """
-    stmt = sa.text(
-        f"SELECT idx, ts_rank(tsv, to_tsquery('simple', :q)) FROM {SEARCH_TABLE} "  # noqa: S608
-        "WHERE tsv @@ to_tsquery('simple', :q) AND idx >= :low ORDER BY idx DESC LIMIT :m"
-    )
     top = conn.execute(sa.text(f"SELECT max(idx) FROM {SEARCH_TABLE}")).scalar()  # noqa: S608
-    span = _FIRST_SPAN
-    while True:
-        low = int(top or 0) - span
-        found = [
-            (int(i), float(r)) for i, r in conn.execute(stmt, {"q": query, "low": low, "m": RANKED})
-        ]
-        if len(found) >= RANKED or low <= 0:
-            return found
-        span *= 4
+    high = int(top or 0)
+    low = high - _ORDERED_FIRST
+    found = _ranked_rows(conn, _IN_ORDER, q=query, low=low, high=high, m=RANKED)
+    if len(found) < RANKED and low > 0 and found:
+        # At the density seen so far: the entries holding the matches still wanted, and
+        # the older matches the index would read.
+        needed = (RANKED - len(found)) * _ORDERED_FIRST / len(found)
+        older = len(found) * low / _ORDERED_FIRST
+        if needed <= min(_ORDERED_MORE, _MATCH_COST * older):
+            high, low = low, low - min(_ORDERED_MORE, int(2 * needed) + 1)
+            found += _ranked_rows(
+                conn, _IN_ORDER, q=query, low=low, high=high, m=RANKED - len(found)
+            )
+    if len(found) < RANKED and low > 0:
+        found += _ranked_rows(conn, _FROM_INDEX, q=query, high=low, m=RANKED - len(found))
+    return found
 
 
 class LineageStore:
@@ -434,21 +519,37 @@ class LineageStore:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Rows of ``table`` whose columns equal ``where`` (None: IS NULL), by ledger index."""
-        for column in where:
-            LINEAGE_TABLES[table].c[column]  # an unknown name fails here, not in SQL
-        shape = (
-            tuple((c, v is None) for c, v in where.items()),
-            after is not None,
-            upto is not None,
-            since_utc is not None,
-            until_utc is not None,
-            newest_first,
-        )
-        bounds = (after, upto, since_utc, until_utc)
-        params: list[Any] = [v for v in where.values() if v is not None]
-        params += [b for b in bounds if b is not None]
+        read = FactsRead(where, after, upto, since_utc, until_utc, newest_first, limit)
+        shape, params = _shape_and_params(table, read)
         with self._connection() as conn:
-            return _select(conn, table, shape, [*params, limit])
+            return _select(conn, table, shape, params)
+
+    def facts_each(self, table: str, reads: Sequence[FactsRead]) -> list[list[dict[str, Any]]]:
+        """:meth:`facts` of each of ``reads``: one statement per shape of read (``EACH``
+        reads at most), each read its own subquery with its own order and limit."""
+        out: list[list[dict[str, Any]]] = [[] for _ in reads]
+        shaped: dict[tuple[Any, ...], list[tuple[int, list[Any]]]] = {}
+        for number, read in enumerate(reads):
+            shape, params = _shape_and_params(table, read)
+            shaped.setdefault(shape, []).append((number, params))
+        with self._connection() as conn:
+            for shape, members in shaped.items():
+                for start in range(0, len(members), EACH):
+                    chunk = members[start : start + EACH]
+                    key = (conn.dialect.name, table, shape, len(chunk))
+                    sql = _SELECTS.get(key)
+                    if sql is None:
+                        sql = _SELECTS[key] = _each_sql(conn.dialect, table, shape, len(chunk))
+                    params = [p for _, read_params in chunk for p in read_params]
+                    found = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+                    for row, fact in zip(
+                        found, _as_facts(table, [r[1:] for r in found]), strict=True
+                    ):
+                        out[chunk[int(row[0])][0]].append(fact)
+        for read, rows in zip(reads, out, strict=True):
+            # A union keeps no order of its own: each read's rows in the order it asked.
+            rows.sort(key=lambda r: int(r["idx"]), reverse=read.newest_first)
+        return out
 
     def facts_in(
         self, table: str, column: str, values: Sequence[str], *, limit: int
@@ -464,7 +565,8 @@ class LineageStore:
             for start in range(0, len(values), reads.IN_CHUNK):
                 chunk = list(values[start : start + reads.IN_CHUNK])
                 shape = (column, len(chunk))
-                out.extend(_select(conn, table, shape, [*chunk, limit + 1 - len(out)]))
+                params = _one_of_params(conn.dialect, chunk)
+                out.extend(_select(conn, table, shape, [*params, limit + 1 - len(out)]))
                 if len(out) > limit:
                     return None
         return sorted(out, key=lambda r: int(r["idx"]))
@@ -475,7 +577,8 @@ class LineageStore:
         with self._connection() as conn:
             for start in range(0, len(indices), reads.IN_CHUNK):
                 chunk = list(indices[start : start + reads.IN_CHUNK])
-                out.extend(_select(conn, table, ("idx", len(chunk)), [*chunk, _NO_LIMIT]))
+                params = _one_of_params(conn.dialect, chunk)
+                out.extend(_select(conn, table, ("idx", len(chunk)), [*params, _NO_LIMIT]))
         return sorted(out, key=lambda r: int(r["idx"]))
 
     def refs_of(
@@ -484,17 +587,20 @@ class LineageStore:
         """The refs of several entries (only those of ``kinds`` when given)."""
         out: dict[int, list[tuple[str, str]]] = {i: [] for i in indices}
         with self._connection() as conn:
-            marker = _marker(conn.dialect)
+            dialect = conn.dialect
             # ``kind || ''``: found through the entries' index, never by scanning a kind's refs.
-            only = f" AND kind || '' IN ({', '.join(marker for _ in kinds)})" if kinds else ""
+            only = " AND " + _one_of(dialect, "kind || ''", len(kinds)) if kinds else ""
             for start in range(0, len(indices), reads.IN_CHUNK):
-                chunk = tuple(indices[start : start + reads.IN_CHUNK])
+                chunk = indices[start : start + reads.IN_CHUNK]
                 sql = (
                     "SELECT idx, kind, value FROM refs "  # noqa: S608 - only markers spliced
-                    f"WHERE idx IN ({', '.join(marker for _ in chunk)}){only} "
+                    f"WHERE {_one_of(dialect, 'idx', len(chunk))}{only} "
                     "ORDER BY idx, kind, value"
                 )
-                for idx, kind, value in conn.exec_driver_sql(sql, (*chunk, *(kinds or ()))):
+                params = _one_of_params(dialect, chunk)
+                if kinds:
+                    params += _one_of_params(dialect, kinds)
+                for idx, kind, value in conn.exec_driver_sql(sql, tuple(params)).fetchall():
                     out[int(idx)].append((kind, value))
         return out
 
@@ -507,12 +613,14 @@ class LineageStore:
         with self._connection() as conn:
             m = _marker(conn.dialect)
             for start in range(0, len(values), reads.IN_CHUNK):
-                chunk = tuple(values[start : start + reads.IN_CHUNK])
+                chunk = values[start : start + reads.IN_CHUNK]
                 sql = (
                     "SELECT value, idx FROM refs "  # noqa: S608 - only markers spliced
-                    f"WHERE kind = {m} AND value IN ({', '.join(m for _ in chunk)}) LIMIT {m}"
+                    f"WHERE kind = {m} AND {_one_of(conn.dialect, 'value', len(chunk))} "
+                    f"LIMIT {m}"
                 )
-                rows = conn.exec_driver_sql(sql, (kind, *chunk, limit + 1 - len(out)))
+                params = (kind, *_one_of_params(conn.dialect, chunk), limit + 1 - len(out))
+                rows = conn.exec_driver_sql(sql, params).fetchall()
                 out.extend((str(v), int(i)) for v, i in rows)
                 if len(out) > limit:
                     return None
