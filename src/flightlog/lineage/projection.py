@@ -291,7 +291,7 @@ def _worst(findings: Any) -> str | None:
                 worst.append(
                     f"{_str(finding.get('id')) or '?'} ({_str(finding.get('severity')) or '?'})"
                 )
-                if len(worst) == 3:  # noqa: PLR2004 - the worst three
+                if len(worst) == 3:
                     break
     return ", ".join(worst) or None
 
@@ -375,11 +375,10 @@ def project_event(
     tickets = [value for kind, value in refs if kind == "ticket"]
     rows: list[Row] = []
     parts = str(_obj(event.get("context")).get("type") or "").split(".", 4)
-    build = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None  # noqa: PLR2004 - 4 parts
+    build = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None
     if build is not None:
-        first: dict[str, str] = {}
-        for kind, value in refs:
-            first.setdefault(kind, value)
+        # The first ref of each kind: later pairs overwrite earlier ones, so read backwards.
+        first = dict(reversed(refs))
         row = build(_Event(event, parts[3], first, index, time_utc))
         if row is not None:
             rows.append(row)
@@ -422,8 +421,13 @@ def search_text(event: Mapping[str, Any], refs: Sequence[tuple[str, str]]) -> st
     if content is not None:
         content = _obj(content)
         words += [content.get(key) for key in _CONTENT_WORDS]
-        words += [_obj(content.get(key)).get("name") for key in _CONTENT_NAMES]
-        _items(words, content.get("findings"), _FINDING_WORDS)
+        for key in _CONTENT_NAMES:
+            named = content.get(key)
+            if named is not None:
+                words.append(_obj(named).get("name"))
+        findings = content.get("findings")
+        if findings is not None:
+            _items(words, findings, _FINDING_WORDS)
     custom = event.get("customData")
     if custom is not None:
         custom = _obj(custom)
@@ -433,5 +437,7 @@ def search_text(event: Mapping[str, Any], refs: Sequence[tuple[str, str]]) -> st
             details.get("reviewBody"),
             _obj(custom.get("incident")).get("title"),
         )
-        _items(words, _obj(custom.get("testResults")).get("failed"), _FAILED_TEST_WORDS)
+        results = custom.get("testResults")
+        if results is not None:
+            _items(words, _obj(results).get("failed"), _FAILED_TEST_WORDS)
     return "\n".join(dict.fromkeys([w for w in words if isinstance(w, str)]))[:_MAX_SEARCH_TEXT]

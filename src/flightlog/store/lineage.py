@@ -27,6 +27,7 @@ __all__ = [
     "lineage_metadata",
     "project_lineage",
     "rebuild_lineage",
+    "write_rows",
 ]
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
@@ -231,7 +232,7 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: Sequence[str]) -> str:
         else:
             marker = _marker(dialect)
             sql = f"INSERT INTO {table} ({listed}) VALUES ({', '.join(marker for _ in columns)})"  # noqa: S608
-        sql = _INSERTS[key] = sql
+        _INSERTS[key] = sql
     return sql
 
 
@@ -247,7 +248,7 @@ def _insert(
             for row in rows:
                 copy.write_row(row)
         return
-    conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, rows)
 
 
 def _delete_index(conn: sa.Connection, index: int) -> None:
@@ -260,21 +261,14 @@ def _delete_index(conn: sa.Connection, index: int) -> None:
 
 # One projected entry: (index, time_utc, event type, event, refs).
 Item = tuple[int, str, str, Mapping[str, Any], Sequence[tuple[str, str]]]
+# The rows of several entries: per table, tuples in column order; search documents.
+Rows = tuple[dict[str, list[tuple[Any, ...]]], list[tuple[int, str]]]
 
 
-def _write(conn: sa.Connection, items: Iterable[Item]) -> None:
-    """Project entries into the lineage tables: one COPY or executemany per table."""
-    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
-    docs: list[tuple[int, str]] = []
-    for index, time_utc, event_type, event, event_refs in items:
-        if event_type.startswith(ERASED_TYPE):
-            erased = event.get("subject", {}).get("content", {}).get("index")
-            if isinstance(erased, int):
-                _delete_index(conn, erased)
-        for table, values in project_event(event, event_refs, index=index, time_utc=time_utc):
-            rows[table].append(values)
-        docs.append((index, search_text(event, event_refs)))
-    for table, values in rows.items():
+def write_rows(conn: sa.Connection, rows: Rows) -> None:
+    """Insert projected rows: one COPY (PostgreSQL) or executemany (SQLite) per table."""
+    tables, docs = rows
+    for table, values in tables.items():
         if values:
             _insert(conn, table, COLUMNS[table], values)
     if docs:
@@ -282,14 +276,26 @@ def _write(conn: sa.Connection, items: Iterable[Item]) -> None:
         _insert(conn, SEARCH_TABLE, (column, "body"), docs)
 
 
+def _write(conn: sa.Connection, items: Iterable[Item]) -> None:
+    """Project entries into the lineage tables, dropping the rows of erased entries first."""
+    tables: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
+    docs: list[tuple[int, str]] = []
+    for index, time_utc, event_type, event, event_refs in items:
+        if event_type.startswith(ERASED_TYPE):
+            erased = event.get("subject", {}).get("content", {}).get("index")
+            if isinstance(erased, int):
+                _delete_index(conn, erased)
+        for table, values in project_event(event, event_refs, index=index, time_utc=time_utc):
+            tables[table].append(values)
+        docs.append((index, search_text(event, event_refs)))
+    write_rows(conn, (tables, docs))
+
+
 def project_lineage(conn: sa.Connection, appended: Sequence[Appended]) -> None:
     """The lineage projection: registered on every store, run inside the append."""
     _write(
         conn,
-        (
-            (a.index, a.event.time_utc, a.event.type, a.event.event, a.event.refs)
-            for a in appended
-        ),
+        ((a.index, a.event.time_utc, a.event.type, a.event.event, a.event.refs) for a in appended),
     )
 
 
