@@ -14,6 +14,7 @@ are tuples in their table's column order (:data:`COLUMNS`), ready for the databa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -368,18 +369,27 @@ _BUILDERS: dict[str, Callable[[_Event], Row | None]] = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _builder_for(event_type: str) -> tuple[Callable[[_Event], Row | None], str] | None:
+    """The row builder and predicate of a type string (cached: a log holds few types)."""
+    parts = event_type.split(".", 4)
+    build = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None
+    return None if build is None else (build, parts[3])
+
+
 def project_event(
     event: Mapping[str, Any], refs: Sequence[tuple[str, str]], *, index: int, time_utc: str
 ) -> list[Row]:
     """The projection rows one appended event adds, each carrying its ledger index."""
     tickets = [value for kind, value in refs if kind == "ticket"]
     rows: list[Row] = []
-    parts = str(_obj(event.get("context")).get("type") or "").split(".", 4)
-    build = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None
-    if build is not None:
+    event_type = _obj(event.get("context")).get("type")
+    found = _builder_for(event_type) if isinstance(event_type, str) else None
+    if found is not None:
+        build, predicate = found
         # The first ref of each kind: later pairs overwrite earlier ones, so read backwards.
         first = dict(reversed(refs))
-        row = build(_Event(event, parts[3], first, index, time_utc))
+        row = build(_Event(event, predicate, first, index, time_utc))
         if row is not None:
             rows.append(row)
     if tickets:
