@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -28,12 +29,9 @@ from flightlog.store.tiles import grow_tiles, load_edge, upsert_tiles
 ADVISORY_LOCK_KEY = 0x466C6967
 
 
-class Appended(NamedTuple):
-    """One entry an append wrote: its index, the event and the time it was received.
-
-    A named tuple: one is made per appended event, and it costs a fraction of a frozen
-    dataclass to build.
-    """
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """One entry an append wrote: its index, the event and the time it was received."""
 
     index: int
     event: PreparedEvent
