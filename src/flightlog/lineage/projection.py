@@ -20,8 +20,10 @@ from typing import Any
 
 __all__ = ["COLUMNS", "TABLES", "Row", "project_event", "search_text"]
 
-# (table, values in the order of COLUMNS[table]).
-Row = tuple[str, tuple[Any, ...]]
+# One row's values, in the order of its table's COLUMNS.
+Values = tuple[Any, ...]
+# (table, values).
+Row = tuple[str, Values]
 _LINKS = ("artifact", "commit", "actor", "pipeline_run")
 COLUMNS: dict[str, tuple[str, ...]] = {
     "deployments": (
@@ -142,144 +144,114 @@ class _Event:
         return first("artifact"), first("commit"), first("actor"), first("pipeline_run")
 
 
-def _deployment_row(e: _Event, service: str | None, status: str) -> Row | None:
+def _deployment_row(e: _Event, service: str | None, status: str) -> Values | None:
     content, first = e.content, e.first.get
     environment = _str(_obj(content.get("environment")).get("id")) or first("environment")
     if service is None or environment is None:
         return None
     return (
-        "deployments",
-        (
-            e.idx,
-            e.time_utc,
-            _str(e.subject.get("id")) or "",
-            service,
-            environment,
-            _str(content.get("artifactId")) or first("artifact"),
-            _str(content.get("version")),
-            status,
-            _str(content.get("reason")),
-            first("actor"),
-            first("commit"),
-            first("pipeline_run"),
-        ),
+        e.idx,
+        e.time_utc,
+        _str(e.subject.get("id")) or "",
+        service,
+        environment,
+        _str(content.get("artifactId")) or first("artifact"),
+        _str(content.get("version")),
+        status,
+        _str(content.get("reason")),
+        first("actor"),
+        first("commit"),
+        first("pipeline_run"),
     )
 
 
-def _deployment(e: _Event) -> Row | None:
+def _deployment(e: _Event) -> Values | None:
     if e.predicate == "started":
         status = "started"
-    elif e.predicate == "finished":
-        status = "success" if e.content.get("outcome") == "success" else "failure"
     else:
-        return None
+        status = "success" if e.content.get("outcome") == "success" else "failure"
     return _deployment_row(e, _str(_obj(e.content.get("service")).get("id")), status)
 
 
-def _service(e: _Event) -> Row | None:
-    if e.predicate not in ("deployed", "upgraded", "rolledback"):
-        return None
+def _service(e: _Event) -> Values | None:
     if str(_obj(e.event.get("context")).get("id") or "").endswith(_COMPANION_SUFFIX):
         return None
     service = _str(_obj(e.content.get("service")).get("id")) or _str(e.subject.get("id"))
     return _deployment_row(e, service, "success")
 
 
-def _build(e: _Event) -> Row | None:
-    if e.predicate != "finished":
-        return None
+def _build(e: _Event) -> Values:
     custom = e.custom
     return (
-        "builds",
-        (
-            e.idx,
-            e.time_utc,
-            *e.links(),
-            _str(_obj(custom.get("ci")).get("runUrl")),
-            _str(_obj(custom.get("build")).get("version")),
-        ),
+        e.idx,
+        e.time_utc,
+        *e.links(),
+        _str(_obj(custom.get("ci")).get("runUrl")),
+        _str(_obj(custom.get("build")).get("version")),
     )
 
 
-def _artifact(e: _Event) -> Row | None:
-    if e.predicate not in ("published", "packaged"):
-        return None
+def _artifact(e: _Event) -> Values:
     first = e.first.get
     return (
-        "artifacts",
-        (
-            e.idx,
-            e.time_utc,
-            _str(e.subject.get("id")) or first("artifact"),
-            first("commit"),
-            first("actor"),
-            first("pipeline_run"),
-        ),
+        e.idx,
+        e.time_utc,
+        _str(e.subject.get("id")) or first("artifact"),
+        first("commit"),
+        first("actor"),
+        first("pipeline_run"),
     )
 
 
-def _commit(e: _Event) -> Row | None:
-    if e.predicate != "pushed":
-        return None
+def _commit(e: _Event) -> Values:
     content = e.content
     author = _obj(content.get("author"))
     return (
-        "changes",
-        (
-            e.idx,
-            e.time_utc,
-            "commit",
-            e.predicate,
-            _str(content.get("sha")) or _str(e.subject.get("id")) or "",
-            e.first.get("repo"),
-            _str(author.get("username")) or _str(author.get("name")),
-            _str(content.get("message")),
-            _str(content.get("uri")),
-            None,
-            None,
-        ),
+        e.idx,
+        e.time_utc,
+        "commit",
+        e.predicate,
+        _str(content.get("sha")) or _str(e.subject.get("id")) or "",
+        e.first.get("repo"),
+        _str(author.get("username")) or _str(author.get("name")),
+        _str(content.get("message")),
+        _str(content.get("uri")),
+        None,
+        None,
     )
 
 
-def _change(e: _Event) -> Row:
+def _change(e: _Event) -> Values:
     details = _obj(e.custom.get("details"))
     return (
-        "changes",
-        (
-            e.idx,
-            e.time_utc,
-            "change",
-            e.predicate,
-            _str(e.subject.get("id")) or "",
-            e.first.get("repo"),
-            _str(details.get("author")),
-            _str(details.get("title")) or _str(e.content.get("description")),
-            _str(details.get("url")),
-            _str(details.get("reviewer")),
-            _str(details.get("verdict")),
-        ),
+        e.idx,
+        e.time_utc,
+        "change",
+        e.predicate,
+        _str(e.subject.get("id")) or "",
+        e.first.get("repo"),
+        _str(details.get("author")),
+        _str(details.get("title")) or _str(e.content.get("description")),
+        _str(details.get("url")),
+        _str(details.get("reviewer")),
+        _str(details.get("verdict")),
     )
 
 
-def _test_run(e: _Event) -> Row | None:
-    if e.predicate != "finished":
-        return None
+def _test_run(e: _Event) -> Values:
     content = e.content
     results = _obj(e.custom.get("testResults"))
     return (
-        "test_runs",
-        (
-            e.idx,
-            e.time_utc,
-            *e.links(),
-            _str(_obj(content.get("environment")).get("id")) or e.first.get("environment"),
-            _str(_obj(content.get("testSuite")).get("id")) or _str(e.subject.get("id")),
-            _str(content.get("outcome")) or "unknown",
-            _int(results.get("tests")),
-            _int(results.get("failures")),
-            _int(results.get("errors")),
-            _int(results.get("skipped")),
-        ),
+        e.idx,
+        e.time_utc,
+        *e.links(),
+        _str(_obj(content.get("environment")).get("id")) or e.first.get("environment"),
+        _str(_obj(content.get("testSuite")).get("id")) or _str(e.subject.get("id")),
+        _str(content.get("outcome")) or "unknown",
+        _int(results.get("tests")),
+        _int(results.get("failures")),
+        _int(results.get("errors")),
+        _int(results.get("skipped")),
     )
 
 
@@ -297,84 +269,80 @@ def _worst(findings: Any) -> str | None:
     return ", ".join(worst) or None
 
 
-def _scan(e: _Event) -> Row | None:
-    if e.predicate != "finished":
-        return None
-    content = e.content
-    counts = _obj(content.get("counts"))
+def _scan(e: _Event) -> Values:
+    counts = _obj(e.content.get("counts"))
     return (
-        "scans",
-        (
-            e.idx,
-            e.time_utc,
-            *e.links(),
-            _str(_obj(content.get("tool")).get("name")) or "unknown",
-            _int(counts.get("critical")),
-            _int(counts.get("high")),
-            _int(counts.get("medium")),
-            _int(counts.get("low")),
-            _worst(content.get("findings")),
-        ),
+        e.idx,
+        e.time_utc,
+        *e.links(),
+        _str(_obj(e.content.get("tool")).get("name")) or "unknown",
+        _int(counts.get("critical")),
+        _int(counts.get("high")),
+        _int(counts.get("medium")),
+        _int(counts.get("low")),
+        _worst(e.content.get("findings")),
     )
 
 
-def _approval(e: _Event) -> Row:
+def _approval(e: _Event) -> Values:
     content = e.content
     return (
-        "approvals",
-        (
-            e.idx,
-            e.time_utc,
-            *e.links(),
-            _str(content.get("approver")) or "",
-            e.predicate == "granted",
-            _str(_obj(content.get("change")).get("id")),
-            _str(_obj(content.get("environment")).get("id")),
-        ),
+        e.idx,
+        e.time_utc,
+        *e.links(),
+        _str(content.get("approver")) or "",
+        e.predicate == "granted",
+        _str(_obj(content.get("change")).get("id")),
+        _str(_obj(content.get("environment")).get("id")),
     )
 
 
-def _incident(e: _Event) -> Row:
+def _incident(e: _Event) -> Values:
     content, first = e.content, e.first.get
     incident = _obj(e.custom.get("incident"))
     return (
-        "incidents",
-        (
-            e.idx,
-            e.time_utc,
-            _str(e.subject.get("id")) or "",
-            _str(_obj(content.get("service")).get("id")) or first("service"),
-            _str(_obj(content.get("environment")).get("id")) or first("environment"),
-            "resolved" if e.predicate == "resolved" else "open",
-            _str(incident.get("title")) or _str(content.get("description")),
-            _str(incident.get("severity")),
-        ),
+        e.idx,
+        e.time_utc,
+        _str(e.subject.get("id")) or "",
+        _str(_obj(content.get("service")).get("id")) or first("service"),
+        _str(_obj(content.get("environment")).get("id")) or first("environment"),
+        "resolved" if e.predicate == "resolved" else "open",
+        _str(incident.get("title")) or _str(content.get("description")),
+        _str(incident.get("severity")),
     )
 
 
-# The row builder of each event subject (``dev.cdevents[x].<subject>.<predicate>``); the
-# events of any other subject give only their tickets.
-_BUILDERS: dict[str, Callable[[_Event], Row | None]] = {
-    "flightlog-deployment": _deployment,
-    "service": _service,
-    "build": _build,
-    "artifact": _artifact,
-    "flightlog-commit": _commit,
-    "change": _change,
-    "testsuiterun": _test_run,
-    "testcaserun": _test_run,
-    "flightlog-vulnerabilityscan": _scan,
-    "flightlog-approval": _approval,
-    "incident": _incident,
+_FINISHED = frozenset({"finished"})
+_Builder = Callable[[_Event], Values | None]
+# Per event subject (``dev.cdevents[x].<subject>.<predicate>``): the table its rows go to,
+# their builder and the predicates it takes (None: any). Any other event gives only its
+# tickets.
+_BUILDERS: dict[str, tuple[str, _Builder, frozenset[str] | None]] = {
+    "flightlog-deployment": ("deployments", _deployment, frozenset({"started", "finished"})),
+    "service": ("deployments", _service, frozenset({"deployed", "upgraded", "rolledback"})),
+    "build": ("builds", _build, _FINISHED),
+    "artifact": ("artifacts", _artifact, frozenset({"published", "packaged"})),
+    "flightlog-commit": ("changes", _commit, frozenset({"pushed"})),
+    "change": ("changes", _change, None),
+    "testsuiterun": ("test_runs", _test_run, _FINISHED),
+    "testcaserun": ("test_runs", _test_run, _FINISHED),
+    "flightlog-vulnerabilityscan": ("scans", _scan, _FINISHED),
+    "flightlog-approval": ("approvals", _approval, None),
+    "incident": ("incidents", _incident, None),
 }
 
 
 @lru_cache(maxsize=1024)
-def _builder_for(event_type: str) -> tuple[Callable[[_Event], Row | None], str] | None:
-    """The row builder and predicate of a type string (cached: a log holds few types)."""
+def _builder_for(event_type: str) -> tuple[str, _Builder, str] | None:
+    """The table, row builder and predicate of a type string (cached: a log holds few)."""
     parts = event_type.split(".", 4)
-    build = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None
-    return None if build is None else (build, parts[3])
+    found = _BUILDERS.get(parts[2]) if len(parts) >= 4 else None
+    if found is None:
+        return None
+    table, build, predicates = found
+    if predicates is not None and parts[3] not in predicates:
+        return None
+    return table, build, parts[3]
 
 
 def project_event(
@@ -386,12 +354,11 @@ def project_event(
     event_type = _obj(event.get("context")).get("type")
     found = _builder_for(event_type) if isinstance(event_type, str) else None
     if found is not None:
-        build, predicate = found
+        table, build, predicate = found
         # The first ref of each kind: later pairs overwrite earlier ones, so read backwards.
-        first = dict(reversed(refs))
-        row = build(_Event(event, predicate, first, index, time_utc))
-        if row is not None:
-            rows.append(row)
+        values = build(_Event(event, predicate, dict(reversed(refs)), index, time_utc))
+        if values is not None:
+            rows.append((table, values))
     if tickets:
         rows += [("tickets", (ticket, index, time_utc)) for ticket in sorted(set(tickets))]
     return rows
