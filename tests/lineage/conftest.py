@@ -6,14 +6,32 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from flightlog.config import Settings
 from flightlog.demo import demo_history
 from flightlog.service import Flightlog
+from flightlog.store.lineage import LINEAGE_TABLES
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def lineage_state(fl: Flightlog) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the lineage tables and the search index, in key order."""
+    with fl.store.engine.connect() as conn:
+        state = {
+            name: [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
+            for name, t in LINEAGE_TABLES.items()
+        }
+        column = "rowid" if conn.dialect.name == "sqlite" else "idx"
+        state["search_index"] = [
+            tuple(r)
+            for r in conn.execute(sa.text(f"SELECT {column}, body FROM search_index ORDER BY 1"))
+        ]
+    return state
 
 
 def record_history(fl: Flightlog) -> None:

@@ -29,7 +29,7 @@ from flightlog.store.tiles import grow_tiles, load_edge, upsert_tiles
 ADVISORY_LOCK_KEY = 0x466C6967
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Appended:
     """One entry an append wrote: its index, the event and the time it was received."""
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from flightlog.events.refs import extract_refs
 from flightlog.lineage.port import FactsRead
-from flightlog.lineage.projection import TABLES, project_event, search_text
+from flightlog.lineage.projection import COLUMNS, TABLES, project_event, search_text
 from flightlog.store import reads
 from flightlog.store.append import Appended, lock_log
 from flightlog.store.engine import write_transaction
@@ -28,6 +28,7 @@ __all__ = [
     "lineage_metadata",
     "project_lineage",
     "rebuild_lineage",
+    "write_rows",
 ]
 
 ERASED_TYPE = "dev.cdeventsx.flightlog-payload.erased."
@@ -167,6 +168,8 @@ LINEAGE_TABLES: dict[str, sa.Table] = {
 assert tuple(LINEAGE_TABLES) == TABLES
 
 _COLUMNS = {name: tuple(c.name for c in t.columns) for name, t in LINEAGE_TABLES.items()}
+# The projection builds its rows as tuples in these column orders.
+assert _COLUMNS == COLUMNS
 
 # Indexes added after the tables were first created: migration 0005 adds them to every
 # store, old or new, so they stay out of the table definitions 0004 creates.
@@ -190,8 +193,11 @@ def create_search_sql(dialect: str) -> list[str]:
     """DDL of the search index for ``dialect`` (``sqlite`` or ``postgresql``)."""
     if dialect == "sqlite":
         return [f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(body, tokenize='unicode61')"]
+    # The lineage is filled right after this, by the appends' own code, which writes the
+    # ``hyphenated`` column; migration 0007 adds it to the tables made without it.
     return [
         f"CREATE TABLE {SEARCH_TABLE} (idx BIGINT PRIMARY KEY, body TEXT NOT NULL, "
+        "hyphenated TEXT, "
         "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)",
         f"CREATE INDEX ix_{SEARCH_TABLE}_tsv ON {SEARCH_TABLE} USING gin (tsv)",
     ]
@@ -203,6 +209,27 @@ def create_search_sql(dialect: str) -> list[str]:
 # lexeme, and a query word with hyphens asks for that form (migration 0006).
 JOINED_TSV = "to_tsvector('simple', body || ' ' || translate(body, '-', ''))"
 PLAIN_TSV = "to_tsvector('simple', body)"
+# Only the hyphenated words need their joined form, and parsing the whole body twice was
+# most of the cost of writing a search row: the appends send those words, joined, in a
+# column of their own (migration 0007). A row written without it (NULL) is indexed as
+# before. Either way a search matches the same rows.
+HYPHENATED_TSV = (
+    "to_tsvector('simple', body || ' ' || coalesce(hyphenated, translate(body, '-', '')))"
+)
+# What `hyphenated_words` computes, in SQL (migration 0007 fills the rows already there).
+HYPHENATED_SQL = (
+    "array_to_string(ARRAY(SELECT translate(w, '-', '') "
+    "FROM regexp_split_to_table(body, '[ \\t\\n\\r\\f\\v]+') WITH ORDINALITY AS t(w, n) "
+    "WHERE strpos(w, '-') > 0 ORDER BY n), ' ')"
+)
+_BLANKS = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def hyphenated_words(body: str) -> str:
+    """The words of ``body`` that hold a hyphen, hyphens removed, space separated."""
+    if "-" not in body:
+        return ""
+    return " ".join(w.replace("-", "") for w in _BLANKS.split(body) if "-" in w)
 
 
 def search_tsv_sql(expression: str) -> list[str]:
@@ -221,23 +248,39 @@ def tsquery_of(words: Sequence[str]) -> str:
     return " & ".join(w.replace("'", "").replace("-", "") + ":*" for w in words)
 
 
+_INSERTS: dict[tuple[str, str], str] = {}
+
+
+def _insert_sql(dialect: sa.Dialect, table: str, columns: Sequence[str]) -> str:
+    """The statement inserting ``columns`` of ``table``: a COPY on PostgreSQL, else an INSERT."""
+    key = (dialect.name, table)
+    sql = _INSERTS.get(key)
+    if sql is None:
+        quote = dialect.identifier_preparer.quote
+        listed = ", ".join(quote(c) for c in columns)
+        # Names come from the table definitions, values are bound: nothing user-given is spliced.
+        if dialect.name == "postgresql":
+            sql = f"COPY {table} ({listed}) FROM STDIN"
+        else:
+            marker = _marker(dialect)
+            sql = f"INSERT INTO {table} ({listed}) VALUES ({', '.join(marker for _ in columns)})"  # noqa: S608
+        _INSERTS[key] = sql
+    return sql
+
+
 def _insert(
     conn: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     """Insert tuples in column order: one COPY on PostgreSQL, one executemany on SQLite."""
-    quote = conn.dialect.identifier_preparer.quote
-    listed = ", ".join(quote(c) for c in columns)
+    sql = _insert_sql(conn.dialect, table, columns)
     if conn.dialect.name == "postgresql":
         # In the append's own transaction: COPY costs a fraction of a row-by-row executemany.
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+        with cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    placeholders = ", ".join("?" for _ in columns)
-    # Names come from the table definitions, values are bound: nothing user-given is spliced.
-    sql = f"INSERT INTO {table} ({listed}) VALUES ({placeholders})"  # noqa: S608
-    conn.exec_driver_sql(sql, list(rows))
+    conn.exec_driver_sql(sql, rows)
 
 
 def _delete_index(conn: sa.Connection, index: int) -> None:
@@ -248,32 +291,47 @@ def _delete_index(conn: sa.Connection, index: int) -> None:
     conn.execute(sa.text(f"DELETE FROM {SEARCH_TABLE} WHERE {column} = :i"), {"i": index})  # noqa: S608
 
 
-def _write(
-    conn: sa.Connection, items: Sequence[tuple[int, str, Any, Sequence[tuple[str, str]]]]
-) -> None:
-    """Project ``(index, time_utc, event, refs)`` items into the lineage tables."""
-    rows: dict[str, list[tuple[Any, ...]]] = {}
+# One projected entry: (index, time_utc, event type, event, refs).
+Item = tuple[int, str, str, Mapping[str, Any], Sequence[tuple[str, str]]]
+# The rows of several entries: per table, tuples in column order; search documents.
+Rows = tuple[dict[str, list[tuple[Any, ...]]], list[tuple[int, str]]]
+
+
+def write_rows(conn: sa.Connection, rows: Rows) -> None:
+    """Insert projected rows: one COPY (PostgreSQL) or executemany (SQLite) per table."""
+    tables, docs = rows
+    for table, values in tables.items():
+        if values:
+            _insert(conn, table, COLUMNS[table], values)
+    if not docs:
+        return
+    if conn.dialect.name == "sqlite":
+        _insert(conn, SEARCH_TABLE, ("rowid", "body"), docs)
+    else:
+        searched = [(index, body, hyphenated_words(body)) for index, body in docs]
+        _insert(conn, SEARCH_TABLE, ("idx", "body", "hyphenated"), searched)
+
+
+def _write(conn: sa.Connection, items: Iterable[Item]) -> None:
+    """Project entries into the lineage tables, dropping the rows of erased entries first."""
+    tables: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
     docs: list[tuple[int, str]] = []
-    for index, time_utc, event, event_refs in items:
-        if str(event.get("context", {}).get("type", "")).startswith(ERASED_TYPE):
+    for index, time_utc, event_type, event, event_refs in items:
+        if event_type.startswith(ERASED_TYPE):
             erased = event.get("subject", {}).get("content", {}).get("index")
             if isinstance(erased, int):
                 _delete_index(conn, erased)
-        for table, row in project_event(event, event_refs, index=index, time_utc=time_utc):
-            rows.setdefault(table, []).append(tuple(row.get(c) for c in _COLUMNS[table]))
+        for table, values in project_event(event, event_refs, index=index, time_utc=time_utc):
+            tables[table].append(values)
         docs.append((index, search_text(event, event_refs)))
-    for table, values in rows.items():
-        _insert(conn, table, _COLUMNS[table], values)
-    if docs:
-        column = "rowid" if conn.dialect.name == "sqlite" else "idx"
-        _insert(conn, SEARCH_TABLE, (column, "body"), docs)
+    write_rows(conn, (tables, docs))
 
 
 def project_lineage(conn: sa.Connection, appended: Sequence[Appended]) -> None:
     """The lineage projection: registered on every store, run inside the append."""
     _write(
         conn,
-        [(a.index, a.event.time_utc, a.event.event, a.event.refs) for a in appended],
+        ((a.index, a.event.time_utc, a.event.type, a.event.event, a.event.refs) for a in appended),
     )
 
 
@@ -290,19 +348,19 @@ def fill_lineage(conn: sa.Connection, progress: Callable[[int, int], None] | Non
     done, after = 0, -1
     while True:
         chunk = conn.execute(
-            sa.select(entries.c.idx, entries.c.time_utc, entries.c.payload)
+            sa.select(entries.c.idx, entries.c.time_utc, entries.c.type, entries.c.payload)
             .where(entries.c.idx > after)
             .order_by(entries.c.idx)
             .limit(REBUILD_CHUNK)
         ).all()
         if not chunk:
             break
-        items = []
+        items: list[Item] = []
         for row in chunk:
             # An erased payload leaves nothing to project, as its erasure removed its rows.
             if row.payload is not None:
                 event = json.loads(bytes(row.payload))
-                items.append((int(row.idx), row.time_utc, event, extract_refs(event)))
+                items.append((int(row.idx), row.time_utc, row.type, event, extract_refs(event)))
         _write(conn, items)
         after = int(chunk[-1].idx)
         done += len(chunk)
