@@ -604,10 +604,13 @@ class Flightlog:
     def _items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         from flightlog.lineage.timeline import item
 
+        rows = self.store.entries_at(indices)
         refs = self.store.refs_of(indices)
         out = []
         for index in indices:
-            row, _, _ = self.store.get(index)
+            row = rows.get(index)
+            if row is None:
+                raise NotFound(f"no entry at index {index}")
             event, _ = _stored_event(row.payload, row.payload_sha256)
             out.append(item(index, row.time_utc, row.type, event, refs[index]))
         return out

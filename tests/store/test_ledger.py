@@ -132,6 +132,15 @@ class TestReads:
         with pytest.raises(NotFound, match="no entry at index 3"):
             fl.show(3)
 
+    def test_entries_at_reads_several_entries_as_get_does(self, fl: Flightlog) -> None:
+        """entries_at gives, for each index that exists, the row get gives; others are absent."""
+        record(fl, [service_deployed(i) for i in range(6)])
+        found = fl.store.entries_at([4, 1, 9, 1])
+        assert sorted(found) == [1, 4]
+        for index in (1, 4):
+            assert found[index] == fl.store.get(index)[0]
+        assert fl.store.entries_at([]) == {}
+
     def test_log_filters_by_refs_type_and_time(self, fl: Flightlog) -> None:
         """`log` filters by service, environment, type and event time, in index order."""
         record(

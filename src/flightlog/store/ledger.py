@@ -219,6 +219,11 @@ class LedgerStore:
         with self.engine.connect() as conn:
             return reads.refs_of(conn, indices)
 
+    def entries_at(self, indices: Sequence[int]) -> dict[int, EntryRow]:
+        """Several entries at once, by index; indices with no entry are left out."""
+        with self.engine.connect() as conn:
+            return reads.entries_at(conn, indices)
+
     def ref_values(self, kind: str, *, limit: int = 1000) -> list[str]:
         """The distinct values of one kind of ref (service, environment, system …), sorted."""
         stmt = (

@@ -24,6 +24,7 @@ class EntryReader(Protocol):
     def tree_size(self) -> int: ...
     def get(self, index: int) -> tuple[EntryRow, bytes | None, list[tuple[str, str]]]: ...
     def refs_of(self, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]: ...
+    def entries_at(self, indices: Sequence[int]) -> dict[int, EntryRow]: ...
     def query(self, q: Query, *, after: int | None, limit: int) -> list[EntryRow]: ...
 
 
@@ -79,6 +80,16 @@ def get(conn: sa.Connection, index: int) -> tuple[EntryRow, bytes | None, list[t
         )
     ]
     return entry_from_row(row), node, ref_list
+
+
+def entries_at(conn: sa.Connection, indices: Sequence[int]) -> dict[int, EntryRow]:
+    """The entries at ``indices`` that exist, by index (one statement per ``IN_CHUNK``)."""
+    out: dict[int, EntryRow] = {}
+    for start in range(0, len(indices), IN_CHUNK):
+        chunk = list(indices[start : start + IN_CHUNK])
+        for row in conn.execute(sa.select(entries).where(entries.c.idx.in_(chunk))):
+            out[int(row.idx)] = entry_from_row(row)
+    return out
 
 
 def refs_of(conn: sa.Connection, indices: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
