@@ -125,7 +125,8 @@ def create_app(
             writer.start()
             ticker = asyncio.create_task(_checkpoint_loop(service, checkpoint_interval))
             try:
-                yield
+                with ingest.collector_tuned():
+                    yield
             finally:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

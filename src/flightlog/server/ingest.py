@@ -11,9 +11,11 @@ recorded, 200 when every event was already in the ledger).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copyreg
+import gc
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -168,9 +170,44 @@ POOL_PREPARE_BYTES = 64 * 1024
 """Batch bodies from this size up go to the prepare processes, when the server has any."""
 
 
+COLLECTOR_THRESHOLD = 50_000
+"""Container allocations between two young collections of the cycle collector while serving.
+
+CPython's default (700) starts a collection several times per event of a batch, and the
+older generations then rescan the live batches in flight: about a sixth of the CPU of
+batch ingest. Almost everything a request allocates is freed by reference counting the
+moment the request ends, so collecting less often only delays freeing the rare cycle.
+"""
+
+
+def tune_collector() -> tuple[int, int, int]:
+    """Tune the cycle collector for serving; return the thresholds it had before.
+
+    The objects alive now (modules, the app, the store's engine) are moved out of the
+    collector's sight (``gc.freeze``): they live as long as the process, and every full
+    collection would otherwise scan them again.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(before[0], COLLECTOR_THRESHOLD), *before[1:])
+    return before
+
+
+@contextlib.contextmanager
+def collector_tuned() -> Iterator[None]:
+    """:func:`tune_collector` for the life of a server, then the collector as it was."""
+    before = tune_collector()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def start_prepare_process() -> None:
     """Initialise a prepare process: the server's own signal handling stops it, not Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_collector()
 
 
 def _rebuild_invalid(
