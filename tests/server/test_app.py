@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import stat
 import time
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from flightlog.auth.tokens import list_tokens
 from flightlog.config import Settings
 from flightlog.server.app import app_from_env, create_app, cut_if_grown
+from flightlog.server.ingest import COLLECTOR_THRESHOLD
 from flightlog.service import Flightlog
 from tests.server.events import deployed
 from tests.server.harness import Api, admin_token, problem, serving
@@ -122,6 +124,30 @@ class TestCheckpoints:
             assert service.checkpoint().tree_size == 0
         finally:
             service.close()
+
+
+class TestCollector:
+    """The cycle collector while the app serves."""
+
+    def test_serving_tunes_the_collector_and_restores_it(self, sqlite_settings: Settings) -> None:
+        """Young collections are rarer and startup objects frozen; afterwards all is as before."""
+        before = gc.get_threshold()
+        frozen = gc.get_freeze_count()
+        with serving(create_app(sqlite_settings)):
+            assert gc.get_threshold() == (COLLECTOR_THRESHOLD, *before[1:])
+            assert gc.get_freeze_count() > frozen
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() == 0
+
+    def test_a_higher_threshold_is_kept(self, sqlite_settings: Settings) -> None:
+        """A process already collecting less often is not made to collect more often."""
+        before = gc.get_threshold()
+        gc.set_threshold(COLLECTOR_THRESHOLD * 2, *before[1:])
+        try:
+            with serving(create_app(sqlite_settings)):
+                assert gc.get_threshold()[0] == COLLECTOR_THRESHOLD * 2
+        finally:
+            gc.set_threshold(*before)
 
 
 class TestLogging:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 from flightlog.config import Settings
 from flightlog.errors import EventInvalid, UnknownEventType
 from flightlog.server.app import create_app
-from flightlog.server.ingest import JSON, POOL_PREPARE_BYTES, prepare_batch
+from flightlog.server.ingest import COLLECTOR_THRESHOLD, JSON, POOL_PREPARE_BYTES, prepare_batch
 from tests.server.events import deployed
 from tests.server.harness import Api, admin_token, problem, serving
 
@@ -41,6 +42,13 @@ class TestPreparePool:
         pool = pooled.state.prepare_pool
         assert pool is not None
         assert pool.submit(sum, [1, 2]).result(timeout=30) == 3
+
+    def test_the_prepare_process_collects_like_the_server(self, pooled: Api) -> None:
+        """The prepare process has the server's collector threshold and frozen startup objects."""
+        pool = pooled.state.prepare_pool
+        assert pool is not None
+        assert pool.submit(gc.get_threshold).result(timeout=30)[0] == COLLECTOR_THRESHOLD
+        assert pool.submit(gc.get_freeze_count).result(timeout=30) > 0
 
     def test_big_batch_is_recorded_in_order(self, pooled: Api) -> None:
         """Every event of a batch over the threshold gets the next index, in order."""
