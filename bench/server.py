@@ -411,6 +411,8 @@ def postgres_ceiling(dsn: str, seconds: float) -> float:
 
 PROFILE_EVENTS = 2048
 PROFILE_BATCHES = 8
+GROWN_EVENTS = 150_000
+"""About what the store holds during the served batch phase (single events, then batches)."""
 GROUP = SINGLE_CLIENTS
 
 
@@ -428,6 +430,7 @@ class CpuShares:
     batch_prepare: float = 0.0  # prepare_batch of 1,000-event bodies, per event
     batch_append: float = 0.0  # record_groups of one 1,000-event group a commit, per event
     batch_append_rate: float = 0.0  # the same appends: events per second of wall time
+    batch_append_grown: float = 0.0  # the same append once the store holds GROWN_EVENTS
 
 
 def _append_cpu(service: Flightlog, prepared: Sequence[PreparedEvent]) -> float:
@@ -472,21 +475,36 @@ def cpu_shares(scratch: Path) -> CpuShares:
     )
 
 
-def _batch_cpu(service: Flightlog) -> tuple[float, float, float]:
-    """Per event: prepare_batch's CPU, the append's CPU, and the append's rate (wall)."""
-    bodies = [
+def _batches(first: int, count: int) -> list[bytes]:
+    return [
         gen.json_array(gen.events(i * BATCH_EVENTS, BATCH_EVENTS, run="cpu-batch"))
-        for i in range(PROFILE_BATCHES)
+        for i in range(first, first + count)
     ]
+
+
+def _batch_cpu(service: Flightlog) -> tuple[float, float, float, float]:
+    """Per event: prepare_batch's CPU, the append's CPU and rate (wall), on a grown store.
+
+    The append costs more as the store grows (its indexes and the lineage tables): the
+    last figure is the append's CPU once the store holds :data:`GROWN_EVENTS` events.
+    """
     events = PROFILE_BATCHES * BATCH_EVENTS
     started = time.process_time()
-    batches = [prepare_batch(JSON, body) for body in bodies]
+    batches = [prepare_batch(JSON, body) for body in _batches(0, PROFILE_BATCHES)]
     prepare = (time.process_time() - started) / events
     cpu, wall = time.process_time(), time.perf_counter()
     for batch in batches:
         service.record_groups([batch])
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return prepare, cpu / events, events / wall
+    grown = GROWN_EVENTS // BATCH_EVENTS
+    for body in _batches(PROFILE_BATCHES, grown - PROFILE_BATCHES):
+        service.record_groups([prepare_batch(JSON, body)])
+    batches = [prepare_batch(JSON, body) for body in _batches(grown, PROFILE_BATCHES)]
+    started = time.process_time()
+    for batch in batches:
+        service.record_groups([batch])
+    grown_cpu = (time.process_time() - started) / events
+    return prepare, cpu / events, events / wall, grown_cpu
 
 
 def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) -> None:
@@ -528,7 +546,13 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
         (
             "append",
             shares.batch_append,
-            "record_groups, one 1,000-event group a commit, in process",
+            "record_groups, one 1,000-event group a commit, in process, on a fresh store",
+        ),
+        (
+            f"append on a store of {GROWN_EVENTS:,} events",
+            shares.batch_append_grown,
+            "the same appends once the store holds about what it holds in the served "
+            "batch phase: the store's indexes and lineage tables cost more as they grow",
         ),
     ):
         section.rows.append(
@@ -567,12 +591,15 @@ def _share_notes(section: Section, shares: CpuShares, raw: Phases) -> None:
             f"in process before any request handling, {floor / http:.1f} x the raw app's "
             "whole request."
         )
-    per_event = shares.batch_append + shares.batch_prepare
+    append = max(shares.batch_append, shares.batch_append_grown)
+    per_event = append + shares.batch_prepare
     section.notes.append(
         f"Batch ceiling from the append alone: one writer spends "
         f"{shares.batch_append * 1e6:,.1f} µs of CPU per event in 1,000-event transactions "
-        f"and committed {rate(shares.batch_append_rate)} in wall time with nothing else "
-        f"running in its process; with the parse, canonical bytes, schema and refs "
+        f"on a fresh store ({shares.batch_append_grown * 1e6:,.1f} µs once it holds "
+        f"{GROWN_EVENTS:,} events, at most {1 / append:,.0f} events/s for the writer "
+        f"alone) and committed {rate(shares.batch_append_rate)} in wall time with nothing "
+        f"else running in its process; with the parse, canonical bytes, schema and refs "
         f"({shares.batch_prepare * 1e6:,.1f} µs) that is {per_event * 1e6:,.1f} µs per event "
         f"before any HTTP. {TARGET_BATCH_RATE:,} events/s needs "
         f"{1e6 / TARGET_BATCH_RATE:,.0f} µs per event on one core, or "
