@@ -29,7 +29,7 @@ from flightlog.config import Settings
 from flightlog.service import Flightlog
 
 BUILD_BATCH = 10_000
-FORMAT = 2  # bump when the generated events change, so stale caches are rebuilt
+FORMAT = 3  # bump when the generated events change, so stale caches are rebuilt
 
 
 @dataclass(frozen=True)

@@ -552,7 +552,7 @@ def _cpu_rows(section: Section, shares: CpuShares, raw: Phases, ours: Phases) ->
             f"append on a store of {GROWN_EVENTS:,} events",
             shares.batch_append_grown,
             "the same appends once the store holds about what it holds in the served "
-            "batch phase: the store's indexes and lineage tables cost more as they grow",
+            "batch phase (events in time order, as a ledger receives them)",
         ),
     ):
         section.rows.append(
