@@ -9,7 +9,7 @@ line and exits 1 (2 only for a command line Typer cannot parse).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flightlog.api import AppendResult
@@ -60,6 +60,17 @@ class EventInvalid(InputError):
     def at(self, position: str) -> EventInvalid:
         """Return a copy of this error located at ``position`` (e.g. ``events.json:3``)."""
         return type(self)(self.reason, path=self.path, position=position, item=self.item)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (a batch prepared in another process), it is rebuilt from its fields, not
+        # from its rendered message.
+        return _rebuild_invalid, (type(self), self.reason, self.path, self.position, self.item)
+
+
+def _rebuild_invalid(
+    cls: type[EventInvalid], reason: str, path: str, position: str | None, item: int | None
+) -> EventInvalid:
+    return cls(reason, path=path, position=position, item=item)
 
 
 class UnknownEventType(EventInvalid):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from flightlog.config import Settings
 from flightlog.errors import StoreError
@@ -19,19 +16,12 @@ from flightlog.ledger.entry import leaf_bytes_of
 from flightlog.ledger.keys import load_or_create_signer
 from flightlog.service import Flightlog, prepare_event
 from flightlog.store.engine import create_engine, write_transaction
-from flightlog.store.ledger import schema_revisions
+from flightlog.store.ledger import alembic_config, schema_revisions
 from tests.factories import jsonl, service_deployed
+from tests.store.migrations import upgrade
 
 SIZE = 600
 RECEIVED = "2026-11-28T10:00:00.000000Z"
-
-
-def _upgrade(engine: sa.Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
-    with write_transaction(engine) as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
 
 
 def build_v1(settings: Settings, size: int) -> bytes:
@@ -40,7 +30,7 @@ def build_v1(settings: Settings, size: int) -> bytes:
     Returns the root the v1 nodes commit to, after checking it against a naive root.
     """
     engine = create_engine(settings.database_url)
-    _upgrade(engine, "0001")
+    upgrade(engine, "0001")
     docs = parse_events(jsonl([service_deployed(i) for i in range(size)]), name="v1")
     prepared = [prepare_event(d) for d in docs]
     frontier = merkle.CompactRange()
@@ -177,9 +167,7 @@ def test_schema_revisions_read_from_the_files_are_alembics() -> None:
     """The head and the known revisions read without Alembic are the ones Alembic finds."""
     from alembic.script import ScriptDirectory
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("flightlog.store") / "migrations"))
-    scripts = ScriptDirectory.from_config(cfg)
+    scripts = ScriptDirectory.from_config(alembic_config())
     head, known = schema_revisions()
     assert head == scripts.get_current_head()
     assert known == {s.revision for s in scripts.walk_revisions()}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copyreg
 import gc
 import signal
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
 from flightlog.api import append_result_to_wire
-from flightlog.errors import EventInvalid, InputTooLarge, UnknownEventType
+from flightlog.errors import EventInvalid, InputTooLarge
 from flightlog.events.canonical import parse_document
 from flightlog.events.refs import convention_warnings
 from flightlog.server.auth import BEARER_SECURITY, authorize, bearer_secret, scoped_token
@@ -208,22 +207,6 @@ def start_prepare_process() -> None:
     """Initialise a prepare process: the server's own signal handling stops it, not Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_collector()
-
-
-def _rebuild_invalid(
-    cls: type[EventInvalid], reason: str, path: str, position: str | None, item: int | None
-) -> EventInvalid:
-    return cls(reason, path=path, position=position, item=item)
-
-
-def _reduce_invalid(exc: EventInvalid) -> tuple[Any, tuple[Any, ...]]:
-    return _rebuild_invalid, (type(exc), exc.reason, exc.path, exc.position, exc.item)
-
-
-# A prepare process hands its EventInvalid back pickled: by default the rebuilt error
-# would take its rendered message for its reason. Both processes import this module.
-for _invalid in (EventInvalid, UnknownEventType):
-    copyreg.pickle(_invalid, _reduce_invalid)
 
 
 async def _prepared_batch(state: ServerState, kind: str, data: bytes) -> list[PreparedEvent]:

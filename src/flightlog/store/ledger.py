@@ -94,7 +94,8 @@ def current_revision(conn: sa.Connection) -> str | None:
     return str(found[0]) if found else None
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
+    """An Alembic configuration over Flightlog's migration scripts (Alembic loaded here)."""
     from alembic.config import Config
 
     cfg = Config()
@@ -176,7 +177,7 @@ class LedgerStore:
                     return
                 from alembic import command
 
-                cfg = _alembic_config()
+                cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.DatabaseError as exc:
