@@ -11,8 +11,10 @@ import json
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -55,27 +57,37 @@ def _marker(data_dir: Path, entries: int) -> Path:
     return data_dir / f"log-{entries}.json"
 
 
-def ensure_log(entries: int, data_dir: Path, console: Console) -> CachedLog:
-    """The cached log of ``entries`` entries, building it first if needed."""
-    path = data_dir / f"log-{entries}.db"
-    home = data_dir / f"log-{entries}.home"
-    marker = _marker(data_dir, entries)
+def cached_build(
+    path: Path, home: Path, marker: Path, meta: dict[str, Any], build: Callable[[], None]
+) -> float | None:
+    """Reuse the SQLite store at ``path`` (key in ``home``) if ``marker`` records ``meta``;
+    else remove what is there, run ``build`` and write the marker after it completed.
+
+    Returns the build's seconds, or None when the store was reused.
+    """
     if marker.exists() and path.exists():
-        meta = json.loads(marker.read_text(encoding="utf-8"))
-        if meta.get("format") == FORMAT and meta.get("entries") == entries:
-            return CachedLog(path, home, entries, None)
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        if all(recorded.get(key) == value for key, value in meta.items()):
+            return None
     marker.unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(home, ignore_errors=True)
     started = time.perf_counter()
-    _build(CachedLog(path, home, entries, None), console)
+    build()
     seconds = time.perf_counter() - started
-    marker.write_text(
-        json.dumps({"format": FORMAT, "entries": entries, "build_seconds": round(seconds, 1)}),
-        encoding="utf-8",
+    marker.write_text(json.dumps({**meta, "build_seconds": round(seconds, 1)}), encoding="utf-8")
+    return seconds
+
+
+def ensure_log(entries: int, data_dir: Path, console: Console) -> CachedLog:
+    """The cached log of ``entries`` entries, building it first if needed."""
+    log = CachedLog(data_dir / f"log-{entries}.db", data_dir / f"log-{entries}.home", entries, None)
+    meta = {"format": FORMAT, "entries": entries}
+    seconds = cached_build(
+        log.path, log.home, _marker(data_dir, entries), meta, lambda: _build(log, console)
     )
-    return CachedLog(path, home, entries, seconds)
+    return CachedLog(log.path, log.home, entries, seconds)
 
 
 def _build(log: CachedLog, console: Console) -> None:

@@ -29,7 +29,6 @@ import json
 import os
 import random
 import re
-import shutil
 import sqlite3
 import time
 import uuid
@@ -45,6 +44,7 @@ from psycopg import sql
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from bench.cached_log import cached_build
 from bench.config import BenchConfig, run_alone
 from bench.events import prepare_known_valid
 from bench.results import Row, Section, Target, machine, percentile, print_section
@@ -131,15 +131,13 @@ def ensure_store(events: int, data_dir: Path, console: Console) -> Store:
     path = data_dir / f"questions-{events}.db"
     home = data_dir / f"questions-{events}.home"
     marker = data_dir / f"questions-{events}.json"
-    if marker.exists() and path.exists():
-        meta = json.loads(marker.read_text(encoding="utf-8"))
-        if meta.get("format") == FORMAT:
-            return Store(path, home, events, None)
-    marker.unlink(missing_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(home, ignore_errors=True)
-    started = time.perf_counter()
+    meta = {"format": FORMAT, "events": events}
+    seconds = cached_build(path, home, marker, meta, lambda: _build(path, home, events, console))
+    return Store(path, home, events, seconds)
+
+
+def _build(path: Path, home: Path, events: int, console: Console) -> None:
+    """Append the merged histories to a new store at ``path``, 1,000 events a transaction."""
     settings = Settings(database_url=f"sqlite:///{path}", home=home)
     with Flightlog.open(settings) as fl, console.status("building") as status:
         done = 0
@@ -155,12 +153,6 @@ def ensure_store(events: int, data_dir: Path, console: Console) -> Store:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    seconds = time.perf_counter() - started
-    marker.write_text(
-        json.dumps({"format": FORMAT, "events": events, "build_seconds": round(seconds, 1)}),
-        encoding="utf-8",
-    )
-    return Store(path, home, events, seconds)
 
 
 # -- PostgreSQL: a copy of the store in a database of its own ----------------------------
