@@ -139,6 +139,18 @@ class TestCollector:
         assert gc.get_threshold() == before
         assert gc.get_freeze_count() == 0
 
+    def test_what_the_host_froze_stays_frozen(self, sqlite_settings: Settings) -> None:
+        """Objects frozen before the app started are not thawed when it stops."""
+        gc.freeze()
+        try:
+            frozen = gc.get_freeze_count()
+            assert frozen > 0
+            with serving(create_app(sqlite_settings)):
+                assert gc.get_freeze_count() >= frozen
+            assert gc.get_freeze_count() >= frozen
+        finally:
+            gc.unfreeze()
+
     def test_a_higher_threshold_is_kept(self, sqlite_settings: Settings) -> None:
         """A process already collecting less often is not made to collect more often."""
         before = gc.get_threshold()

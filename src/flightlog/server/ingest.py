@@ -194,13 +194,19 @@ def tune_collector() -> tuple[int, int, int]:
 
 @contextlib.contextmanager
 def collector_tuned() -> Iterator[None]:
-    """:func:`tune_collector` for the life of a server, then the collector as it was."""
+    """:func:`tune_collector` for the life of a server, then the collector as it was.
+
+    Objects the host process froze before stay frozen (the collector cannot thaw only
+    some of them), so the server's are thawed only when nothing was frozen before.
+    """
+    thawed = gc.get_freeze_count() == 0
     before = tune_collector()
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if thawed:
+            gc.unfreeze()
 
 
 def start_prepare_process() -> None:
